@@ -1,0 +1,170 @@
+"""`make up`: the whole suite on one machine, no Docker.
+
+Starts the embedded tansu broker and PostgreSQL (or uses ROADSHOW_DATABASE_URL),
+creates one database per service, the topics, then each service as its own
+process. Ctrl-C (or SIGTERM) stops what it started, by process id, and nothing
+else. State lives in ./.roadshow (data, logs, the operator token).
+
+Environment:
+  ROADSHOW_DATABASE_URL  a PostgreSQL server to use instead of the embedded one
+  ROADSHOW_KAFKA_PORT    broker port (default 9092)
+  ROADSHOW_HTTP_PORT     first service port (default 8081; the next ones follow)
+  ROADSHOW_HOME          state folder (default ./.roadshow)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.embedded import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    create_database,
+    database_url,
+    stop_process,
+)
+from shared.kafka import ensure_topics
+from shared.topics import Topics
+
+SERVICE_NAMES = ("registration", "matching", "notification")
+
+
+@dataclass
+class Running:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def available_services() -> list[str]:
+    return [n for n in SERVICE_NAMES if importlib.util.find_spec(f"services.{n}")]
+
+
+def service_env(name: str, *, db_url: str, bootstrap: str, port: int, home: Path, admin_token: str) -> dict[str, str]:
+    prefix = name.upper() + "_"
+    env = dict(os.environ)
+    env.update(
+        {
+            f"{prefix}DATABASE_URL": db_url,
+            f"{prefix}KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            f"{prefix}HTTP_PORT": str(port),
+            f"{prefix}LOG_FILE": str(home / "logs" / f"{name}.jsonl"),
+            f"{prefix}ADMIN_TOKEN": admin_token,
+            f"{prefix}ALLOW_PRIVATE_ENDPOINTS": "true",  # local receivers on loopback
+        }
+    )
+    return env
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], within_seconds: float = 60) -> None:
+    deadline = time.monotonic() + within_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {within_seconds}s")
+
+
+def main() -> int:
+    home = Path(os.environ.get("ROADSHOW_HOME", ".roadshow")).resolve()
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    kafka_port = int(os.environ.get("ROADSHOW_KAFKA_PORT", "9092"))
+    first_port = int(os.environ.get("ROADSHOW_HTTP_PORT", "8081"))
+    token_file = home / "admin-token"
+    if not token_file.exists():
+        token_file.write_text(secrets.token_urlsafe(24))
+        token_file.chmod(0o600)
+    admin_token = token_file.read_text().strip()
+
+    stop_requested = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    broker = EmbeddedBroker(port=kafka_port, log_path=home / "logs" / "broker.log")
+    postgres: EmbeddedPostgres | None = None
+    running: list[Running] = []
+    try:
+        broker.start()
+        print(f"broker     kafka://{broker.bootstrap_servers} (tansu, memory storage, pid {broker.process.pid if broker.process else '?'})")
+        server_url = os.environ.get("ROADSHOW_DATABASE_URL")
+        if not server_url:
+            postgres = EmbeddedPostgres(home / "pgdata").start()
+            server_url = postgres.url
+            print(f"postgres   embedded in {home / 'pgdata'}")
+        else:
+            print("postgres   from ROADSHOW_DATABASE_URL")
+        names = available_services()
+        asyncio.run(_prepare(server_url, broker.bootstrap_servers, names))
+        for i, name in enumerate(names):
+            port = first_port + i
+            env = service_env(
+                name,
+                db_url=database_url(server_url, f"roadshow_{name}"),
+                bootstrap=broker.bootstrap_servers,
+                port=port,
+                home=home,
+                admin_token=admin_token,
+            )
+            # The broker's memory storage starts empty: re-publish the outbox so the
+            # other services catch up (their inboxes drop what they already had).
+            subprocess.run([sys.executable, "-m", f"services.{name}", "replay"], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}", "serve"],
+                env=env,
+                stdout=subprocess.DEVNULL,  # JSON logs go to .roadshow/logs/<name>.jsonl
+                start_new_session=True,
+            )
+            running.append(Running(name, f"http://127.0.0.1:{port}", process))
+        for r in running:
+            wait_ready(r.url, r.process)
+            print(f"{r.name:<10} {r.url}  (docs {r.url}/docs, pid {r.process.pid})")
+        print(f"logs       {home / 'logs'}")
+        print(f"operator   token in {token_file}")
+        print("ready. Ctrl-C stops everything started here.")
+        while not stop_requested:
+            for r in running:
+                if r.process.poll() is not None:
+                    print(f"{r.name} exited with {r.process.returncode}; stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        for r in reversed(running):
+            stop_process(r.process)
+        broker.stop()
+        if postgres is not None:
+            postgres.stop()
+        print("stopped.")
+
+
+async def _prepare(server_url: str, bootstrap: str, names: list[str]) -> None:
+    for name in names:
+        await create_database(server_url, f"roadshow_{name}")
+    # Migrations run when each service starts; topics are created here, explicitly.
+    await ensure_topics(bootstrap, Topics().all())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

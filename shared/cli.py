@@ -1,0 +1,112 @@
+"""The command line every service has: `python -m services.<name> [command]`.
+
+  serve    (default) migrate, then the HTTP API and every background loop
+  api      only the HTTP API
+  worker   only the background loops (outbox relay, consumers)
+  migrate  apply pending migrations and exit
+  replay   re-publish a range of the outbox (--since/--until ISO times, --type)
+
+A service adds its own commands through `extra`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from shared.db import connect, migrate
+from shared.http.app import READINESS
+from shared.kafka import ensure_topics
+from shared.logging import configure_logging, get_logger
+from shared.outbox import replay
+from shared.runtime import Loop, run_until_stopped
+from shared.settings import ServiceSettings, load_settings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Background:
+    """A loop the service runs, and how readiness asks whether it is healthy."""
+
+    name: str
+    run: Loop
+    healthy: Callable[[], bool]
+
+
+@dataclass
+class ServiceCli:
+    name: str
+    settings_cls: type[ServiceSettings]
+    migrations: list[tuple[str, Path]]
+    create_app: Callable[[ServiceSettings], web.Application]
+    background: Callable[[ServiceSettings, web.Application | None], list[Background]]
+    extra: dict[
+        str,
+        tuple[
+            Callable[[argparse.ArgumentParser], None],
+            Callable[[ServiceSettings, argparse.Namespace], Awaitable[None]],
+        ],
+    ] = field(default_factory=dict)
+
+    def main(self, argv: Sequence[str] | None = None) -> None:
+        parser = argparse.ArgumentParser(prog=f"python -m services.{self.name}")
+        sub = parser.add_subparsers(dest="command")
+        for cmd in ("serve", "api", "worker", "migrate"):
+            sub.add_parser(cmd)
+        rp = sub.add_parser("replay", help="publish a range of the outbox again")
+        rp.add_argument("--since", type=datetime.fromisoformat)
+        rp.add_argument("--until", type=datetime.fromisoformat)
+        rp.add_argument("--type", action="append", dest="types")
+        for name, (configure, _) in self.extra.items():
+            configure(sub.add_parser(name))
+        args = parser.parse_args(argv)
+        settings = load_settings(self.settings_cls)
+        configure_logging(self.name, settings.log_level, settings.log_file)
+        asyncio.run(self._dispatch(settings, args))
+
+    async def _dispatch(self, settings: ServiceSettings, args: argparse.Namespace) -> None:
+        dsn = settings.database_url.get_secret_value()
+        command = args.command or "serve"
+        if command in self.extra:
+            await self.extra[command][1](settings, args)
+        elif command == "migrate":
+            await migrate(dsn, self.migrations)
+        elif command == "replay":
+            await migrate(dsn, self.migrations)
+            conn = await connect(dsn)
+            try:
+                count = await replay(
+                    conn, since=args.since, until=args.until, event_types=args.types
+                )
+            finally:
+                await conn.close()
+            log.info("outbox.replay_requested", events=count)
+            print(f"{count} events marked for re-publishing")
+        else:
+            await migrate(dsn, self.migrations)
+            await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all())
+            app = self.create_app(settings) if command in ("serve", "api") else None
+            loops = self.background(settings, app) if command in ("serve", "worker") else []
+            if app is not None:
+                for loop in loops:
+                    app[READINESS][loop.name] = _as_check(loop.healthy)
+            await run_until_stopped(
+                app=app,
+                host=settings.http_host,
+                port=settings.http_port,
+                loops=[b.run for b in loops],
+            )
+
+
+def _as_check(healthy: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return healthy()
+
+    return check

@@ -1,0 +1,141 @@
+"""Contracts of the events the registration service publishes.
+
+Registered/updated events carry the aggregate's whole current state (with its
+`version`), so a consumer can upsert and ignore anything older than what it has.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, time
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.taxonomy import ParticipantKind, PartnershipType, Stage
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PartnerRegistered(Contract):
+    partner_id: uuid.UUID
+    name: str
+
+
+class PartnerKeyIssued(Contract):
+    partner_id: uuid.UUID
+    key_id: uuid.UUID
+    key_hash: str  # sha256 hex of a 256-bit random secret; the secret never travels
+
+
+class PartnerKeyRevoked(Contract):
+    partner_id: uuid.UUID
+    key_id: uuid.UUID
+
+
+class Roadshow(Contract):
+    roadshow_id: uuid.UUID
+    name: str
+    venue: str
+    timezone: str
+    start_date: date
+    end_date: date
+    day_start: time
+    day_end: time
+    slot_minutes: int
+    tables: int
+    version: int
+
+
+class Person(Contract):
+    name: str | None
+    title: str | None = None
+    email: str | None
+    phone: str | None = None
+
+
+class Project(Contract):
+    title: str
+    summary: str
+    stage: Stage
+    funding_amount: Decimal
+    funding_currency: str
+    partnership_types: list[PartnershipType]
+
+
+class Delegation(Contract):
+    delegation_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    name: str
+    origin_country: str
+    enterprise_ids: list[uuid.UUID]
+    status: str
+    version: int
+
+
+class Enterprise(Contract):
+    enterprise_id: uuid.UUID
+    delegation_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    name: str
+    country: str
+    sectors: list[str]
+    president: Person
+    project: Project
+    status: str
+    version: int
+
+
+class Participant(Contract):
+    participant_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    kind: ParticipantKind
+    name: str
+    sectors: list[str]
+    focus: str
+    stages: list[Stage]
+    ticket_min: Decimal | None
+    ticket_max: Decimal | None
+    currency: str | None
+    offers: list[PartnershipType]
+    max_meetings: int | None
+    contact: Person
+    status: str
+    version: int
+
+
+class Withdrawn(Contract):
+    id: uuid.UUID
+    roadshow_id: uuid.UUID
+    version: int
+
+
+class ErasedSubject(Contract):
+    kind: str  # "enterprise.president" | "participant.contact"
+    id: uuid.UUID
+
+
+class PersonErased(Contract):
+    erasure_id: uuid.UUID
+    subjects: list[ErasedSubject]
+
+
+REGISTRATION_CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {
+    ("partner.registered", 1): PartnerRegistered,
+    ("partner.key_issued", 1): PartnerKeyIssued,
+    ("partner.key_revoked", 1): PartnerKeyRevoked,
+    ("roadshow.created", 1): Roadshow,
+    ("roadshow.updated", 1): Roadshow,
+    ("delegation.registered", 1): Delegation,
+    ("delegation.updated", 1): Delegation,
+    ("delegation.withdrawn", 1): Withdrawn,
+    ("enterprise.registered", 1): Enterprise,
+    ("enterprise.updated", 1): Enterprise,
+    ("enterprise.withdrawn", 1): Withdrawn,
+    ("participant.registered", 1): Participant,
+    ("participant.updated", 1): Participant,
+    ("participant.withdrawn", 1): Withdrawn,
+    ("person.erased", 1): PersonErased,
+}

@@ -1,0 +1,60 @@
+"""The one envelope every event travels in, whatever the topic."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    # Consumers tolerate fields added by newer producers (additive evolution).
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    producer: str
+    correlation_id: str
+    causation_id: str | None = None
+    partner_id: uuid.UUID | None = None
+    key: str = Field(description="Aggregate id; the Kafka message key")
+    data: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        return cls.model_validate_json(raw)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who asked and which flow this belongs to; carried from request to events."""
+
+    correlation_id: str
+    partner_id: uuid.UUID | None = None
+    causation_id: str | None = None
+
+
+def new_event(
+    producer: str, ctx: Context, type_: str, key: uuid.UUID | str, data: BaseModel
+) -> Envelope:
+    return Envelope(
+        type=type_,
+        producer=producer,
+        correlation_id=ctx.correlation_id,
+        causation_id=ctx.causation_id,
+        partner_id=ctx.partner_id,
+        key=str(key),
+        data=data.model_dump(mode="json"),
+    )

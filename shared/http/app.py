@@ -1,0 +1,130 @@
+"""The aiohttp app factory every service builds on: middlewares, /healthz,
+/readyz, /metrics, /openapi.json and /docs."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
+
+from shared.http.api import Api
+from shared.http.middleware import (
+    ADMIN_TOKEN,
+    authenticate,
+    problem_errors,
+    request_context,
+)
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+READINESS = web.AppKey("readiness", dict[str, ReadinessCheck])
+
+
+def create_base_app(
+    api: Api,
+    *,
+    max_body_bytes: int,
+    admin_token: SecretStr | None = None,
+) -> web.Application:
+    app = web.Application(
+        client_max_size=max_body_bytes,
+        middlewares=[request_context, problem_errors, authenticate],
+    )
+    app[ADMIN_TOKEN] = admin_token or SecretStr("")
+    app[READINESS] = {}
+    spec = api.openapi()
+    platform = Api(title=api.title)
+
+    @platform.route("GET", "/healthz", summary="The process is alive", auth="none", tag="ops")
+    async def healthz(_: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "ok"})
+
+    @platform.route(
+        "GET",
+        "/readyz",
+        summary="Database, broker and background work are healthy",
+        auth="none",
+        tag="ops",
+    )
+    async def readyz(request: web.Request) -> web.StreamResponse:
+        results = await _run_checks(request.app[READINESS])
+        ok = all(results.values())
+        return web.json_response(
+            {"status": "ready" if ok else "not ready", "checks": results}, status=200 if ok else 503
+        )
+
+    @platform.route("GET", "/metrics", summary="Prometheus metrics", auth="none", tag="ops")
+    async def metrics(_: web.Request) -> web.StreamResponse:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @platform.route(
+        "GET", "/openapi.json", summary="This API's OpenAPI document", auth="none", tag="ops"
+    )
+    async def openapi(_: web.Request) -> web.StreamResponse:
+        return web.json_response(spec)
+
+    @platform.route("GET", "/docs", summary="Human-readable API reference", auth="none", tag="ops")
+    async def docs(_: web.Request) -> web.StreamResponse:
+        return web.Response(text=render_docs(spec), content_type="text/html")
+
+    platform.add_to(app)
+    api.add_to(app)
+    spec["paths"].update(platform.openapi()["paths"])
+    return app
+
+
+async def _run_checks(checks: Mapping[str, ReadinessCheck]) -> dict[str, bool]:
+    results = {}
+    for name, check in checks.items():
+        try:
+            results[name] = await check()
+        except Exception:
+            results[name] = False
+    return results
+
+
+def render_docs(spec: dict[str, object]) -> str:
+    """A self-contained reference page (no CDN): every operation, its parameters,
+    and its request and response schemas."""
+    info = spec["info"]
+    assert isinstance(info, dict)
+    rows = []
+    paths = spec["paths"]
+    assert isinstance(paths, dict)
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            params = "".join(
+                f"<li><code>{html.escape(p['name'])}</code> ({p['in']})"
+                f"{' required' if p.get('required') else ''} {html.escape(p.get('description', ''))}</li>"
+                for p in op.get("parameters", [])
+            )
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            body_ref = body.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            rows.append(
+                f"<section><h3><span class=m>{method.upper()}</span> <code>{html.escape(path)}</code></h3>"
+                f"<p>{html.escape(op.get('summary', ''))}</p>"
+                + (f"<ul>{params}</ul>" if params else "")
+                + (f"<p>Body: <a href='#{body_ref}'>{body_ref}</a></p>" if body_ref else "")
+                + "</section>"
+            )
+    components = spec.get("components", {})
+    assert isinstance(components, dict)
+    schemas = "".join(
+        f"<section id='{html.escape(name)}'><h3>{html.escape(name)}</h3>"
+        f"<pre>{html.escape(json.dumps(schema, indent=2))}</pre></section>"
+        for name, schema in components.get("schemas", {}).items()
+    )
+    return (
+        "<!doctype html><html><head><meta charset=utf-8>"
+        f"<title>{html.escape(str(info['title']))} API</title>"
+        "<style>body{font:15px system-ui;max-width:60em;margin:2em auto}"
+        ".m{background:#234;color:#fff;padding:0 .4em;border-radius:3px}"
+        "pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head><body>"
+        f"<h1>{html.escape(str(info['title']))}</h1><p>{html.escape(str(info.get('description', '')))}</p>"
+        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
+        "Errors are RFC 9457 problem details naming the offending <code>field</code>.</p>"
+        f"<h2>Operations</h2>{''.join(rows)}<h2>Schemas</h2>{schemas}</body></html>"
+    )

@@ -1,0 +1,153 @@
+"""structlog JSON logging with personal-data redaction.
+
+Every line carries `service`, `event` and (when bound) `correlation_id`. Personal
+data never reaches a log line: values under known personal keys are replaced, and
+any e-mail address or phone number inside any string is masked, wherever it hides.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "[redacted]"
+
+# Keys whose values are about a person, whatever their shape.
+PERSONAL_KEYS = frozenset(
+    {
+        "email",
+        "phone",
+        "president",
+        "contact",
+        "president_name",
+        "president_email",
+        "president_phone",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "person_name",
+        "full_name",
+        "recipient",
+        "to",
+    }
+)
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# International or local numbers of 7+ digits with the usual separators.
+_PHONE = re.compile(r"(?<![\w-])\+?\d[\d\s().-]{6,}\d(?![\w-])")
+
+
+def scrub_text(text: str) -> str:
+    text = _EMAIL.sub(REDACTED, text)
+    return _PHONE.sub(lambda m: REDACTED if _looks_like_phone(m.group()) else m.group(), text)
+
+
+def _looks_like_phone(candidate: str) -> bool:
+    digits = sum(c.isdigit() for c in candidate)
+    # Dates (2026-05-15), times and UUID fragments are not phone numbers.
+    return digits >= 7 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", candidate)
+
+
+def scrub(value: Any, key: str | None = None) -> Any:
+    if key is not None and key.lower() in PERSONAL_KEYS:
+        return REDACTED if value is not None else None
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, Mapping):
+        return {k: scrub(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [scrub(v) for v in value]
+    return value
+
+
+def redact_personal_data(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        event_dict[key] = scrub(event_dict[key], key)
+    return event_dict
+
+
+def configure_logging(
+    service: str, level: str = "info", log_file: str | None = None, stream: TextIO | None = None
+) -> None:
+    """Route structlog and the standard library through one JSON renderer."""
+    streams: list[TextIO] = [stream or sys.stdout]
+    if log_file:
+        streams.append(open(log_file, "a", buffering=1, encoding="utf-8"))
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _bind_service(service),
+    ]
+    structlog.configure(
+        processors=[
+            *shared_processors,
+            structlog.processors.format_exc_info,
+            redact_personal_data,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=_TeeLoggerFactory(streams),
+        cache_logger_on_first_use=False,
+    )
+    # Library logs (aiokafka, aiohttp) go through the same renderer and scrubber.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact_personal_data,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    root = logging.getLogger()
+    root.handlers.clear()
+    for s in streams:
+        handler = logging.StreamHandler(s)
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(max(logging.getLevelNamesMapping()[level.upper()], logging.INFO))
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def _bind_service(service: str) -> Any:
+    def processor(
+        _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return processor
+
+
+class _TeeLogger:
+    def __init__(self, streams: list[TextIO]) -> None:
+        self._streams = streams
+
+    def msg(self, message: str) -> None:
+        for s in self._streams:
+            s.write(message + "\n")
+            s.flush()
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+class _TeeLoggerFactory:
+    def __init__(self, streams: list[TextIO]) -> None:
+        self._streams = streams
+
+    def __call__(self, *args: Any) -> _TeeLogger:
+        return _TeeLogger(self._streams)
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

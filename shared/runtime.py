@@ -1,0 +1,53 @@
+"""Running a service process: its HTTP API and background loops (outbox relay,
+consumers) until SIGTERM/SIGINT, then a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+async def run_until_stopped(
+    *, app: web.Application | None, host: str, port: int, loops: list[Loop]
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner: web.AppRunner | None = None
+    if app is not None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        log.info(
+            "service.listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/docs"
+        )
+    tasks = [
+        asyncio.create_task(fn(stop), name=getattr(fn, "__qualname__", "loop")) for fn in loops
+    ]
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done - {stopper}:
+            # A background loop only returns on stop; anything else is fatal, so
+            # the supervisor (compose, Kubernetes, `make up`) restarts the process.
+            if task.exception() is not None:
+                log.error(
+                    "service.loop_crashed", loop=task.get_name(), error=repr(task.exception())
+                )
+                raise SystemExit(1)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if runner is not None:
+            await runner.cleanup()
+        log.info("service.stopped")

@@ -1,0 +1,79 @@
+"""Settings every service shares, parsed from the environment by pydantic-settings.
+
+Each service subclasses `ServiceSettings` with its own env prefix
+(`REGISTRATION_`, `MATCHING_`, `NOTIFICATION_`), so one machine can run all three
+with different databases and ports. A bad value fails at start-up with the
+variable's name (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.topics import Topics
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: SecretStr = Field(
+        description="asyncpg DSN of this service's own database",
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Comma-separated Kafka bootstrap servers"
+    )
+    kafka_idempotent_producer: bool = Field(
+        default=False,
+        description="Enable the idempotent producer; Apache Kafka supports it, "
+        "the embedded tansu broker does not",
+    )
+    topic_prefix: str = Field(
+        default="roadshow.",
+        description="Prefix of every topic name; tests use a fresh one per test",
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds")
+    http_port: int = Field(default=8080, ge=0, le=65535, description="Port the HTTP API binds")
+    http_max_body_bytes: int = Field(
+        default=1_048_576, gt=0, description="Largest request body accepted"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
+    log_file: str | None = Field(
+        default=None, description="Also append JSON log lines to this file"
+    )
+    db_pool_max: int = Field(default=10, ge=1, description="Largest database pool size")
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_poll_seconds: float = Field(
+        default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives"
+    )
+    consumer_max_attempts: int = Field(
+        default=5, ge=1, description="Tries of one message before it goes to the dead-letter topic"
+    )
+    consumer_retry_base_seconds: float = Field(default=0.2, ge=0)
+    fetch_max_wait_ms: int = Field(
+        default=50, ge=1, description="How long a fetch waits for data; latency follows it"
+    )
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Parse settings or exit with a message naming each bad variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        lines = [
+            f"  {prefix}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        sys.stderr.write("invalid settings:\n" + "\n".join(lines) + "\n")
+        raise SystemExit(2) from None

@@ -1,0 +1,33 @@
+"""Topic names, in one place. One topic per producing service, plus a dead-letter
+topic per consumed topic; names carry a prefix so tests get fresh ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PARTITIONS = 3
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str = "roadshow."
+
+    @property
+    def registration(self) -> str:
+        return f"{self.prefix}registration.v1"
+
+    @property
+    def matching(self) -> str:
+        return f"{self.prefix}matching.v1"
+
+    @property
+    def notification(self) -> str:
+        return f"{self.prefix}notification.v1"
+
+    @staticmethod
+    def dead_letter(topic: str) -> str:
+        return f"{topic}.dlq"
+
+    def all(self) -> list[str]:
+        main = [self.registration, self.matching, self.notification]
+        return main + [self.dead_letter(t) for t in main]
