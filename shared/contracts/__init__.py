@@ -7,10 +7,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from shared.contracts.matching import MATCHING_CONTRACTS
+from shared.contracts.notification import NOTIFICATION_CONTRACTS
 from shared.contracts.registration import REGISTRATION_CONTRACTS
 from shared.envelope import Envelope
 
-CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {**REGISTRATION_CONTRACTS}
+CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {
+    **REGISTRATION_CONTRACTS,
+    **MATCHING_CONTRACTS,
+    **NOTIFICATION_CONTRACTS,
+}
 
 
 class UnknownEventType(LookupError):

@@ -23,8 +23,8 @@ log = get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-PARTNER_ID = "partner_id"
-CORRELATION_ID = "correlation_id"
+PARTNER_ID = web.RequestKey("partner_id", uuid.UUID)
+CORRELATION_ID = web.RequestKey("correlation_id", str)
 ADMIN_TOKEN = web.AppKey("admin_token", SecretStr)
 POOL = web.AppKey("pool", asyncpg.Pool)
 
@@ -111,10 +111,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 
 def partner_id(request: web.Request) -> uuid.UUID:
-    value: uuid.UUID = request[PARTNER_ID]
-    return value
+    return request[PARTNER_ID]
 
 
 def correlation_id(request: web.Request) -> str:
-    value: str = request[CORRELATION_ID]
-    return value
+    return request[CORRELATION_ID]

@@ -1,0 +1,74 @@
+"""Contracts of the events the matching service publishes.
+
+A match is one enterprise–participant pair of a road show; its id is derived from
+the pair (`match_id_for`), so every service names it alike and it keys the pair's
+events. Meetings are keyed by their own id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from shared.contracts.registration import Contract
+from shared.taxonomy import ParticipantKind
+
+_MATCH_NAMESPACE = uuid.UUID("6f1c2d3e-0a4b-4c5d-8e9f-a0b1c2d3e4f5")
+
+
+def match_id_for(enterprise_id: uuid.UUID, participant_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(_MATCH_NAMESPACE, f"{enterprise_id}:{participant_id}")
+
+
+class MatchComponent(Contract):
+    name: str  # sector_fit | stage_fit | ticket_fit | partnership_fit | text_similarity
+    score: float  # in [0, 1]
+    weight: float
+    reason: str
+
+
+class Match(Contract):
+    match_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    enterprise_id: uuid.UUID
+    participant_id: uuid.UUID
+    participant_kind: ParticipantKind
+    score: float
+    components: list[MatchComponent]
+    status: str  # proposed | withdrawn
+    version: int
+
+
+class Meeting(Contract):
+    meeting_id: uuid.UUID
+    schedule_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    match_id: uuid.UUID
+    enterprise_id: uuid.UUID
+    participant_id: uuid.UUID
+    slot: int
+    table: int
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    score: float
+    status: str  # scheduled | cancelled
+
+
+class ScheduleCompleted(Contract):
+    schedule_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    meetings: int
+    total_score: float
+
+
+MATCHING_CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {
+    ("match.proposed", 1): Match,
+    ("match.updated", 1): Match,
+    ("match.withdrawn", 1): Match,
+    ("meeting.scheduled", 1): Meeting,
+    ("meeting.cancelled", 1): Meeting,
+    ("schedule.completed", 1): ScheduleCompleted,
+}
