@@ -26,9 +26,11 @@ from pydantic import BaseModel, ValidationError
 
 from shared import metrics
 from shared.contracts import UnknownEventType, parse_data
+from shared.db import create_pool
 from shared.envelope import Envelope
 from shared.kafka import make_producer
 from shared.logging import get_logger
+from shared.settings import ServiceSettings
 from shared.topics import Topics
 
 log = get_logger(__name__)
@@ -56,23 +58,29 @@ class IdempotentConsumer:
         name: str,
         topics: list[str],
         handlers: Mapping[str, Handler],
-        pool: asyncpg.Pool,
+        dsn: str,
         bootstrap_servers: str,
+        pool_max: int = 5,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         fetch_max_wait_ms: int = 50,
         idempotent_producer: bool = False,
+        session_timeout_ms: int = 10_000,
         after_commit: Callable[[Envelope], None] | None = None,
     ) -> None:
         self.name = name
         self._topics = topics
         self._handlers = handlers
-        self._pool = pool
+        self._dsn = dsn
+        self._pool_max = pool_max
+        self._pool: asyncpg.Pool | None = None
         self._bootstrap = bootstrap_servers
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
         self._fetch_wait = fetch_max_wait_ms
         self._idempotent = idempotent_producer
+        # A member that died is noticed after this long; its partitions wait until then.
+        self._session_timeout_ms = session_timeout_ms
         # Called after an effect's transaction committed, before its offset is:
         # the hook tests use to die in exactly that window.
         self._after_commit = after_commit
@@ -94,11 +102,12 @@ class IdempotentConsumer:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self._fetch_wait,
             max_poll_interval_ms=300_000,
-            session_timeout_ms=30_000,
-            heartbeat_interval_ms=3_000,
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=max(self._session_timeout_ms // 4, 500),
         )
         consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
         dead_letters = make_producer(self._bootstrap, self._idempotent)
+        self._pool = await create_pool(self._dsn, self._pool_max)
         await consumer.start()
         await dead_letters.start()
         self._consumer = consumer
@@ -118,6 +127,7 @@ class IdempotentConsumer:
             self._consumer = None
             await consumer.stop()
             await dead_letters.stop()
+            await self._pool.close()
 
     async def commit_pending(self) -> None:
         if not self._pending or self._consumer is None:
@@ -177,6 +187,7 @@ class IdempotentConsumer:
                     self._after_commit(envelope)
 
     async def _handle_once(self, envelope: Envelope, data: BaseModel, handler: Handler) -> bool:
+        assert self._pool is not None
         async with self._pool.acquire() as conn, conn.transaction():
             fresh = await conn.fetchval(
                 "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)"
@@ -221,4 +232,21 @@ def _fields(exc: ValidationError) -> str:
     # Field locations and messages only: input values may hold personal data.
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
+    )
+
+
+def consumer_from_settings(
+    settings: ServiceSettings, name: str, topics: list[str], handlers: Mapping[str, Handler]
+) -> IdempotentConsumer:
+    return IdempotentConsumer(
+        name=name,
+        topics=topics,
+        handlers=handlers,
+        dsn=settings.database_url.get_secret_value(),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        max_attempts=settings.consumer_max_attempts,
+        retry_base_seconds=settings.consumer_retry_base_seconds,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        idempotent_producer=settings.kafka_idempotent_producer,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
     )

@@ -13,10 +13,12 @@ import hmac
 import secrets
 import uuid
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from shared.contracts.registration import PartnerKeyIssued, PartnerKeyRevoked
+from shared.envelope import Envelope
 
 
 def new_token() -> tuple[uuid.UUID, str]:
@@ -69,3 +71,19 @@ async def revoke_key(
         at,
     )
     return status != "UPDATE 0"
+
+
+async def _on_key_issued(conn: asyncpg.Connection, _envelope: Envelope, data: PartnerKeyIssued) -> None:
+    await store_key(conn, data)
+
+
+async def _on_key_revoked(conn: asyncpg.Connection, _envelope: Envelope, data: PartnerKeyRevoked) -> None:
+    await revoke_key(conn, data, at=_envelope.occurred_at)
+
+
+# Consumer handlers that keep a service's `partner_keys` replica in step with
+# registration: merge them into the service's handler map.
+KEY_REPLICA_HANDLERS: dict[str, Any] = {
+    "partner.key_issued": _on_key_issued,
+    "partner.key_revoked": _on_key_revoked,
+}

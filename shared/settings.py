@@ -53,6 +53,9 @@ class ServiceSettings(BaseSettings):
         default=5, ge=1, description="Tries of one message before it goes to the dead-letter topic"
     )
     consumer_retry_base_seconds: float = Field(default=0.2, ge=0)
+    consumer_session_timeout_ms: int = Field(
+        default=10_000, ge=1_000, description="How soon a dead group member's partitions move on"
+    )
     fetch_max_wait_ms: int = Field(
         default=50, ge=1, description="How long a fetch waits for data; latency follows it"
     )
