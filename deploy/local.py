@@ -50,7 +50,9 @@ def available_services() -> list[str]:
     return [n for n in SERVICE_NAMES if importlib.util.find_spec(f"services.{n}")]
 
 
-def service_env(name: str, *, db_url: str, bootstrap: str, port: int, home: Path, admin_token: str) -> dict[str, str]:
+def service_env(
+    name: str, *, db_url: str, bootstrap: str, port: int, home: Path, admin_token: str
+) -> dict[str, str]:
     prefix = name.upper() + "_"
     env = dict(os.environ)
     env.update(
@@ -106,7 +108,9 @@ def main() -> int:
     running: list[Running] = []
     try:
         broker.start()
-        print(f"broker     kafka://{broker.bootstrap_servers} (tansu, memory storage, pid {broker.process.pid if broker.process else '?'})")
+        print(
+            f"broker     kafka://{broker.bootstrap_servers} (tansu, memory storage, pid {broker.process.pid if broker.process else '?'})"
+        )
         server_url = os.environ.get("ROADSHOW_DATABASE_URL")
         if not server_url:
             postgres = EmbeddedPostgres(home / "pgdata").start()
@@ -128,8 +132,12 @@ def main() -> int:
             )
             # The broker's memory storage starts empty: re-publish the outbox so the
             # other services catch up (their inboxes drop what they already had).
-            subprocess.run([sys.executable, "-m", f"services.{name}", "replay"], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, "-m", f"services.{name}", "replay"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             process = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}", "serve"],
                 env=env,

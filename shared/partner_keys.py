@@ -70,14 +70,18 @@ async def revoke_key(
         key.partner_id,
         at,
     )
-    return status != "UPDATE 0"
+    return bool(status != "UPDATE 0")
 
 
-async def _on_key_issued(conn: asyncpg.Connection, _envelope: Envelope, data: PartnerKeyIssued) -> None:
+async def _on_key_issued(
+    conn: asyncpg.Connection, _envelope: Envelope, data: PartnerKeyIssued
+) -> None:
     await store_key(conn, data)
 
 
-async def _on_key_revoked(conn: asyncpg.Connection, _envelope: Envelope, data: PartnerKeyRevoked) -> None:
+async def _on_key_revoked(
+    conn: asyncpg.Connection, _envelope: Envelope, data: PartnerKeyRevoked
+) -> None:
     await revoke_key(conn, data, at=_envelope.occurred_at)
 
 

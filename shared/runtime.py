@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -13,7 +14,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-Loop = Callable[[asyncio.Event], Awaitable[None]]
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 async def run_until_stopped(

@@ -28,7 +28,9 @@ class Registration:
     topics: Topics
     settings: RegistrationSettings
 
-    async def new_partner(self, name: str = "Shanghai Foreign Investment Promotion Center") -> dict[str, str]:
+    async def new_partner(
+        self, name: str = "Shanghai Foreign Investment Promotion Center"
+    ) -> dict[str, str]:
         """Creates a partner; returns headers that authenticate as it."""
         resp = await self.client.post(
             "/admin/partners", json={"name": name}, headers={"Authorization": f"Bearer {ADMIN}"}
@@ -38,13 +40,17 @@ class Registration:
         return {"Authorization": f"Bearer {body['api_key']}", "X-Partner-Id": body["partner_id"]}
 
     async def new_roadshow(self, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
-        resp = await self.client.post("/v1/roadshows", json=factories.roadshow(**overrides), headers=headers)
+        resp = await self.client.post(
+            "/v1/roadshows", json=factories.roadshow(**overrides), headers=headers
+        )
         assert resp.status == 201, await resp.text()
         body: dict[str, Any] = await resp.json()
         return body
 
 
-def registration_settings(dsn: str, broker: EmbeddedBroker, topics: Topics, **extra: Any) -> RegistrationSettings:
+def registration_settings(
+    dsn: str, broker: EmbeddedBroker, topics: Topics, **extra: Any
+) -> RegistrationSettings:
     return RegistrationSettings(
         database_url=SecretStr(dsn),
         kafka_bootstrap_servers=broker.bootstrap_servers,

@@ -9,8 +9,28 @@ from typing import Any
 
 PEOPLE: set[str] = set()
 
-_FIRST = ["Avery", "Jordan", "Morgan", "Riley", "Casey", "Taylor", "Quinn", "Harper", "Rowan", "Emerson"]
-_LAST = ["Whitfield", "Okonkwo", "Lindqvist", "Castellano", "Nakamura", "Abernathy", "Delacroix", "Van Buren"]
+_FIRST = [
+    "Avery",
+    "Jordan",
+    "Morgan",
+    "Riley",
+    "Casey",
+    "Taylor",
+    "Quinn",
+    "Harper",
+    "Rowan",
+    "Emerson",
+]
+_LAST = [
+    "Whitfield",
+    "Okonkwo",
+    "Lindqvist",
+    "Castellano",
+    "Nakamura",
+    "Abernathy",
+    "Delacroix",
+    "Van Buren",
+]
 
 
 def person(rng: random.Random | None = None) -> dict[str, str]:
@@ -73,11 +93,15 @@ def participant(roadshow_id: str, kind: str = "fund", **overrides: Any) -> dict[
         "name": f"Pudong {kind.title()} {uuid.uuid4().hex[:4]}",
         "sectors": ["artificial-intelligence", "robotics"],
         "focus": "Early-stage AI and robotics companies entering the Chinese market.",
-        "offers": ["equity-investment"] if kind == "fund" else ["debt-financing", "bank-account-services"],
+        "offers": ["equity-investment"]
+        if kind == "fund"
+        else ["debt-financing", "bank-account-services"],
         "contact": person(),
     }
     if kind == "fund":
-        body.update(stages=["seed", "series-a"], ticket_min="1000000", ticket_max="10000000", currency="USD")
+        body.update(
+            stages=["seed", "series-a"], ticket_min="1000000", ticket_max="10000000", currency="USD"
+        )
     if kind == "company":
         body["offers"] = ["joint-venture", "distribution"]
     return {**body, **overrides}

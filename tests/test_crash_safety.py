@@ -27,7 +27,10 @@ from tests.conftest import ADMIN, Registration
 
 def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, *args], env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -46,7 +49,9 @@ async def test_consumer_killed_between_commit_and_offset_doubles_nothing(
     topic = topics.registration
     ctx = Context(correlation_id="crash-test")
     events = [
-        new_event("test", ctx, "partner.registered", pid, PartnerRegistered(partner_id=pid, name=f"p{i}"))
+        new_event(
+            "test", ctx, "partner.registered", pid, PartnerRegistered(partner_id=pid, name=f"p{i}")
+        )
         for i, pid in enumerate(uuid.uuid4() for _ in range(100))
     ]
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
@@ -55,7 +60,13 @@ async def test_consumer_killed_between_commit_and_offset_doubles_nothing(
         await producer.send(topic, e.to_bytes(), key=e.key.encode())
     # Poison: not an envelope, and an envelope whose data breaks its contract.
     await producer.send(topic, b"\x00 not json", key=b"poison-1")
-    broken = Envelope(type="partner.registered", producer="test", correlation_id="x", key="poison-2", data={"name": 5})
+    broken = Envelope(
+        type="partner.registered",
+        producer="test",
+        correlation_id="x",
+        key="poison-2",
+        data={"name": 5},
+    )
     await producer.send(topic, broken.to_bytes(), key=b"poison-2")
     for e in events[50:]:
         await producer.send(topic, e.to_bytes(), key=e.key.encode())
@@ -72,6 +83,7 @@ async def test_consumer_killed_between_commit_and_offset_doubles_nothing(
 
     second = _spawn([*args, "0", log])
     try:
+
         async def all_committed() -> bool:
             return await _committed_total(broker.bootstrap_servers, group, topic) == 102
 
@@ -86,16 +98,23 @@ async def test_consumer_killed_between_commit_and_offset_doubles_nothing(
         assert await conn.fetchval("SELECT count(*) FROM inbox") == 100
     finally:
         await conn.close()
-    dead = await read_topic(broker.bootstrap_servers, Topics.dead_letter(topic), at_least=2, settle_ms=200)
+    dead = await read_topic(
+        broker.bootstrap_servers, Topics.dead_letter(topic), at_least=2, settle_ms=200
+    )
     # Dead-lettering is at-least-once too: a poison message before the kill's
     # uncommitted offset is dead-lettered again (its headers name the offset).
     assert {r.key for r in dead} == {b"poison-1", b"poison-2"}
     headers = {k: v.decode() for k, v in dead[0].headers}
-    assert headers["source_topic"] == topic and headers["reason"] in {"unparseable", "invalid-contract"}
+    assert headers["source_topic"] == topic and headers["reason"] in {
+        "unparseable",
+        "invalid-contract",
+    }
 
 
 async def _committed_total(bootstrap: str, group: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -113,7 +132,9 @@ async def test_relay_killed_mid_burst_loses_nothing(registration: Registration, 
     roadshow = await registration.new_roadshow(partner)
     for _ in range(10):
         resp = await registration.client.post(
-            "/v1/delegations", json=factories.delegation(roadshow["roadshow_id"], enterprises=99), headers=partner
+            "/v1/delegations",
+            json=factories.delegation(roadshow["roadshow_id"], enterprises=99),
+            headers=partner,
         )
         assert resp.status == 201
     total = await count_rows(registration.dsn, "outbox")
@@ -130,14 +151,18 @@ async def test_relay_killed_mid_burst_loses_nothing(registration: Registration, 
     async def published() -> int:
         conn = await asyncpg.connect(registration.dsn)
         try:
-            n: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+            n: int = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+            )
             return n
         finally:
             await conn.close()
 
     relay = _spawn(["-m", "services.registration", "worker"], env)
     try:
-        await eventually(lambda: _over(published, 150), within=60, interval=0.01, what="relay to publish 150")
+        await eventually(
+            lambda: _over(published, 150), within=60, interval=0.01, what="relay to publish 150"
+        )
     finally:
         relay.kill()
         relay.wait()
@@ -146,11 +171,15 @@ async def test_relay_killed_mid_burst_loses_nothing(registration: Registration, 
 
     relay = _spawn(["-m", "services.registration", "worker"], env)
     try:
-        await eventually(lambda: _over(published, total), within=60, what="relay to publish everything")
+        await eventually(
+            lambda: _over(published, total), within=60, what="relay to publish everything"
+        )
     finally:
         relay.send_signal(signal.SIGTERM)
         relay.wait(20)
-    records = await read_topic(broker.bootstrap_servers, registration.topics.registration, at_least=total, settle_ms=300)
+    records = await read_topic(
+        broker.bootstrap_servers, registration.topics.registration, at_least=total, settle_ms=300
+    )
     conn = await asyncpg.connect(registration.dsn)
     try:
         expected = {r["event_id"] for r in await conn.fetch("SELECT event_id FROM outbox")}
@@ -172,8 +201,13 @@ async def test_relay_never_skips_a_late_committing_row(registration: Registratio
     published is still published (no cursor past uncommitted ids)."""
     from shared.outbox import add_events
 
-    late = new_event("test", Context(correlation_id="late"), "partner.registered", "late-key",
-                     PartnerRegistered(partner_id=uuid.uuid4(), name="late"))
+    late = new_event(
+        "test",
+        Context(correlation_id="late"),
+        "partner.registered",
+        "late-key",
+        PartnerRegistered(partner_id=uuid.uuid4(), name="late"),
+    )
     conn = await connect(registration.dsn)
     tx = conn.transaction()
     await tx.start()
@@ -184,12 +218,16 @@ async def test_relay_never_skips_a_late_committing_row(registration: Registratio
     await read_topic(broker.bootstrap_servers, registration.topics.registration, at_least=2)
     await tx.commit()
     await conn.close()
-    records = await read_topic(broker.bootstrap_servers, registration.topics.registration, at_least=3)
+    records = await read_topic(
+        broker.bootstrap_servers, registration.topics.registration, at_least=3
+    )
     assert late.id in {Envelope.from_bytes(r.value).id for r in records}
     assert partner
 
 
-async def test_two_migration_runners_apply_each_file_once(databases: DatabaseFactory, pg_server_url: str) -> None:
+async def test_two_migration_runners_apply_each_file_once(
+    databases: DatabaseFactory, pg_server_url: str
+) -> None:
     from shared.db import migrate
     from shared.embedded import create_database, database_url
 
@@ -198,5 +236,7 @@ async def test_two_migration_runners_apply_each_file_once(databases: DatabaseFac
     databases.created.append(name)
     dsn = database_url(pg_server_url, name)
     first, second = await asyncio.gather(migrate(dsn, MIGRATIONS), migrate(dsn, MIGRATIONS))
-    assert sorted(first + second) == sorted(f"{ns}/{p.name[:-4]}" for ns, folder in MIGRATIONS for p in folder.glob("*.sql"))
+    assert sorted(first + second) == sorted(
+        f"{ns}/{p.name[:-4]}" for ns, folder in MIGRATIONS for p in folder.glob("*.sql")
+    )
     assert await migrate(dsn, MIGRATIONS) == []

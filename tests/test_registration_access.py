@@ -16,10 +16,14 @@ async def test_partner_b_cannot_touch_partner_a_data(registration: Registration)
     b = await registration.new_partner("Chamber of Commerce abroad")
     roadshow = await registration.new_roadshow(a)
     delegation = await (
-        await registration.client.post("/v1/delegations", json=factories.delegation(roadshow["roadshow_id"]), headers=a)
+        await registration.client.post(
+            "/v1/delegations", json=factories.delegation(roadshow["roadshow_id"]), headers=a
+        )
     ).json()
     participant = await (
-        await registration.client.post("/v1/participants", json=factories.participant(roadshow["roadshow_id"]), headers=a)
+        await registration.client.post(
+            "/v1/participants", json=factories.participant(roadshow["roadshow_id"]), headers=a
+        )
     ).json()
     enterprise_id = delegation["enterprises"][0]["enterprise_id"]
     c = registration.client
@@ -27,7 +31,11 @@ async def test_partner_b_cannot_touch_partner_a_data(registration: Registration)
         ("GET", f"/v1/delegations/{delegation['delegation_id']}", None),
         ("PATCH", f"/v1/delegations/{delegation['delegation_id']}", {"name": "mine now"}),
         ("POST", f"/v1/delegations/{delegation['delegation_id']}/withdraw", None),
-        ("POST", f"/v1/delegations/{delegation['delegation_id']}/enterprises", factories.enterprise()),
+        (
+            "POST",
+            f"/v1/delegations/{delegation['delegation_id']}/enterprises",
+            factories.enterprise(),
+        ),
         ("GET", f"/v1/enterprises/{enterprise_id}", None),
         ("PATCH", f"/v1/enterprises/{enterprise_id}", {"name": "mine now"}),
         ("POST", f"/v1/enterprises/{enterprise_id}/withdraw", None),
@@ -46,14 +54,20 @@ async def test_partner_b_cannot_touch_partner_a_data(registration: Registration)
     # Road shows are the shared calendar: B reads and registers into A's, but only
     # the organiser changes it.
     assert (await c.get(f"/v1/roadshows/{roadshow['roadshow_id']}", headers=b)).status == 200
-    resp = await c.patch(f"/v1/roadshows/{roadshow['roadshow_id']}", json={"name": "B's show"}, headers=b)
+    resp = await c.patch(
+        f"/v1/roadshows/{roadshow['roadshow_id']}", json={"name": "B's show"}, headers=b
+    )
     assert resp.status == 403
 
 
-async def test_keys_authenticate_and_revocation_is_immediate(registration: Registration, broker) -> None:
+async def test_keys_authenticate_and_revocation_is_immediate(
+    registration: Registration, broker
+) -> None:
     c = registration.client
     assert (await c.get("/v1/delegations")).status == 401
-    assert (await c.get("/v1/delegations", headers={"Authorization": "Bearer rs_0_nope"})).status == 401
+    assert (
+        await c.get("/v1/delegations", headers={"Authorization": "Bearer rs_0_nope"})
+    ).status == 401
     partner = await registration.new_partner()
     partner_id = partner["X-Partner-Id"]
     admin = {"Authorization": f"Bearer {ADMIN}"}
@@ -66,7 +80,9 @@ async def test_keys_authenticate_and_revocation_is_immediate(registration: Regis
     resp = await c.get("/v1/delegations", headers=second_headers)
     assert resp.status == 401 and resp.headers["WWW-Authenticate"] == "Bearer"
     assert (await c.get("/v1/delegations", headers=partner)).status == 200  # the first key lives on
-    records = await read_topic(broker.bootstrap_servers, registration.topics.registration, at_least=4)
+    records = await read_topic(
+        broker.bootstrap_servers, registration.topics.registration, at_least=4
+    )
     types = [Envelope.from_bytes(r.value).type for r in records]
     assert types.count("partner.key_issued") == 2 and types.count("partner.key_revoked") == 1
     # The secret itself never travels; only its hash does.
@@ -98,23 +114,31 @@ async def test_idempotency_key_replays_and_detects_reuse(registration: Registrat
     # Keys are per partner: another partner may use the same one.
     other_partner = await registration.new_partner("other")
     resp = await registration.client.post(
-        "/v1/delegations", json=body, headers={**other_partner, "Idempotency-Key": "delegation-2027-na-1"}
+        "/v1/delegations",
+        json=body,
+        headers={**other_partner, "Idempotency-Key": "delegation-2027-na-1"},
     )
     assert resp.status == 201
     assert await count_rows(registration.dsn, "delegations") == 2
 
 
-async def test_erasure_removes_the_person_and_tells_the_others(registration: Registration, broker) -> None:
+async def test_erasure_removes_the_person_and_tells_the_others(
+    registration: Registration, broker
+) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
     delegation = await (
-        await registration.client.post("/v1/delegations", json=factories.delegation(roadshow["roadshow_id"]), headers=partner)
+        await registration.client.post(
+            "/v1/delegations", json=factories.delegation(roadshow["roadshow_id"]), headers=partner
+        )
     ).json()
     president = delegation["enterprises"][0]["president"]
     enterprise_id = delegation["enterprises"][0]["enterprise_id"]
     other_partner = await registration.new_partner("other")
     # Another partner cannot erase (or learn about) this partner's people.
-    resp = await registration.client.post("/v1/erasures", json={"email": president["email"]}, headers=other_partner)
+    resp = await registration.client.post(
+        "/v1/erasures", json={"email": president["email"]}, headers=other_partner
+    )
     assert (await resp.json())["subjects"] == 0
 
     resp = await registration.client.post(
@@ -122,13 +146,21 @@ async def test_erasure_removes_the_person_and_tells_the_others(registration: Reg
     )
     assert resp.status == 202
     assert (await resp.json())["subjects"] == 1
-    after = await (await registration.client.get(f"/v1/enterprises/{enterprise_id}", headers=partner)).json()
+    after = await (
+        await registration.client.get(f"/v1/enterprises/{enterprise_id}", headers=partner)
+    ).json()
     assert after["president"] == {"name": None, "title": None, "email": None, "phone": None}
     untouched = delegation["enterprises"][1]
-    still = await (await registration.client.get(f"/v1/enterprises/{untouched['enterprise_id']}", headers=partner)).json()
+    still = await (
+        await registration.client.get(
+            f"/v1/enterprises/{untouched['enterprise_id']}", headers=partner
+        )
+    ).json()
     assert still["president"]["email"] == untouched["president"]["email"]
 
-    records = await read_topic(broker.bootstrap_servers, registration.topics.registration, at_least=7)
+    records = await read_topic(
+        broker.bootstrap_servers, registration.topics.registration, at_least=7
+    )
     erased = [Envelope.from_bytes(r.value) for r in records if b"person.erased" in r.value]
     assert len(erased) == 1
     assert erased[0].key == enterprise_id
@@ -143,16 +175,28 @@ async def test_ops_endpoints(registration: Registration) -> None:
     assert ready.status == 200 and (await ready.json())["checks"]["database"] is True
     await registration.new_partner()
     metrics = await (await c.get("/metrics")).text()
-    assert 'roadshow_http_requests_total{method="POST",route="/admin/partners",status="201"}' in metrics
+    assert (
+        'roadshow_http_requests_total{method="POST",route="/admin/partners",status="201"}'
+        in metrics
+    )
     spec = await (await c.get("/openapi.json")).json()
     assert spec["openapi"].startswith("3.")
     op = spec["paths"]["/v1/delegations"]["post"]
-    assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/DelegationIn")
+    assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/DelegationIn"
+    )
     assert "DelegationIn" in spec["components"]["schemas"]
     assert any(p["name"] == "Idempotency-Key" for p in op["parameters"])
     docs = await (await c.get("/docs")).text()
     assert "/v1/delegations" in docs and "DelegationIn" in docs
     sectors = await (await c.get("/v1/sectors")).json()
     flat = {s for g in sectors["groups"] for s in g["sectors"]}
-    for field in ("artificial-intelligence", "logistics-networks", "autonomous-driving", "battery-management", "big-data", "robotics"):
+    for field in (
+        "artificial-intelligence",
+        "logistics-networks",
+        "autonomous-driving",
+        "battery-management",
+        "big-data",
+        "robotics",
+    ):
         assert field in flat

@@ -20,7 +20,9 @@ async def test_delegation_reaches_database_and_topic(registration: Registration,
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
     resp = await registration.client.post(
-        "/v1/delegations", json=factories.delegation(roadshow["roadshow_id"], enterprises=3), headers=partner
+        "/v1/delegations",
+        json=factories.delegation(roadshow["roadshow_id"], enterprises=3),
+        headers=partner,
     )
     assert resp.status == 201, await resp.text()
     delegation = await resp.json()
@@ -30,7 +32,9 @@ async def test_delegation_reaches_database_and_topic(registration: Registration,
     conn = await asyncpg.connect(registration.dsn)
     try:
         rows = await conn.fetch("SELECT id, delegation_id, status FROM enterprises ORDER BY seq")
-        assert [str(r["id"]) for r in rows] == [e["enterprise_id"] for e in delegation["enterprises"]]
+        assert [str(r["id"]) for r in rows] == [
+            e["enterprise_id"] for e in delegation["enterprises"]
+        ]
         assert {str(r["delegation_id"]) for r in rows} == {delegation["delegation_id"]}
     finally:
         await conn.close()
@@ -41,12 +45,16 @@ async def test_delegation_reaches_database_and_topic(registration: Registration,
     )
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["version"] == 2
-    resp = await registration.client.post(f"/v1/enterprises/{enterprise_id}/withdraw", headers=partner)
+    resp = await registration.client.post(
+        f"/v1/enterprises/{enterprise_id}/withdraw", headers=partner
+    )
     assert (await resp.json())["status"] == "withdrawn"
 
     # partner.registered + key_issued + roadshow.created + delegation.registered
     # + 3 enterprise.registered + enterprise.updated + enterprise.withdrawn
-    records = await read_topic(broker.bootstrap_servers, registration.topics.registration, at_least=9, settle_ms=300)
+    records = await read_topic(
+        broker.bootstrap_servers, registration.topics.registration, at_least=9, settle_ms=300
+    )
     envelopes = [Envelope.from_bytes(r.value) for r in records]
     assert len({e.id for e in envelopes}) == len(envelopes) == 9
     for record, envelope in zip(records, envelopes, strict=True):
@@ -65,10 +73,14 @@ async def test_delegation_reaches_database_and_topic(registration: Registration,
     assert [e.data["version"] for e in by_key[enterprise_id]] == [1, 2, 3]
     registered = by_key[enterprise_id][0]
     assert registered.partner_id == uuid.UUID(partner["X-Partner-Id"])
-    assert registered.data["president"]["email"] == delegation["enterprises"][0]["president"]["email"]
+    assert (
+        registered.data["president"]["email"] == delegation["enterprises"][0]["president"]["email"]
+    )
 
 
-async def test_correlation_id_travels_from_request_to_events(registration: Registration, broker) -> None:
+async def test_correlation_id_travels_from_request_to_events(
+    registration: Registration, broker
+) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
     resp = await registration.client.post(
@@ -78,8 +90,12 @@ async def test_correlation_id_travels_from_request_to_events(registration: Regis
     )
     assert resp.status == 201, await resp.text()
     assert resp.headers["X-Correlation-ID"] == "corr-bank-42"
-    records = await read_topic(broker.bootstrap_servers, registration.topics.registration, at_least=4)
-    bank_events = [Envelope.from_bytes(r.value) for r in records if b"participant.registered" in r.value]
+    records = await read_topic(
+        broker.bootstrap_servers, registration.topics.registration, at_least=4
+    )
+    bank_events = [
+        Envelope.from_bytes(r.value) for r in records if b"participant.registered" in r.value
+    ]
     assert [e.correlation_id for e in bank_events] == ["corr-bank-42"]
 
 
@@ -96,7 +112,9 @@ async def test_lists_paginate_and_filter(registration: Registration) -> None:
     seen, cursor = [], None
     while True:
         params = {"limit": "2", "roadshow_id": rid} | ({"cursor": str(cursor)} if cursor else {})
-        page = await (await registration.client.get("/v1/participants", params=params, headers=partner)).json()
+        page = await (
+            await registration.client.get("/v1/participants", params=params, headers=partner)
+        ).json()
         seen += [p["participant_id"] for p in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -114,17 +132,23 @@ async def test_lists_paginate_and_filter(registration: Registration) -> None:
     ).json()
     assert len(robotics["items"]) == 5
     none = await (
-        await registration.client.get("/v1/participants", params={"sector": "biotech"}, headers=partner)
+        await registration.client.get(
+            "/v1/participants", params={"sector": "biotech"}, headers=partner
+        )
     ).json()
     assert none["items"] == []
 
 
-async def test_withdrawing_a_delegation_withdraws_its_enterprises(registration: Registration, broker) -> None:
+async def test_withdrawing_a_delegation_withdraws_its_enterprises(
+    registration: Registration, broker
+) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
     delegation = await (
         await registration.client.post(
-            "/v1/delegations", json=factories.delegation(roadshow["roadshow_id"], enterprises=2), headers=partner
+            "/v1/delegations",
+            json=factories.delegation(roadshow["roadshow_id"], enterprises=2),
+            headers=partner,
         )
     ).json()
     resp = await registration.client.post(
@@ -135,14 +159,20 @@ async def test_withdrawing_a_delegation_withdraws_its_enterprises(registration: 
     assert {e["status"] for e in body["enterprises"]} == {"withdrawn"}
     # A withdrawn enterprise cannot change any more.
     resp = await registration.client.patch(
-        f"/v1/enterprises/{body['enterprises'][0]['enterprise_id']}", json={"name": "X"}, headers=partner
+        f"/v1/enterprises/{body['enterprises'][0]['enterprise_id']}",
+        json={"name": "X"},
+        headers=partner,
     )
     assert resp.status == 409
     assert (await resp.json())["field"] == "status"
 
     async def withdrawals() -> list[str]:
-        records = await read_topic(broker.bootstrap_servers, registration.topics.registration, at_least=1)
-        return [t for r in records if (t := Envelope.from_bytes(r.value).type).endswith("withdrawn")]
+        records = await read_topic(
+            broker.bootstrap_servers, registration.topics.registration, at_least=1
+        )
+        return [
+            t for r in records if (t := Envelope.from_bytes(r.value).type).endswith("withdrawn")
+        ]
 
     types = await eventually(lambda: _at_least(withdrawals, 3), what="three withdrawal events")
     assert sorted(types) == ["delegation.withdrawn", "enterprise.withdrawn", "enterprise.withdrawn"]

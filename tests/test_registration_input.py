@@ -44,20 +44,32 @@ DELEGATION_CASES = [
     ("enterprises.0.project.funding_amount", "lots", "enterprises.0.project.funding_amount"),
     ("enterprises.0.project.funding_currency", "dollars", "enterprises.0.project.funding_currency"),
     ("enterprises.0.project.stage", "unicorn", "enterprises.0.project.stage"),
-    ("enterprises.0.project.partnership_types", ["hugs"], "enterprises.0.project.partnership_types.0"),
+    (
+        "enterprises.0.project.partnership_types",
+        ["hugs"],
+        "enterprises.0.project.partnership_types.0",
+    ),
     ("enterprises.0.country", 7, "enterprises.0.country"),
     ("enterprises.0.nickname", "x", "enterprises.0.nickname"),
     ("roadshow_id", "not-a-uuid", "roadshow_id"),
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "field"), DELEGATION_CASES, ids=[c[0] + "=" + str(c[1])[:12] for c in DELEGATION_CASES])
-async def test_bad_delegation_is_422_naming_the_field(registration: Registration, path: str, value: Any, field: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    DELEGATION_CASES,
+    ids=[c[0] + "=" + str(c[1])[:12] for c in DELEGATION_CASES],
+)
+async def test_bad_delegation_is_422_naming_the_field(
+    registration: Registration, path: str, value: Any, field: str
+) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
     before = await _counts(registration.dsn)
     body = _mutate(factories.delegation(roadshow["roadshow_id"]), path, value)
-    resp = await registration.client.post("/v1/delegations", json=body, headers={**partner, "Idempotency-Key": "k1"})
+    resp = await registration.client.post(
+        "/v1/delegations", json=body, headers={**partner, "Idempotency-Key": "k1"}
+    )
     assert resp.status == 422, await resp.text()
     assert resp.content_type == "application/problem+json"
     problem = await resp.json()
@@ -71,7 +83,9 @@ async def test_unknown_roadshow_is_404_and_writes_nothing(registration: Registra
     partner = await registration.new_partner()
     before = await _counts(registration.dsn)
     resp = await registration.client.post(
-        "/v1/delegations", json=factories.delegation("8d7f5a52-4a55-4c0e-9f39-2f3f0e8a0b11"), headers=partner
+        "/v1/delegations",
+        json=factories.delegation("8d7f5a52-4a55-4c0e-9f39-2f3f0e8a0b11"),
+        headers=partner,
     )
     assert resp.status == 404
     assert (await resp.json())["field"] == "roadshow_id"
@@ -89,7 +103,9 @@ async def test_unknown_roadshow_is_404_and_writes_nothing(registration: Registra
     ],
     ids=["malformed", "binary", "empty", "array", "oversized"],
 )
-async def test_unreadable_bodies(registration: Registration, raw: bytes, content_type: str, status: int, field: str) -> None:
+async def test_unreadable_bodies(
+    registration: Registration, raw: bytes, content_type: str, status: int, field: str
+) -> None:
     partner = await registration.new_partner()
     before = await _counts(registration.dsn)
     resp = await registration.client.post(
@@ -112,8 +128,12 @@ PARTICIPANT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "field"), PARTICIPANT_CASES, ids=[c[1] for c in PARTICIPANT_CASES])
-async def test_bad_participant_names_the_field(registration: Registration, change: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field"), PARTICIPANT_CASES, ids=[c[1] for c in PARTICIPANT_CASES]
+)
+async def test_bad_participant_names_the_field(
+    registration: Registration, change: dict[str, Any], field: str
+) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
     before = await _counts(registration.dsn)
@@ -132,7 +152,9 @@ async def test_bad_roadshow_dates_and_zone(registration: Registration) -> None:
         ({"day_end": "08:00"}, "day_end"),
         ({"slot_minutes": 0}, "slot_minutes"),
     ]:
-        resp = await registration.client.post("/v1/roadshows", json=factories.roadshow(**change), headers=partner)
+        resp = await registration.client.post(
+            "/v1/roadshows", json=factories.roadshow(**change), headers=partner
+        )
         assert resp.status == 422, (change, await resp.text())
         assert (await resp.json())["field"] == field
     assert await count_rows(registration.dsn, "roadshows") == 0
@@ -142,11 +164,17 @@ async def test_bad_patch_changes_nothing(registration: Registration) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
     participant = await (
-        await registration.client.post("/v1/participants", json=factories.participant(roadshow["roadshow_id"]), headers=partner)
+        await registration.client.post(
+            "/v1/participants", json=factories.participant(roadshow["roadshow_id"]), headers=partner
+        )
     ).json()
     before = await _counts(registration.dsn)
     url = f"/v1/participants/{participant['participant_id']}"
-    for patch, field in [({"ticket_min": "99999999"}, "ticket_min"), ({"name": None}, "name"), ({"sectors": ["nope"]}, "sectors.0")]:
+    for patch, field in [
+        ({"ticket_min": "99999999"}, "ticket_min"),
+        ({"name": None}, "name"),
+        ({"sectors": ["nope"]}, "sectors.0"),
+    ]:
         resp = await registration.client.patch(url, json=patch, headers=partner)
         assert resp.status == 422, await resp.text()
         assert (await resp.json())["field"] == field
@@ -156,7 +184,11 @@ async def test_bad_patch_changes_nothing(registration: Registration) -> None:
 
 async def test_bad_query_parameters(registration: Registration) -> None:
     partner = await registration.new_partner()
-    for params, field in [({"limit": "0"}, "limit"), ({"kind": "embassy"}, "kind"), ({"cursor": "abc"}, "cursor")]:
+    for params, field in [
+        ({"limit": "0"}, "limit"),
+        ({"kind": "embassy"}, "kind"),
+        ({"cursor": "abc"}, "cursor"),
+    ]:
         resp = await registration.client.get("/v1/participants", params=params, headers=partner)
         assert resp.status == 422
         assert (await resp.json())["field"] == field

@@ -4,6 +4,7 @@ and stages the events that change causes in the outbox, in one transaction."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -45,7 +46,10 @@ class Registration:
         self._topic = topics.registration
 
     async def _emit(
-        self, conn: asyncpg.Connection, ctx: Context, items: list[tuple[str, uuid.UUID, BaseModel]]
+        self,
+        conn: asyncpg.Connection,
+        ctx: Context,
+        items: Sequence[tuple[str, uuid.UUID, BaseModel]],
     ) -> None:
         await add_events(
             conn, self._topic, [new_event(PRODUCER, ctx, t, key, data) for t, key, data in items]

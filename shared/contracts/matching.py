@@ -1,6 +1,6 @@
 """Contracts of the events the matching service publishes.
 
-A match is one enterprise–participant pair of a road show; its id is derived from
+A match is one enterprise-participant pair of a road show; its id is derived from
 the pair (`match_id_for`), so every service names it alike and it keys the pair's
 events. Meetings are keyed by their own id.
 """

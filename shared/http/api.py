@@ -84,7 +84,7 @@ class Api:
         return register
 
     def add_to(self, app: web.Application) -> None:
-        table = app.setdefault(ENDPOINTS, {})  # type: ignore[arg-type]
+        table = app.setdefault(ENDPOINTS, {})
         for e in self.endpoints:
             table[app.router.add_route(e.method, e.path, e.handler)] = e
 
@@ -190,7 +190,7 @@ ENDPOINTS = web.AppKey("endpoints", dict[web.AbstractRoute, Endpoint])
 
 def endpoint_of(request: web.Request) -> Endpoint | None:
     table = request.app.get(ENDPOINTS, {})
-    return table.get(request.match_info.route)  # type: ignore[arg-type]
+    return table.get(request.match_info.route)
 
 
 def _path_params(path: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -76,7 +76,7 @@ def create_base_app(
     return app
 
 
-async def _run_checks(checks: Mapping[str, ReadinessCheck]) -> dict[str, bool]:
+async def _run_checks(checks: dict[str, ReadinessCheck]) -> dict[str, bool]:
     results = {}
     for name, check in checks.items():
         try:

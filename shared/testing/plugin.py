@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     for old in LOG_DIR.glob("*.jsonl"):
         old.unlink()
-    configure_logging("tests", "info", str(TEST_LOG), stream=open(os.devnull, "w"))  # noqa: SIM115
+    configure_logging("tests", "info", str(TEST_LOG), stream=open(os.devnull, "w"))
 
 
 @pytest.fixture(scope="session")
