@@ -1,0 +1,1 @@
+"""The reference road show, end to end: `make demo` (python -m demo)."""

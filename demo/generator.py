@@ -1,0 +1,316 @@
+"""A seeded generator of realistic road-show data: the delegation of North
+American technology enterprises and the Shanghai companies, funds and banks they
+meet, as registration API request bodies. Same seed, same data; size is a
+parameter, so the same generator feeds the reference event and larger runs."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+ORGANISER = "Shanghai Foreign Investment Promotion Center"
+HOST_PARK = "Caohejing High-Tech Park Development Corporation"
+
+# The reference event's fields, each with the taxonomy sectors and a project idea.
+FIELDS: list[tuple[str, list[str], list[str]]] = [
+    (
+        "AI",
+        ["artificial-intelligence", "machine-learning"],
+        [
+            "Foundation models fine-tuned for industrial inspection",
+            "Conversational agents for cross-border customer service",
+        ],
+    ),
+    (
+        "Vision",
+        ["computer-vision", "artificial-intelligence"],
+        [
+            "Edge vision chips for retail analytics",
+            "3D perception for warehouse picking robots",
+        ],
+    ),
+    (
+        "Logistics",
+        ["logistics-networks", "supply-chain"],
+        [
+            "A routing network for same-day parcel delivery across megacities",
+            "Customs-aware freight matching for trans-Pacific shipping",
+        ],
+    ),
+    (
+        "Autonomy",
+        ["autonomous-driving", "smart-transportation"],
+        [
+            "Camera-first autonomous driving stack for delivery vans",
+            "Simulation platform for validating self-driving software",
+        ],
+    ),
+    (
+        "Battery",
+        ["battery-management", "energy-storage"],
+        [
+            "Battery management system predicting cell failure from impedance data",
+            "Second-life battery packs for grid storage",
+        ],
+    ),
+    (
+        "Data",
+        ["big-data", "cloud-computing"],
+        [
+            "Real-time big data analytics for factory energy use",
+            "Privacy-preserving data clean rooms for retailers",
+        ],
+    ),
+    (
+        "Robotics",
+        ["robotics", "industrial-automation"],
+        [
+            "Collaborative robot arms for electronics assembly",
+            "Autonomous mobile robots for hospital logistics",
+        ],
+    ),
+    (
+        "Health",
+        ["healthtech", "machine-learning"],
+        [
+            "AI triage for radiology workflows",
+        ],
+    ),
+]
+
+_NAME_PARTS = [
+    "Nova",
+    "Arc",
+    "Summit",
+    "Pioneer",
+    "Cascade",
+    "Quantum",
+    "Vector",
+    "Polar",
+    "Sierra",
+    "Atlas",
+    "Helix",
+    "Lumen",
+    "Orbit",
+    "Prairie",
+    "Granite",
+    "Harbor",
+]
+_SUFFIX = ["Labs", "Systems", "Technologies", "Robotics", "AI", "Dynamics", "Networks", "Analytics"]
+_CITIES = [
+    ("US", "San Francisco", "+1 415"),
+    ("US", "Boston", "+1 617"),
+    ("US", "Seattle", "+1 206"),
+    ("US", "Pittsburgh", "+1 412"),
+    ("CA", "Toronto", "+1 416"),
+    ("CA", "Montreal", "+1 514"),
+    ("US", "Austin", "+1 512"),
+    ("CA", "Vancouver", "+1 604"),
+]
+_FIRST = [
+    "Emily",
+    "Michael",
+    "Sarah",
+    "David",
+    "Olivia",
+    "Daniel",
+    "Grace",
+    "Ethan",
+    "Chloe",
+    "Ryan",
+    "Hannah",
+    "Lucas",
+    "Maya",
+    "Nathan",
+    "Sophie",
+    "Adrian",
+]
+_LAST = [
+    "Anderson",
+    "Chen",
+    "Patel",
+    "Murphy",
+    "Nguyen",
+    "Rossi",
+    "Kowalski",
+    "Tremblay",
+    "Gupta",
+    "Johnson",
+    "Kim",
+    "Lefebvre",
+    "Okafor",
+    "Schmidt",
+    "Alvarez",
+    "Walsh",
+]
+_CN_FIRST = ["Wei", "Jing", "Hao", "Lei", "Min", "Yan", "Tao", "Fang", "Jun", "Li", "Ying", "Bo"]
+_CN_LAST = [
+    "Zhang",
+    "Wang",
+    "Li",
+    "Liu",
+    "Chen",
+    "Yang",
+    "Zhao",
+    "Huang",
+    "Zhou",
+    "Wu",
+    "Xu",
+    "Sun",
+]
+_DISTRICTS = [
+    "Xuhui",
+    "Pudong",
+    "Minhang",
+    "Jing'an",
+    "Yangpu",
+    "Zhangjiang",
+    "Lingang",
+    "Songjiang",
+]
+_STAGES = ["seed", "series-a", "series-a", "series-b", "growth"]
+
+
+@dataclass
+class RoadshowData:
+    roadshow: dict[str, Any]
+    delegation: dict[str, Any]  # roadshow_id filled in by the caller
+    participants: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def banks(self) -> list[dict[str, Any]]:
+        return [p for p in self.participants if p["kind"] == "bank"]
+
+
+def generate(seed: int = 2019, enterprises: int = 16, participants: int = 64) -> RoadshowData:
+    rng = random.Random(seed)
+    roadshow = {
+        "name": "North American intelligent technology road show",
+        "venue": "Caohejing High-Tech Park, Xuhui, Shanghai",
+        "timezone": "Asia/Shanghai",
+        "start_date": "2027-05-15",
+        "end_date": "2027-05-15",
+        "day_start": "09:00",
+        "day_end": "17:00",
+        "slot_minutes": 40,
+        "tables": 24,
+    }
+    members = [_enterprise(rng, i) for i in range(enterprises)]
+    delegation = {
+        "name": "North American intelligent technology delegation",
+        "origin_country": "US",
+        "enterprises": members,
+    }
+    kinds = ["company"] * 4 + ["fund"] * 3 + ["bank"] * 2
+    locals_ = [_participant(rng, i, kinds[i % len(kinds)]) for i in range(participants)]
+    return RoadshowData(roadshow, delegation, locals_)
+
+
+def _person(
+    rng: random.Random,
+    first: list[str],
+    last: list[str],
+    domain: str,
+    phone_prefix: str,
+    title: str,
+) -> dict[str, Any]:
+    f, l_ = rng.choice(first), rng.choice(last)
+    return {
+        "name": f"{f} {l_}",
+        "title": title,
+        "email": f"{f.lower()}.{l_.lower()}@{domain}",
+        "phone": f"{phone_prefix} {rng.randint(200, 999)} {rng.randint(1000, 9999)}",
+    }
+
+
+def _enterprise(rng: random.Random, i: int) -> dict[str, Any]:
+    label, sectors, ideas = FIELDS[i % len(FIELDS)]
+    name = f"{_NAME_PARTS[i % len(_NAME_PARTS)]} {label} {rng.choice(_SUFFIX)}"
+    if i >= len(_NAME_PARTS):
+        name += f" {i // len(_NAME_PARTS) + 1}"
+    country, _city, phone = rng.choice(_CITIES)
+    domain = name.lower().replace(" ", "") + ".example"
+    stage = rng.choice(_STAGES)
+    amount = (
+        {"seed": 2, "series-a": 8, "series-b": 25, "growth": 60}[stage]
+        * rng.randint(5, 15)
+        * 100_000
+    )
+    seeking = ["equity-investment"]
+    seeking += rng.sample(
+        [
+            "bank-account-services",
+            "debt-financing",
+            "pilot-customer",
+            "joint-venture",
+            "distribution",
+            "manufacturing",
+            "market-entry",
+            "rd-collaboration",
+        ],
+        k=3,
+    )
+    return {
+        "name": name,
+        "country": country,
+        "sectors": sectors,
+        "president": _person(rng, _FIRST, _LAST, domain, phone, "President"),
+        "project": {
+            "title": ideas[i % len(ideas)],
+            "summary": f"{ideas[i % len(ideas)]}. Seeking partners to enter the Chinese market, "
+            f"with pilots in Shanghai and production with local manufacturers.",
+            "stage": stage,
+            "funding_amount": str(amount),
+            "funding_currency": "USD",
+            "partnership_types": seeking,
+        },
+    }
+
+
+def _participant(rng: random.Random, i: int, kind: str) -> dict[str, Any]:
+    label, sectors, ideas = FIELDS[rng.randrange(len(FIELDS))]
+    district = rng.choice(_DISTRICTS)
+    name = {
+        "company": f"Shanghai {district} {label} Technology Co. {i + 1}",
+        "fund": f"{district} {label} Capital {i + 1}",
+        "bank": f"Bank of {district} Technology Finance {i + 1}",
+    }[kind]
+    domain = name.lower().replace(" ", "").replace("'", "").replace(".", "") + ".example.cn"
+    body: dict[str, Any] = {
+        "kind": kind,
+        "name": name,
+        "sectors": sectors
+        if kind != "bank"
+        else rng.sample(sorted({s for _, ss, _ in FIELDS for s in ss}), k=3),
+        "focus": f"Looking for {label.lower()} partners: {ideas[0].lower()}.",
+        "contact": _person(rng, _CN_FIRST, _CN_LAST, domain, "+86 21", "Director"),
+        "max_meetings": rng.choice([4, 6, 8]),
+    }
+    if kind == "company":
+        body["offers"] = rng.sample(
+            [
+                "joint-venture",
+                "distribution",
+                "manufacturing",
+                "pilot-customer",
+                "rd-collaboration",
+                "technology-licensing",
+            ],
+            k=3,
+        )
+    elif kind == "fund":
+        low = rng.choice([1, 2, 5]) * 1_000_000
+        body.update(
+            offers=["equity-investment"],
+            stages=rng.sample(_STAGES[:4], k=2),
+            ticket_min=str(low),
+            ticket_max=str(low * rng.choice([5, 10])),
+            currency="USD",
+        )
+    else:
+        body["offers"] = ["debt-financing", "bank-account-services", "trade-finance"]
+        body["focus"] = (
+            "Cross-border accounts, venture debt and trade finance for technology firms entering China."
+        )
+    return body

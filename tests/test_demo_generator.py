@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import uuid
+
+from demo.generator import generate
+from services.registration.schemas import DelegationIn, ParticipantIn, RoadshowIn
+
+
+def test_generator_is_seeded_valid_and_sized() -> None:
+    a, b = generate(seed=5), generate(seed=5)
+    assert a == b
+    assert generate(seed=6) != a
+    RoadshowIn.model_validate(a.roadshow)
+    rid = str(uuid.uuid4())
+    delegation = DelegationIn.model_validate({**a.delegation, "roadshow_id": rid})
+    assert len(delegation.enterprises) == 16
+    for p in a.participants:
+        ParticipantIn.model_validate({**p, "roadshow_id": rid})
+    kinds = {p["kind"] for p in a.participants}
+    assert kinds == {"company", "fund", "bank"} and len(a.participants) >= 60
+    sectors = {s for e in a.delegation["enterprises"] for s in e["sectors"]}
+    assert {
+        "artificial-intelligence",
+        "logistics-networks",
+        "autonomous-driving",
+        "battery-management",
+        "big-data",
+        "robotics",
+    } <= sectors
+    big = generate(seed=1, enterprises=300, participants=500)
+    assert len(big.delegation["enterprises"]) == 300 and len(big.participants) == 500
+    assert len({e["name"] for e in big.delegation["enterprises"]}) == 300
