@@ -29,6 +29,14 @@ Sectors = Annotated[list[Sector], Field(min_length=1, max_length=8)]
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
@@ -87,7 +95,7 @@ class DelegationPatch(Strict):
 class RoadshowIn(Strict):
     name: Name
     venue: Name
-    timezone: Annotated[str, Field(description="IANA zone, e.g. Asia/Shanghai")]
+    timezone: Annotated[str, Field(max_length=64, description="IANA zone, e.g. Asia/Shanghai")]
     start_date: date
     end_date: date
     day_start: time = time(9, 0)
@@ -100,8 +108,15 @@ class RoadshowIn(Strict):
     def _known_zone(cls, value: str) -> str:
         try:
             zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("day_start", "day_end")
+    @classmethod
+    def _wall_clock(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("a local time of day in the road show's zone, without offset")
         return value
 
     @model_validator(mode="after")
@@ -118,7 +133,7 @@ class RoadshowIn(Strict):
 class RoadshowPatch(Strict):
     name: Name | None = None
     venue: Name | None = None
-    timezone: str | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
     start_date: date | None = None
     end_date: date | None = None
     day_start: time | None = None
