@@ -1,0 +1,205 @@
+"""HTTP request and response models of the notification API (not the event
+contracts). Requests are strict: unknown fields are refused with a 422 naming them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.notification.domain import EventType
+from shared.errors import InvalidInput
+from shared.taxonomy import ParticipantKind, Sector
+
+Url = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2000,
+        description="HTTPS endpoint receiving the webhooks; it must resolve to public "
+        "addresses only",
+    ),
+]
+EventTypes = Annotated[
+    list[EventType],
+    Field(min_length=1, description="Event types wanted: match.* and meeting.*"),
+]
+ParticipantIds = Annotated[
+    list[uuid.UUID],
+    Field(
+        min_length=1,
+        max_length=1000,
+        description="Only these of your participants; leave out (or null) for all of them",
+    ),
+]
+Kinds = Annotated[
+    list[ParticipantKind],
+    Field(min_length=1, description="Only participants of these kinds; null for all"),
+]
+Sectors = Annotated[
+    list[Sector],
+    Field(
+        min_length=1,
+        max_length=40,
+        description="Only events whose enterprise works in one of these sectors; null for all",
+    ),
+]
+Description = Annotated[str, Field(max_length=500)]
+NotificationStatus = Literal["pending", "delivered", "dead"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _unique(values: list[Any] | None) -> list[Any] | None:
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError("values must be unique")
+    return values
+
+
+class SubscriptionIn(Strict):
+    url: Url
+    description: Description | None = None
+    event_types: EventTypes
+    participant_ids: ParticipantIds | None = None
+    participant_kinds: Kinds | None = None
+    sectors: Sectors | None = None
+
+    _unique = field_validator("event_types", "participant_ids", "participant_kinds", "sectors")(
+        _unique
+    )
+
+
+class SubscriptionPatch(Strict):
+    """Fields left out stay; a filter set to null stops filtering on it."""
+
+    url: Url | None = None
+    description: Description | None = None
+    event_types: EventTypes | None = None
+    participant_ids: ParticipantIds | None = None
+    participant_kinds: Kinds | None = None
+    sectors: Sectors | None = None
+    status: Literal["active", "disabled"] | None = Field(
+        default=None, description="'active' enables a subscription again (e.g. after a 410)"
+    )
+
+    _unique = field_validator("event_types", "participant_ids", "participant_kinds", "sectors")(
+        _unique
+    )
+
+    @model_validator(mode="after")
+    def _required_stay(self) -> SubscriptionPatch:
+        for name in ("url", "event_types", "status"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise InvalidInput("cannot be null; leave it out to keep it", field=name)
+        return self
+
+
+class SubscriptionOut(BaseModel):
+    subscription_id: uuid.UUID
+    url: str
+    description: str | None
+    event_types: list[str]
+    participant_ids: list[uuid.UUID] | None
+    participant_kinds: list[str] | None
+    sectors: list[str] | None
+    status: str
+    disabled_reason: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionCreated(SubscriptionOut):
+    secret: str = Field(
+        description="Signing secret (whsec_...), shown once; verify deliveries with it"
+    )
+
+
+class RotateIn(Strict):
+    overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] = Field(
+        default=86400,
+        description="How long the previous secret still signs deliveries (both signatures "
+        "are sent meanwhile)",
+    )
+
+
+class SecretOut(BaseModel):
+    subscription_id: uuid.UUID
+    secret: str = Field(description="The new signing secret, shown once")
+    previous_expires_at: datetime | None
+
+
+class Page(BaseModel):
+    limit: Annotated[int, Field(ge=1, le=500)] = 50
+    cursor: Annotated[int, Field(ge=0, description="next_cursor of the previous page")] | None = (
+        None
+    )
+
+
+class SubscriptionQuery(Page):
+    pass
+
+
+class NotificationQuery(Page):
+    status: NotificationStatus | None = None
+
+
+class NotificationOut(BaseModel):
+    notification_id: uuid.UUID = Field(description="Also the webhook-id header of every try")
+    subscription_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    dead_at: datetime | None
+
+
+class AttemptOut(BaseModel):
+    number: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+
+
+class NotificationDetail(NotificationOut):
+    payload: dict[str, Any]
+    attempt_log: list[AttemptOut]
+
+
+class RedeliverRangeIn(Strict):
+    since: datetime = Field(description="Dead notifications created at or after this")
+    until: datetime = Field(description="... and before this")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RedeliverRangeIn:
+        if self.since.tzinfo is None:
+            raise InvalidInput("needs a time zone offset", field="since")
+        if self.until.tzinfo is None:
+            raise InvalidInput("needs a time zone offset", field="until")
+        if self.until <= self.since:
+            raise InvalidInput("must be after since", field="until")
+        return self
+
+
+class RedeliveredOut(BaseModel):
+    redelivered: int
+
+
+T = TypeVar("T")
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: int | None = Field(description="Pass as cursor for the next page; null at the end")
