@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 from pydantic import BaseModel
 
@@ -12,7 +10,6 @@ from services.notification.schemas import (
     NotificationDetail,
     NotificationOut,
     NotificationQuery,
-    PageOut,
     RedeliveredOut,
     RedeliverRangeIn,
     RotateIn,
@@ -24,11 +21,10 @@ from services.notification.schemas import (
     SubscriptionQuery,
 )
 from services.notification.service import Notifications
-from shared.envelope import Context
-from shared.errors import NotFound
-from shared.http.api import Api, read_body, read_json, read_query, respond
+from shared.http.api import Api, path_id, read_body, read_json, read_query, respond
 from shared.http.idempotency import create_once
-from shared.http.middleware import POOL, correlation_id, partner_id
+from shared.http.middleware import POOL, caller_context
+from shared.http.pagination import PageOut
 
 SERVICE = web.AppKey("notification", Notifications)
 
@@ -43,17 +39,6 @@ api = Api(
 
 class EventTypesOut(BaseModel):
     event_types: list[str]
-
-
-def _ctx(request: web.Request) -> Context:
-    return Context(correlation_id=correlation_id(request), partner_id=partner_id(request))
-
-
-def _id(request: web.Request, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise NotFound("no such resource", field=name) from None
 
 
 @api.route(
@@ -87,7 +72,7 @@ async def create_subscription(request: web.Request) -> web.StreamResponse:
     return await create_once(
         request,
         raw,
-        lambda conn: request.app[SERVICE].create_subscription(conn, _ctx(request), cmd),
+        lambda conn: request.app[SERVICE].create_subscription(conn, caller_context(request), cmd),
     )
 
 
@@ -102,7 +87,9 @@ async def create_subscription(request: web.Request) -> web.StreamResponse:
 async def list_subscriptions(request: web.Request) -> web.StreamResponse:
     q = read_query(request, SubscriptionQuery)
     async with request.app[POOL].acquire() as conn:
-        items, cursor = await request.app[SERVICE].list_subscriptions(conn, _ctx(request), q)
+        items, cursor = await request.app[SERVICE].list_subscriptions(
+            conn, caller_context(request), q
+        )
     return respond(PageOut[SubscriptionOut](items=items, next_cursor=cursor))
 
 
@@ -116,7 +103,7 @@ async def list_subscriptions(request: web.Request) -> web.StreamResponse:
 async def get_subscription(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].get_subscription(
-            conn, _ctx(request), _id(request, "subscription_id")
+            conn, caller_context(request), path_id(request, "subscription_id")
         )
     return respond(out)
 
@@ -133,7 +120,7 @@ async def update_subscription(request: web.Request) -> web.StreamResponse:
     patch = await read_body(request, SubscriptionPatch)
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].update_subscription(
-            conn, _ctx(request), _id(request, "subscription_id"), patch
+            conn, caller_context(request), path_id(request, "subscription_id"), patch
         )
     return respond(out)
 
@@ -150,7 +137,7 @@ async def rotate_secret(request: web.Request) -> web.StreamResponse:
     cmd = await read_body(request, RotateIn) if request.can_read_body else RotateIn()
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].rotate_secret(
-            conn, _ctx(request), _id(request, "subscription_id"), cmd
+            conn, caller_context(request), path_id(request, "subscription_id"), cmd
         )
     return respond(out)
 
@@ -170,7 +157,7 @@ async def list_notifications(request: web.Request) -> web.StreamResponse:
     q = read_query(request, NotificationQuery)
     async with request.app[POOL].acquire() as conn:
         items, cursor = await request.app[SERVICE].list_notifications(
-            conn, _ctx(request), _id(request, "subscription_id"), q
+            conn, caller_context(request), path_id(request, "subscription_id"), q
         )
     return respond(PageOut[NotificationOut](items=items, next_cursor=cursor))
 
@@ -186,9 +173,9 @@ async def get_notification(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].get_notification(
             conn,
-            _ctx(request),
-            _id(request, "subscription_id"),
-            _id(request, "notification_id"),
+            caller_context(request),
+            path_id(request, "subscription_id"),
+            path_id(request, "notification_id"),
         )
     return respond(out)
 
@@ -205,9 +192,9 @@ async def redeliver_one(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].redeliver_one(
             conn,
-            _ctx(request),
-            _id(request, "subscription_id"),
-            _id(request, "notification_id"),
+            caller_context(request),
+            path_id(request, "subscription_id"),
+            path_id(request, "notification_id"),
         )
     return respond(out, 202)
 
@@ -225,7 +212,7 @@ async def redeliver_range(request: web.Request) -> web.StreamResponse:
     cmd = await read_body(request, RedeliverRangeIn)
     async with request.app[POOL].acquire() as conn:
         count = await request.app[SERVICE].redeliver_range(
-            conn, _ctx(request), _id(request, "subscription_id"), cmd
+            conn, caller_context(request), path_id(request, "subscription_id"), cmd
         )
     return respond(RedeliveredOut(redelivered=count), 202)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.notification.domain import EventType
 from shared.errors import InvalidInput
+from shared.http.pagination import Page
 from shared.taxonomy import ParticipantKind, Sector
 
 Url = Annotated[
@@ -133,13 +134,6 @@ class SecretOut(BaseModel):
     previous_expires_at: datetime | None
 
 
-class Page(BaseModel):
-    limit: Annotated[int, Field(ge=1, le=500)] = 50
-    cursor: Annotated[int, Field(ge=0, description="next_cursor of the previous page")] | None = (
-        None
-    )
-
-
 class SubscriptionQuery(Page):
     pass
 
@@ -195,11 +189,3 @@ class RedeliverRangeIn(Strict):
 
 class RedeliveredOut(BaseModel):
     redelivered: int
-
-
-T = TypeVar("T")
-
-
-class PageOut(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: int | None = Field(description="Pass as cursor for the next page; null at the end")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 
 from services.registration.schemas import (
@@ -16,7 +14,6 @@ from services.registration.schemas import (
     EnterpriseQuery,
     ErasureIn,
     ErasureOut,
-    PageOut,
     ParticipantIn,
     ParticipantPatch,
     ParticipantQuery,
@@ -31,10 +28,10 @@ from services.registration.schemas import (
 from services.registration.service import Registration
 from shared.contracts import registration as c
 from shared.envelope import Context
-from shared.errors import NotFound
-from shared.http.api import Api, read_body, read_json, read_query, respond
+from shared.http.api import Api, path_id, read_body, read_json, read_query, respond
 from shared.http.idempotency import create_once
-from shared.http.middleware import POOL, correlation_id, partner_id
+from shared.http.middleware import POOL, caller_context, correlation_id
+from shared.http.pagination import PageOut
 from shared.taxonomy import LINKED_GROUPS, SECTOR_GROUPS
 
 SERVICE = web.AppKey("registration", Registration)
@@ -44,17 +41,6 @@ api = Api(
     description="Partner organisations register road shows, delegations of foreign "
     "enterprises and local participants. Every change is published as an event.",
 )
-
-
-def _ctx(request: web.Request) -> Context:
-    return Context(correlation_id=correlation_id(request), partner_id=partner_id(request))
-
-
-def _id(request: web.Request, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise NotFound("no such resource", field=name) from None
 
 
 # --- operator ---------------------------------------------------------------------
@@ -90,7 +76,7 @@ async def create_partner(request: web.Request) -> web.StreamResponse:
 async def issue_key(request: web.Request) -> web.StreamResponse:
     ctx = Context(correlation_id=correlation_id(request))
     async with request.app[POOL].acquire() as conn:
-        out = await request.app[SERVICE].issue_key(conn, ctx, _id(request, "partner_id"))
+        out = await request.app[SERVICE].issue_key(conn, ctx, path_id(request, "partner_id"))
     return respond(out, 201)
 
 
@@ -106,7 +92,7 @@ async def revoke_key(request: web.Request) -> web.StreamResponse:
     ctx = Context(correlation_id=correlation_id(request))
     async with request.app[POOL].acquire() as conn:
         await request.app[SERVICE].revoke_key(
-            conn, ctx, _id(request, "partner_id"), _id(request, "key_id")
+            conn, ctx, path_id(request, "partner_id"), path_id(request, "key_id")
         )
     return web.Response(status=204)
 
@@ -151,7 +137,9 @@ async def create_roadshow(request: web.Request) -> web.StreamResponse:
     raw = await read_json(request)
     cmd = RoadshowIn.model_validate(raw)
     return await create_once(
-        request, raw, lambda conn: request.app[SERVICE].create_roadshow(conn, _ctx(request), cmd)
+        request,
+        raw,
+        lambda conn: request.app[SERVICE].create_roadshow(conn, caller_context(request), cmd),
     )
 
 
@@ -179,7 +167,7 @@ async def list_roadshows(request: web.Request) -> web.StreamResponse:
 )
 async def get_roadshow(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
-        out = await request.app[SERVICE].get_roadshow(conn, _id(request, "roadshow_id"))
+        out = await request.app[SERVICE].get_roadshow(conn, path_id(request, "roadshow_id"))
     return respond(out)
 
 
@@ -195,7 +183,7 @@ async def update_roadshow(request: web.Request) -> web.StreamResponse:
     patch = await read_body(request, RoadshowPatch)
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].update_roadshow(
-            conn, _ctx(request), _id(request, "roadshow_id"), patch
+            conn, caller_context(request), path_id(request, "roadshow_id"), patch
         )
     return respond(out)
 
@@ -219,7 +207,7 @@ async def register_delegation(request: web.Request) -> web.StreamResponse:
     return await create_once(
         request,
         raw,
-        lambda conn: request.app[SERVICE].register_delegation(conn, _ctx(request), cmd),
+        lambda conn: request.app[SERVICE].register_delegation(conn, caller_context(request), cmd),
     )
 
 
@@ -234,7 +222,9 @@ async def register_delegation(request: web.Request) -> web.StreamResponse:
 async def list_delegations(request: web.Request) -> web.StreamResponse:
     q = read_query(request, DelegationQuery)
     async with request.app[POOL].acquire() as conn:
-        items, cursor = await request.app[SERVICE].list_delegations(conn, _ctx(request), q)
+        items, cursor = await request.app[SERVICE].list_delegations(
+            conn, caller_context(request), q
+        )
     return respond(PageOut[c.Delegation](items=items, next_cursor=cursor))
 
 
@@ -248,7 +238,7 @@ async def list_delegations(request: web.Request) -> web.StreamResponse:
 async def get_delegation(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].get_delegation(
-            conn, _ctx(request), _id(request, "delegation_id")
+            conn, caller_context(request), path_id(request, "delegation_id")
         )
     return respond(out)
 
@@ -265,7 +255,7 @@ async def update_delegation(request: web.Request) -> web.StreamResponse:
     patch = await read_body(request, DelegationPatch)
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].update_delegation(
-            conn, _ctx(request), _id(request, "delegation_id"), patch
+            conn, caller_context(request), path_id(request, "delegation_id"), patch
         )
     return respond(out)
 
@@ -280,7 +270,7 @@ async def update_delegation(request: web.Request) -> web.StreamResponse:
 async def withdraw_delegation(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].withdraw_delegation(
-            conn, _ctx(request), _id(request, "delegation_id")
+            conn, caller_context(request), path_id(request, "delegation_id")
         )
     return respond(out)
 
@@ -298,11 +288,13 @@ async def withdraw_delegation(request: web.Request) -> web.StreamResponse:
 async def add_enterprise(request: web.Request) -> web.StreamResponse:
     raw = await read_json(request)
     cmd = EnterpriseIn.model_validate(raw)
-    delegation_id = _id(request, "delegation_id")
+    delegation_id = path_id(request, "delegation_id")
     return await create_once(
         request,
         {"delegation_id": str(delegation_id), **raw},
-        lambda conn: request.app[SERVICE].add_enterprise(conn, _ctx(request), delegation_id, cmd),
+        lambda conn: request.app[SERVICE].add_enterprise(
+            conn, caller_context(request), delegation_id, cmd
+        ),
     )
 
 
@@ -320,7 +312,9 @@ async def add_enterprise(request: web.Request) -> web.StreamResponse:
 async def list_enterprises(request: web.Request) -> web.StreamResponse:
     q = read_query(request, EnterpriseQuery)
     async with request.app[POOL].acquire() as conn:
-        items, cursor = await request.app[SERVICE].list_enterprises(conn, _ctx(request), q)
+        items, cursor = await request.app[SERVICE].list_enterprises(
+            conn, caller_context(request), q
+        )
     return respond(PageOut[c.Enterprise](items=items, next_cursor=cursor))
 
 
@@ -334,7 +328,7 @@ async def list_enterprises(request: web.Request) -> web.StreamResponse:
 async def get_enterprise(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].get_enterprise(
-            conn, _ctx(request), _id(request, "enterprise_id")
+            conn, caller_context(request), path_id(request, "enterprise_id")
         )
     return respond(out)
 
@@ -351,7 +345,7 @@ async def update_enterprise(request: web.Request) -> web.StreamResponse:
     patch = await read_body(request, EnterprisePatch)
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].update_enterprise(
-            conn, _ctx(request), _id(request, "enterprise_id"), patch
+            conn, caller_context(request), path_id(request, "enterprise_id"), patch
         )
     return respond(out)
 
@@ -366,7 +360,7 @@ async def update_enterprise(request: web.Request) -> web.StreamResponse:
 async def withdraw_enterprise(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].withdraw_enterprise(
-            conn, _ctx(request), _id(request, "enterprise_id")
+            conn, caller_context(request), path_id(request, "enterprise_id")
         )
     return respond(out)
 
@@ -390,7 +384,7 @@ async def register_participant(request: web.Request) -> web.StreamResponse:
     return await create_once(
         request,
         raw,
-        lambda conn: request.app[SERVICE].register_participant(conn, _ctx(request), cmd),
+        lambda conn: request.app[SERVICE].register_participant(conn, caller_context(request), cmd),
     )
 
 
@@ -405,7 +399,9 @@ async def register_participant(request: web.Request) -> web.StreamResponse:
 async def list_participants(request: web.Request) -> web.StreamResponse:
     q = read_query(request, ParticipantQuery)
     async with request.app[POOL].acquire() as conn:
-        items, cursor = await request.app[SERVICE].list_participants(conn, _ctx(request), q)
+        items, cursor = await request.app[SERVICE].list_participants(
+            conn, caller_context(request), q
+        )
     return respond(PageOut[c.Participant](items=items, next_cursor=cursor))
 
 
@@ -419,7 +415,7 @@ async def list_participants(request: web.Request) -> web.StreamResponse:
 async def get_participant(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].get_participant(
-            conn, _ctx(request), _id(request, "participant_id")
+            conn, caller_context(request), path_id(request, "participant_id")
         )
     return respond(out)
 
@@ -436,7 +432,7 @@ async def update_participant(request: web.Request) -> web.StreamResponse:
     patch = await read_body(request, ParticipantPatch)
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].update_participant(
-            conn, _ctx(request), _id(request, "participant_id"), patch
+            conn, caller_context(request), path_id(request, "participant_id"), patch
         )
     return respond(out)
 
@@ -451,7 +447,7 @@ async def update_participant(request: web.Request) -> web.StreamResponse:
 async def withdraw_participant(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].withdraw_participant(
-            conn, _ctx(request), _id(request, "participant_id")
+            conn, caller_context(request), path_id(request, "participant_id")
         )
     return respond(out)
 
@@ -471,5 +467,5 @@ async def withdraw_participant(request: web.Request) -> web.StreamResponse:
 async def erase_person(request: web.Request) -> web.StreamResponse:
     cmd = await read_body(request, ErasureIn)
     async with request.app[POOL].acquire() as conn:
-        out = await request.app[SERVICE].erase_person(conn, _ctx(request), cmd.email)
+        out = await request.app[SERVICE].erase_person(conn, caller_context(request), cmd.email)
     return respond(out, 202)

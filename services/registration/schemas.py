@@ -9,12 +9,13 @@ import uuid
 import zoneinfo
 from datetime import date, time
 from decimal import Decimal
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from shared.contracts import registration as contracts
 from shared.errors import InvalidInput
+from shared.http.pagination import Page
 from shared.taxonomy import OFFERS_BY_KIND, ParticipantKind, PartnershipType, Sector, Stage
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -213,13 +214,6 @@ class PartnerKeyOut(BaseModel):
     api_key: str = Field(description="Shown once; store it, it cannot be read again")
 
 
-class Page(BaseModel):
-    limit: Annotated[int, Field(ge=1, le=500)] = 50
-    cursor: Annotated[int, Field(ge=0, description="next_cursor of the previous page")] | None = (
-        None
-    )
-
-
 class RoadshowQuery(Page):
     pass
 
@@ -241,14 +235,6 @@ class ParticipantQuery(Page):
     kind: ParticipantKind | None = None
     status: Status | None = None
     sector: list[Sector] | None = Field(default=None, description="Any of these sectors")
-
-
-T = TypeVar("T")
-
-
-class PageOut(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: int | None = Field(description="Pass as cursor for the next page; null at the end")
 
 
 class DelegationOut(contracts.Delegation):

@@ -39,6 +39,10 @@ class Match(Contract):
     components: list[MatchComponent]
     status: str  # proposed | withdrawn
     version: int
+    # Added: the partners that registered each side, so a consumer can tell each
+    # partner only about its own enterprises and participants.
+    enterprise_partner_id: uuid.UUID | None = None
+    participant_partner_id: uuid.UUID | None = None
 
 
 class Meeting(Contract):
@@ -55,6 +59,9 @@ class Meeting(Contract):
     timezone: str
     score: float
     status: str  # scheduled | cancelled
+    # Added, as on Match.
+    enterprise_partner_id: uuid.UUID | None = None
+    participant_partner_id: uuid.UUID | None = None
 
 
 class ScheduleCompleted(Contract):

@@ -9,6 +9,7 @@ serialises.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -16,6 +17,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
+from shared.errors import NotFound
 from shared.http.problems import PROBLEM_JSON
 
 M = TypeVar("M", bound=BaseModel)
@@ -207,6 +209,14 @@ async def read_json(request: web.Request) -> Any:
 
 async def read_body(request: web.Request, model: type[M]) -> M:
     return model.model_validate(await read_json(request))
+
+
+def path_id(request: web.Request, name: str) -> uuid.UUID:
+    """A UUID path parameter; anything else names no resource (404, naming it)."""
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound("no such resource", field=name) from None
 
 
 def read_query(request: web.Request, model: type[M]) -> M:

@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
 from shared import errors, metrics
+from shared.envelope import Context
 from shared.http.api import BodyNotJson, endpoint_of
 from shared.http.problems import from_domain_error, from_validation_error, problem
 from shared.logging import get_logger
@@ -112,6 +113,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 def partner_id(request: web.Request) -> uuid.UUID:
     return request[PARTNER_ID]
+
+
+def caller_context(request: web.Request) -> Context:
+    """Who asked and which flow: carried from the request into the events it causes."""
+    return Context(correlation_id=correlation_id(request), partner_id=partner_id(request))
 
 
 def correlation_id(request: web.Request) -> str:
