@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from shared.contracts.interest import INTEREST_CONTRACTS
 from shared.contracts.matching import MATCHING_CONTRACTS
 from shared.contracts.notification import NOTIFICATION_CONTRACTS
 from shared.contracts.registration import REGISTRATION_CONTRACTS
@@ -15,6 +16,7 @@ from shared.envelope import Envelope
 CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {
     **REGISTRATION_CONTRACTS,
     **MATCHING_CONTRACTS,
+    **INTEREST_CONTRACTS,
     **NOTIFICATION_CONTRACTS,
 }
 
