@@ -57,7 +57,13 @@ class WebhookReceiver:
             except WebhookVerificationError:
                 verified = False
         self.received.append(
-            Received(request.headers.get("webhook-id", ""), name, json.loads(raw or b"{}"), verified, time.time())
+            Received(
+                request.headers.get("webhook-id", ""),
+                name,
+                json.loads(raw or b"{}"),
+                verified,
+                time.time(),
+            )
         )
         return web.Response(status=204 if verified else 401)
 

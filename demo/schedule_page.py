@@ -48,13 +48,17 @@ def render_schedule_html(
                 f" · {float(m['score']):.2f}</span></td>"
             )
         count = len(grid.get(eid, {}))
-        rows.append(f"<tr data-enterprise='{e(eid)}'><th scope=row>{e(name)}<br>"
-                    f"<span class=meta>{count} meetings</span></th>{''.join(cells)}</tr>")
+        rows.append(
+            f"<tr data-enterprise='{e(eid)}'><th scope=row>{e(name)}<br>"
+            f"<span class=meta>{count} meetings</span></th>{''.join(cells)}</tr>"
+        )
     first_day = slot_start[slots[0]].strftime("%A %d %B %Y") if slots else ""
-    legend = "".join(f"<span class=chip style='background:{c}'>{k}</span>" for k, c in _KIND_COLOURS.items())
+    legend = "".join(
+        f"<span class=chip style='background:{c}'>{k}</span>" for k, c in _KIND_COLOURS.items()
+    )
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8>
-<title>{e(str(roadshow['name']))} — meeting schedule</title>
+<title>{e(str(roadshow["name"]))} — meeting schedule</title>
 <style>
  body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2733 }}
  h1 {{ margin: 0 0 .2rem; font-size: 1.5rem }}
@@ -67,11 +71,11 @@ def render_schedule_html(
  .meta {{ color: #5a6a7a; font-size: 11px }}
  .chip {{ padding: .1rem .5rem; border-radius: .6rem; margin-right: .4rem }}
 </style></head><body>
-<h1>{e(str(roadshow['name']))}</h1>
-<div class=sub>{e(str(roadshow.get('venue', '')))} · {e(first_day)} · times in {e(str(roadshow['timezone']))}
+<h1>{e(str(roadshow["name"]))}</h1>
+<div class=sub>{e(str(roadshow.get("venue", "")))} · {e(first_day)} · times in {e(str(roadshow["timezone"]))}
  · <span id=total-meetings>{len(live)}</span> meetings for {len(enterprises)} enterprises</div>
 <p>{legend}</p>
 <table id=schedule><thead><tr><th scope=col>Enterprise</th>{header}</tr></thead>
-<tbody>{''.join(rows)}</tbody></table>
+<tbody>{"".join(rows)}</tbody></table>
 </body></html>
 """

@@ -10,6 +10,7 @@ Environment:
   ROADSHOW_KAFKA_PORT    broker port (default 9092)
   ROADSHOW_HTTP_PORT     first service port (default 8081; the next ones follow)
   ROADSHOW_HOME          state folder (default ./.roadshow)
+  ROADSHOW_DB_PREFIX     database names are <prefix><service> (default roadshow_)
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def main() -> int:
     (home / "logs").mkdir(parents=True, exist_ok=True)
     kafka_port = int(os.environ.get("ROADSHOW_KAFKA_PORT", "9092"))
     first_port = int(os.environ.get("ROADSHOW_HTTP_PORT", "8081"))
+    db_prefix = os.environ.get("ROADSHOW_DB_PREFIX", "roadshow_")
     token_file = home / "admin-token"
     if not token_file.exists():
         token_file.write_text(secrets.token_urlsafe(24))
@@ -119,12 +121,12 @@ def main() -> int:
         else:
             print("postgres   from ROADSHOW_DATABASE_URL")
         names = available_services()
-        asyncio.run(_prepare(server_url, broker.bootstrap_servers, names))
+        asyncio.run(_prepare(server_url, broker.bootstrap_servers, [db_prefix + n for n in names]))
         for i, name in enumerate(names):
             port = first_port + i
             env = service_env(
                 name,
-                db_url=database_url(server_url, f"roadshow_{name}"),
+                db_url=database_url(server_url, db_prefix + name),
                 bootstrap=broker.bootstrap_servers,
                 port=port,
                 home=home,
@@ -167,9 +169,9 @@ def main() -> int:
         print("stopped.")
 
 
-async def _prepare(server_url: str, bootstrap: str, names: list[str]) -> None:
-    for name in names:
-        await create_database(server_url, f"roadshow_{name}")
+async def _prepare(server_url: str, bootstrap: str, databases: list[str]) -> None:
+    for name in databases:
+        await create_database(server_url, name)
     # Migrations run when each service starts; topics are created here, explicitly.
     await ensure_topics(bootstrap, Topics().all())
 
