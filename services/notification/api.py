@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import html
+
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.notification.domain import EVENT_TYPES
 from services.notification.schemas import (
+    EmailDetail,
+    EmailOut,
+    EmailQuery,
+    EmailRecipientOut,
     NotificationDetail,
     NotificationOut,
     NotificationQuery,
+    OptOutIn,
     RedeliveredOut,
     RedeliverRangeIn,
     RotateIn,
@@ -21,6 +28,7 @@ from services.notification.schemas import (
     SubscriptionQuery,
 )
 from services.notification.service import Notifications
+from shared.errors import NotFound
 from shared.http.api import Api, path_id, read_body, read_json, read_query, respond
 from shared.http.idempotency import create_once
 from shared.http.middleware import POOL, caller_context
@@ -33,7 +41,9 @@ api = Api(
     description="Partners subscribe HTTPS endpoints (theirs or their banks') to the matches "
     "and meetings of the participants they registered. Deliveries are signed in the "
     "Standard Webhooks format, retried with backoff for about a day, and every attempt "
-    "is kept.",
+    "is kept. Presidents and participant contacts receive their schedule, change notices "
+    "and a reminder by e-mail; partners can opt a person of theirs out, and every message "
+    "carries a one-click unsubscribe link.",
 )
 
 
@@ -235,3 +245,179 @@ async def redeliver_everywhere(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         count = await request.app[SERVICE].redeliver_everywhere(conn, cmd)
     return respond(RedeliveredOut(redelivered=count), 202)
+
+
+# --- e-mail to people ------------------------------------------------------------------
+#
+# A person is named by role and organisation: /v1/email/presidents/{enterprise_id}
+# or /v1/email/contacts/{participant_id}; answers never carry a name or address.
+
+_PERSON = "/v1/email/{role}/{party_id}"
+
+
+def _role(request: web.Request) -> str:
+    role = request.match_info["role"]
+    if role not in ("presidents", "contacts"):
+        raise NotFound("no such resource", field="role")
+    return role
+
+
+@api.route(
+    "GET",
+    _PERSON,
+    summary="A person's e-mail standing (role: presidents or contacts)",
+    response=EmailRecipientOut,
+    tag="email",
+)
+async def get_email_recipient(request: web.Request) -> web.StreamResponse:
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].emails.get_recipient(
+            conn, caller_context(request), _role(request), path_id(request, "party_id")
+        )
+    return respond(out)
+
+
+@api.route(
+    "PUT",
+    _PERSON + "/opt-out",
+    summary="Opt a person of yours out of every e-mail (or lift an opt-out you set)",
+    body=OptOutIn,
+    response=EmailRecipientOut,
+    tag="email",
+)
+async def set_email_opt_out(request: web.Request) -> web.StreamResponse:
+    cmd = await read_body(request, OptOutIn)
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].emails.set_opt_out(
+            conn, caller_context(request), _role(request), path_id(request, "party_id"), cmd
+        )
+    return respond(out)
+
+
+@api.route(
+    "GET",
+    _PERSON + "/messages",
+    summary="E-mails to a person of yours, oldest first",
+    query=EmailQuery,
+    response=PageOut[EmailOut],
+    tag="email",
+)
+async def list_emails(request: web.Request) -> web.StreamResponse:
+    q = read_query(request, EmailQuery)
+    async with request.app[POOL].acquire() as conn:
+        items, cursor = await request.app[SERVICE].emails.list_emails(
+            conn, caller_context(request), _role(request), path_id(request, "party_id"), q
+        )
+    return respond(PageOut[EmailOut](items=items, next_cursor=cursor))
+
+
+@api.route(
+    "GET",
+    _PERSON + "/messages/{message_id}",
+    summary="One e-mail with its content and every attempt",
+    response=EmailDetail,
+    tag="email",
+)
+async def get_email(request: web.Request) -> web.StreamResponse:
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].emails.get_email(
+            conn,
+            caller_context(request),
+            _role(request),
+            path_id(request, "party_id"),
+            path_id(request, "message_id"),
+        )
+    return respond(out)
+
+
+@api.route(
+    "POST",
+    _PERSON + "/messages/{message_id}/redeliver",
+    summary="Send a dead (or delivered) e-mail again, same Message-ID",
+    response=EmailOut,
+    status=202,
+    tag="email",
+)
+async def redeliver_email(request: web.Request) -> web.StreamResponse:
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].emails.redeliver_one(
+            conn,
+            caller_context(request),
+            _role(request),
+            path_id(request, "party_id"),
+            path_id(request, "message_id"),
+        )
+    return respond(out, 202)
+
+
+@api.route(
+    "POST",
+    "/admin/email/redeliver",
+    summary="Send again every dead e-mail created in a time range",
+    body=RedeliverRangeIn,
+    response=RedeliveredOut,
+    status=202,
+    auth="admin",
+    tag="admin",
+)
+async def redeliver_emails_everywhere(request: web.Request) -> web.StreamResponse:
+    cmd = await read_body(request, RedeliverRangeIn)
+    async with request.app[POOL].acquire() as conn:
+        count = await request.app[SERVICE].emails.redeliver_everywhere(conn, cmd)
+    return respond(RedeliveredOut(redelivered=count), 202)
+
+
+class UnsubscribeQuery(BaseModel):
+    token: str = Field(min_length=1, max_length=200, description="From the message's link")
+
+
+@api.route(
+    "GET",
+    "/v1/email/unsubscribe",
+    summary="The unsubscribe page of a message's link: asks to confirm (changes nothing)",
+    query=UnsubscribeQuery,
+    auth="none",
+    tag="email",
+)
+async def unsubscribe_page(request: web.Request) -> web.StreamResponse:
+    # GET never unsubscribes: mail scanners and link previews fetch every link
+    # in a message, and must not opt the person out behind their back.
+    q = read_query(request, UnsubscribeQuery)
+    if request.app[SERVICE].emails.recipient_of_token(q.token) is None:
+        raise NotFound("this link is not valid", field="token")
+    token = html.escape(q.token, quote=True)
+    return _page(
+        "Stop e-mails from the road show?",
+        "<p>You will receive no more e-mail about your meetings: no schedule, no change "
+        "notices, no reminders.</p>"
+        f'<form method="post" action="?token={token}">'
+        '<button type="submit">Unsubscribe</button></form>',
+    )
+
+
+@api.route(
+    "POST",
+    "/v1/email/unsubscribe",
+    summary="Unsubscribe (the page's button, or a mail client's one-click, RFC 8058)",
+    query=UnsubscribeQuery,
+    auth="none",
+    tag="email",
+)
+async def unsubscribe(request: web.Request) -> web.StreamResponse:
+    q = read_query(request, UnsubscribeQuery)
+    async with request.app[POOL].acquire() as conn:
+        done = await request.app[SERVICE].emails.unsubscribe(conn, q.token)
+    if not done:
+        raise NotFound("this link is not valid", field="token")
+    return _page(
+        "You are unsubscribed",
+        "<p>You will receive no more e-mail from us about this road show.</p>",
+    )
+
+
+def _page(title: str, body: str) -> web.Response:
+    return web.Response(
+        text=f"<!doctype html><html><head><title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>",
+        content_type="text/html",
+    )

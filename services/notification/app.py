@@ -13,6 +13,7 @@ from services.notification.api import SERVICE, api
 from services.notification.consumer import create_consumer
 from services.notification.delivery import DeliveryWorker
 from services.notification.domain import Clock, RetryPolicy
+from services.notification.email_service import Emails
 from services.notification.service import Notifications
 from services.notification.settings import NotificationSettings
 from shared.cli import Background
@@ -41,6 +42,7 @@ def create_service(
         allow_private=settings.allow_private_endpoints,
         clock=clock,
         resolver=resolver,
+        emails=Emails(settings, clock=clock),
     )
 
 

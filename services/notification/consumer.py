@@ -1,13 +1,17 @@
 """Events notification reacts to, as handlers for the shared idempotent consumer.
 
 From registration: partner keys (the replica that lets the same API key work
-here), participants and enterprises (who registered whom, kinds, sectors,
-organisation names). From matching: matches and meetings, routed to the
-subscriptions that want them. `person.erased` has no handler on purpose: this
-service stores no person's data (see docs/notification.md).
+here), road shows, participants and enterprises (who registered whom, kinds,
+sectors, organisation names; with e-mail on, their people's names and
+addresses), withdrawals and `person.erased`. From matching: matches and
+meetings, routed to the subscriptions that want them, and meetings and
+schedules, which become e-mails to people.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 
@@ -21,20 +25,43 @@ from shared.partner_keys import KEY_REPLICA_HANDLERS
 
 CONSUMER = "notification"
 
+_Step = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[Any]]
+
+
+def _both(*steps: _Step) -> Handler:
+    """One handler running several effects in the consumer's one transaction."""
+
+    async def handle(conn: asyncpg.Connection, envelope: Envelope, data: Any) -> None:
+        for step in steps:
+            await step(conn, envelope, data)
+
+    return handle
+
 
 def handlers(service: Notifications) -> dict[str, Handler]:
+    emails = service.emails
+
     async def route(conn: asyncpg.Connection, envelope: Envelope, data: Match | Meeting) -> None:
         await service.route(conn, envelope, data)
 
+    routed: dict[str, Handler] = {event_type: route for event_type in EVENT_TYPES}
     return {
         **KEY_REPLICA_HANDLERS,
-        "participant.registered": service.participant_changed,
-        "participant.updated": service.participant_changed,
-        "participant.withdrawn": service.participant_withdrawn,
-        "enterprise.registered": service.enterprise_changed,
-        "enterprise.updated": service.enterprise_changed,
-        "enterprise.withdrawn": service.enterprise_withdrawn,
-        **{event_type: route for event_type in EVENT_TYPES},
+        "roadshow.created": emails.roadshow_changed,
+        "roadshow.updated": emails.roadshow_changed,
+        # The webhook read model first: e-mail content names organisations from it.
+        "participant.registered": _both(service.participant_changed, emails.participant_changed),
+        "participant.updated": _both(service.participant_changed, emails.participant_changed),
+        "participant.withdrawn": _both(service.participant_withdrawn, emails.participant_withdrawn),
+        "enterprise.registered": _both(service.enterprise_changed, emails.enterprise_changed),
+        "enterprise.updated": _both(service.enterprise_changed, emails.enterprise_changed),
+        "enterprise.withdrawn": _both(service.enterprise_withdrawn, emails.enterprise_withdrawn),
+        "person.erased": emails.person_erased,
+        **routed,
+        "meeting.scheduled": _both(route, emails.meeting_scheduled),
+        "meeting.moved": _both(route, emails.meeting_moved),
+        "meeting.cancelled": _both(route, emails.meeting_cancelled),
+        "schedule.completed": emails.schedule_completed,
     }
 
 

@@ -1,14 +1,16 @@
 """The delivery worker: claims due notifications, sends each as a signed webhook
-and records how the attempt ended. Several workers can run against one
-database; claims are leases, so a worker that dies mid-delivery only delays its
-notifications until the lease runs out."""
+or, on the e-mail channel, as a message over SMTP, and records how the attempt
+ended. Several workers can run against one database; claims are leases, so a
+worker that dies mid-delivery only delays its notifications until the lease
+runs out."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -17,6 +19,9 @@ from aiohttp.abc import AbstractResolver
 from prometheus_client import Counter, Histogram
 
 from services.notification import domain, ssrf
+from services.notification.email_compose import Unsendable, build_message
+from services.notification.email_service import EmailDelivery
+from services.notification.email_smtp import Mailer
 from services.notification.service import Delivery, Notifications
 from services.notification.settings import NotificationSettings
 from services.notification.signing import webhook_headers
@@ -31,6 +36,11 @@ ATTEMPTS = Counter(
     "roadshow_webhook_attempts_total", "Webhook delivery attempts, by outcome", ["outcome"]
 )
 ATTEMPT_SECONDS = Histogram("roadshow_webhook_attempt_seconds", "Webhook attempt latency")
+EMAIL_ATTEMPTS = Counter(
+    "roadshow_email_attempts_total",
+    "E-mail delivery attempts, by kind and outcome",
+    ["kind", "outcome"],
+)
 
 
 class DeliveryWorker:
@@ -49,6 +59,8 @@ class DeliveryWorker:
         self._pool: asyncpg.Pool | None = pool
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._mailer = Mailer(settings)
+        self._emails_in_flight = 0
         self._wake = asyncio.Event()
         self.last_round = time.monotonic()
 
@@ -145,10 +157,32 @@ class DeliveryWorker:
                 scan=s.worker_batch_size,
             )
         for delivery in deliveries:
-            task = asyncio.create_task(self._deliver(delivery))
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
-        return len(deliveries)
+            self._start(self._deliver(delivery))
+        return len(deliveries) + await self._claim_emails()
+
+    async def _claim_emails(self) -> int:
+        """Due e-mails, within the worker's free capacity and its SMTP bound."""
+        assert self._pool is not None
+        s = self._settings
+        emails = self._service.emails
+        if not emails.enabled:
+            return 0
+        capacity = min(
+            s.worker_concurrency - len(self._tasks), s.smtp_concurrency - self._emails_in_flight
+        )
+        if capacity <= 0:
+            return 0
+        async with self._pool.acquire() as conn:
+            claimed = await emails.claim(conn, capacity=capacity, lease=s.delivery_lease_seconds)
+        for email in claimed:
+            self._emails_in_flight += 1
+            self._start(self._deliver_email(email))
+        return len(claimed)
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -187,6 +221,52 @@ class DeliveryWorker:
             log.info(
                 "delivery.attempted",
                 attempt=delivery.number,
+                outcome=attempt.outcome,
+                status_code=attempt.status_code,
+                ms=attempt.latency_ms,
+                result=decision.status if decision else "lease_lost",
+            )
+
+    async def _deliver_email(self, email: EmailDelivery) -> None:
+        assert self._pool is not None
+        emails = self._service.emails
+        # Ids only in the log context: the message names a person.
+        with structlog.contextvars.bound_contextvars(
+            correlation_id=email.correlation_id,
+            notification_id=str(email.notification_id),
+            recipient_id=str(email.recipient_id),
+        ):
+            try:
+                now = emails.clock()
+                try:
+                    message = build_message(
+                        email.content,
+                        email.to,
+                        emails.identity,
+                        notification_id=email.notification_id,
+                        unsubscribe_token=email.unsubscribe_token,
+                        now=now,
+                    )
+                except Unsendable as exc:
+                    attempt = domain.Attempt(domain.REJECTED, error=str(exc))
+                else:
+                    attempt = await self._mailer.send(
+                        message, emails.identity.address, email.to.email
+                    )
+                EMAIL_ATTEMPTS.labels(email.content.kind, attempt.outcome).inc()
+                async with self._pool.acquire() as conn:
+                    decision = await emails.record(conn, email, attempt)
+            except Exception as exc:
+                # As for webhooks: the lease runs out and another round retries.
+                # Only the class is logged: a message may quote an address.
+                log.error("email.record_failed", error=type(exc).__name__)
+                return
+            finally:
+                self._emails_in_flight -= 1
+            log.info(
+                "email.attempted",
+                kind=email.content.kind,
+                attempt=email.number,
                 outcome=attempt.outcome,
                 status_code=attempt.status_code,
                 ms=attempt.latency_ms,

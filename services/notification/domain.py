@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
+from shared.contracts.interest import MeetingMoved
 from shared.contracts.matching import Match, Meeting
 
 Clock = Callable[[], datetime]
@@ -22,15 +23,22 @@ EVENT_TYPES: tuple[str, ...] = (
     "match.updated",
     "match.withdrawn",
     "meeting.scheduled",
+    "meeting.moved",
     "meeting.cancelled",
 )
 EventType = Literal[
-    "match.proposed", "match.updated", "match.withdrawn", "meeting.scheduled", "meeting.cancelled"
+    "match.proposed",
+    "match.updated",
+    "match.withdrawn",
+    "meeting.scheduled",
+    "meeting.moved",
+    "meeting.cancelled",
 ]
 
 PENDING = "pending"
 DELIVERED = "delivered"
 DEAD = "dead"
+CANCELLED = "cancelled"  # e-mail only: never to be sent (erased, opted out, too late)
 
 # Attempt outcomes.
 OK = "delivered"
@@ -38,6 +46,7 @@ FAILED = "failed"
 TIMEOUT = "timeout"
 REFUSED = "refused"  # the endpoint resolved to an address we do not connect to
 GONE = "gone"  # 410: the receiver asked us to stop
+REJECTED = "rejected"  # e-mail: the mail server refused the message for good (5xx)
 
 
 # --- routing --------------------------------------------------------------------
@@ -118,6 +127,13 @@ def build_body(
                 "score": data.score,
             }
         }
+        if isinstance(data, MeetingMoved):
+            body["meeting"]["previous"] = {
+                "slot": data.previous_slot,
+                "table": data.previous_table,
+                "starts_at": data.previous_starts_at.isoformat(),
+                "ends_at": data.previous_ends_at.isoformat(),
+            }
     payload = {"type": event_type, "timestamp": occurred_at.isoformat(), "data": common | body}
     return json.dumps(payload, separators=(",", ":"), sort_keys=True)
 
@@ -217,7 +233,7 @@ def decide(
 ) -> Decision:
     if attempt.outcome == OK:
         return Decision(DELIVERED, None, "notification.delivered")
-    if attempt.outcome == GONE:
+    if attempt.outcome in (GONE, REJECTED):
         return Decision(DEAD, None, "notification.dead")
     delay = policy.delay(tries, attempt.retry_after, rand)
     if delay is None:

@@ -352,16 +352,19 @@ async def lease(
         list(ids),
         now,
     )
+    # Channel-neutral: a webhook also gets its endpoint and live secrets, an
+    # e-mail its recipient (read by the caller, in the same transaction).
     rows = await conn.fetch(
         """UPDATE notifications n
               SET lease_token = $2, next_attempt_at = $3, attempts = n.attempts + 1,
                   tries = n.tries + 1, updated_at = $4
-             FROM subscriptions s
-            WHERE n.id = ANY($1::uuid[]) AND s.id = n.subscription_id
-        RETURNING n.id, n.attempts, n.tries, n.body, n.subscription_id, n.partner_id,
-                  n.event_id, n.event_type, n.correlation_id, s.url,
+            WHERE n.id = ANY($1::uuid[])
+        RETURNING n.id, n.channel, n.attempts, n.tries, n.body, n.subscription_id,
+                  n.partner_id, n.event_id, n.event_type, n.correlation_id, n.recipient_id,
+                  n.email_kind, n.category, n.roadshow_id,
+                  (SELECT s.url FROM subscriptions s WHERE s.id = n.subscription_id) AS url,
                   ARRAY(SELECT ss.secret FROM subscription_secrets ss
-                         WHERE ss.subscription_id = s.id
+                         WHERE ss.subscription_id = n.subscription_id
                            AND (ss.expires_at IS NULL OR ss.expires_at > $4)
                          ORDER BY ss.id DESC) AS secrets""",
         list(ids),

@@ -189,3 +189,56 @@ class RedeliverRangeIn(Strict):
 
 class RedeliveredOut(BaseModel):
     redelivered: int
+
+
+# --- e-mail to people ------------------------------------------------------------------
+
+EmailRole = Literal["presidents", "contacts"]
+
+
+class OptOutIn(Strict):
+    opted_out: bool = Field(
+        description="true: this person receives no e-mail at all from now on (schedule, "
+        "changes, reminders); false: lifts an opt-out your organisation set (not one the "
+        "person made through the unsubscribe link)"
+    )
+
+
+class EmailRecipientOut(BaseModel):
+    """A person's e-mail standing, without their name or address."""
+
+    role: str = Field(description="enterprise.president | participant.contact")
+    party_id: uuid.UUID = Field(description="The enterprise or participant")
+    address_on_file: bool
+    opted_out: bool
+    opted_out_at: datetime | None
+    opted_out_by: str | None = Field(description="recipient (unsubscribe link) | partner")
+    erased_at: datetime | None
+
+
+class EmailQuery(Page):
+    pass
+
+
+class EmailOut(BaseModel):
+    message_id: uuid.UUID = Field(description="Also the Message-ID of every try: <id@domain>")
+    kind: str = Field(description="schedule | change | reminder")
+    category: str = Field(description="transactional | reminder")
+    event_id: uuid.UUID = Field(description="The event that caused the message")
+    event_type: str
+    status: str = Field(description="pending | delivered | dead | cancelled")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None = Field(description="The SMTP reply code of the last try")
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    dead_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class EmailDetail(EmailOut):
+    content: dict[str, Any] = Field(
+        description="What the message says, without the person's name or address"
+    )
+    attempt_log: list[AttemptOut]

@@ -21,6 +21,7 @@ from aiohttp.abc import AbstractResolver
 
 from services.notification import domain, ssrf
 from services.notification import repository as repo
+from services.notification.email_service import Emails
 from services.notification.schemas import (
     AttemptOut,
     NotificationDetail,
@@ -79,8 +80,11 @@ class Notifications:
         clock: domain.Clock = utcnow,
         resolver: AbstractResolver | None = None,
         rand: Callable[[], float] = random.random,
+        emails: Emails,
     ) -> None:
         self._topic = topics.notification
+        # E-mail to people: the same table, leases and attempts, its own rules.
+        self.emails = emails
         self.policy = policy
         self.allow_private = allow_private
         self.clock = clock

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from email.utils import parseaddr
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -25,6 +26,16 @@ def parse_durations(value: Any) -> Any:
             raise ValueError(f"not a duration: {part.strip()!r} (use e.g. 5s, 5m, 2h)")
         delays.append(float(found.group(1)) * _UNITS[found.group(2) or "s"])
     return tuple(delays)
+
+
+def parse_duration(value: Any) -> Any:
+    """'24h' -> 86400.0; bare numbers are seconds."""
+    if not isinstance(value, str):
+        return value
+    delays = parse_durations(value)
+    if len(delays) != 1:
+        raise ValueError("one duration, e.g. 24h")
+    return delays[0]
 
 
 class NotificationSettings(ServiceSettings):
@@ -74,12 +85,67 @@ class NotificationSettings(ServiceSettings):
         default=1.0, gt=0, description="How often due retries are looked for"
     )
 
-    _durations = field_validator("retry_schedule", mode="before")(parse_durations)
+    # --- e-mail to people (docs/notification.md, "E-mail") ---------------------------
 
-    @field_validator("retry_schedule")
+    email_enabled: bool = Field(
+        default=False,
+        description="Send schedules, change notices and reminders to presidents and contacts "
+        "by e-mail; off, their names and addresses are not even stored",
+    )
+    smtp_host: str = Field(default="localhost", min_length=1)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="none: plain SMTP (local relays and tests); starttls: upgrade, required; "
+        "tls: implicit TLS (usually port 465)",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user; none: no AUTH")
+    smtp_password: SecretStr | None = None
+    smtp_helo_name: str | None = Field(
+        default=None, description="Name this service gives in EHLO; unset: the host's FQDN"
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30, gt=0, description="Whole SMTP conversation of one message"
+    )
+    smtp_concurrency: int = Field(
+        default=4, ge=1, description="SMTP conversations at once per worker process"
+    )
+    mail_from: str = Field(
+        default="",
+        description="From of every message, e.g. 'Roadshow <noreply@roadshow.example>'; "
+        "its address is also the envelope sender (bounces) and names Message-IDs",
+    )
+    mail_reply_to: str | None = Field(default=None, description="Reply-To, e.g. the organisers")
+    email_public_base_url: str = Field(
+        default="",
+        description="Public base URL of this service, for the unsubscribe link in messages",
+    )
+    email_token_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key signing unsubscribe tokens (32+ characters); changing it voids "
+        "the links in messages already sent",
+    )
+    email_reminder_lead: float = Field(
+        default=86_400,
+        gt=0,
+        description="How long before a person's first meeting the reminder goes out, e.g. 24h",
+    )
+    email_retry_schedule: Annotated[tuple[float, ...] | None, NoDecode] = Field(
+        default=None,
+        min_length=1,
+        max_length=30,
+        description="Delays before each e-mail retry; unset: the webhook RETRY_SCHEDULE",
+    )
+
+    _durations = field_validator("retry_schedule", "email_retry_schedule", mode="before")(
+        parse_durations
+    )
+    _duration = field_validator("email_reminder_lead", mode="before")(parse_duration)
+
+    @field_validator("retry_schedule", "email_retry_schedule")
     @classmethod
-    def _positive(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(d < 0 for d in value):
+    def _positive(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is not None and any(d < 0 for d in value):
             raise ValueError("delays must not be negative")
         return value
 
@@ -90,3 +156,27 @@ class NotificationSettings(ServiceSettings):
         if self.delivery_lease_seconds <= self.request_timeout_seconds:
             raise ValueError("delivery_lease_seconds must exceed request_timeout_seconds")
         return self
+
+    @model_validator(mode="after")
+    def _email_configured(self) -> NotificationSettings:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("set both smtp_username and smtp_password, or neither")
+        if self.smtp_username is not None and self.smtp_tls == "none":
+            # Credentials never travel in clear.
+            raise ValueError("SMTP credentials need smtp_tls starttls or tls")
+        if not self.email_enabled:
+            return self
+        # The lease must outlast an SMTP conversation for the same reason as a request.
+        if self.delivery_lease_seconds <= self.smtp_timeout_seconds:
+            raise ValueError("delivery_lease_seconds must exceed smtp_timeout_seconds")
+        if "@" not in parseaddr(self.mail_from)[1]:
+            raise ValueError("mail_from must hold an address when email_enabled")
+        if not self.email_public_base_url.startswith(("https://", "http://")):
+            raise ValueError("email_public_base_url must be an http(s) URL when email_enabled")
+        if len(self.email_token_secret.get_secret_value()) < 32:
+            raise ValueError("email_token_secret needs 32+ characters when email_enabled")
+        return self
+
+    @property
+    def email_schedule(self) -> tuple[float, ...]:
+        return self.email_retry_schedule or self.retry_schedule

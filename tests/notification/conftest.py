@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
+import logging
 import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
+from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
@@ -19,6 +24,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestClient, TestServer
+from aiosmtpd.controller import Controller
 from pydantic import BaseModel, SecretStr
 
 from services.notification.app import MIGRATIONS, create_app, create_service
@@ -34,6 +40,7 @@ from shared.contracts.registration import (
     PartnerKeyIssued,
     Person,
     Project,
+    Roadshow,
 )
 from shared.db import create_pool
 from shared.envelope import Context, Envelope, new_event
@@ -195,6 +202,9 @@ class Env:
     clock: FakeClock
     pool: asyncpg.Pool
     resolver: StaticResolver
+    # The person registered with each enterprise (president) and participant
+    # (contact), so e-mail tests know whose inbox to look in.
+    people: dict[uuid.UUID, dict[str, str]] = field(default_factory=dict)
 
     @contextlib.asynccontextmanager
     async def worker(self) -> AsyncIterator[DeliveryWorker]:
@@ -245,6 +255,7 @@ class Env:
             status="active",
             version=1,
         )
+        self.people[participant_id] = body["contact"]
         return self._event(partner, "participant.registered", participant_id, data)
 
     async def participant(
@@ -259,7 +270,10 @@ class Env:
         return uuid.UUID(envelope.key)
 
     async def enterprise(
-        self, sectors: list[str] | None = None, enterprise_id: uuid.UUID | None = None
+        self,
+        sectors: list[str] | None = None,
+        enterprise_id: uuid.UUID | None = None,
+        partner: dict[str, str] | None = None,
     ) -> uuid.UUID:
         body = factories.enterprise()
         enterprise_id = enterprise_id or uuid.uuid4()
@@ -282,8 +296,26 @@ class Env:
             status="active",
             version=1,
         )
-        await self.consume(self._event(None, "enterprise.registered", enterprise_id, data))
+        self.people[enterprise_id] = body["president"]
+        await self.consume(self._event(partner, "enterprise.registered", enterprise_id, data))
         return enterprise_id
+
+    async def roadshow(self, timezone: str = "Asia/Shanghai", version: int = 1) -> None:
+        body = factories.roadshow(timezone=timezone)
+        data = Roadshow(
+            roadshow_id=ROADSHOW,
+            name=body["name"],
+            venue=body["venue"],
+            timezone=timezone,
+            start_date=date.fromisoformat(body["start_date"]),
+            end_date=date.fromisoformat(body["end_date"]),
+            day_start=time_of_day.fromisoformat(body["day_start"]),
+            day_end=time_of_day.fromisoformat(body["day_end"]),
+            slot_minutes=body["slot_minutes"],
+            tables=body["tables"],
+            version=version,
+        )
+        await self.consume(self._event(None, "roadshow.created", ROADSHOW, data))
 
     async def match(
         self,
@@ -426,3 +458,96 @@ async def make_env(databases: DatabaseFactory) -> AsyncIterator[EnvFactory]:
 @pytest_asyncio.fixture
 async def env(make_env: EnvFactory) -> Env:
     return await make_env()
+
+
+# --- e-mail: a real SMTP server on loopback ---------------------------------------------
+
+
+@dataclass
+class Mail:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+    @property
+    def to(self) -> str:
+        return str(self.message["To"].addresses[0].addr_spec)
+
+
+class MailSink:
+    """aiosmtpd handler: accepts and parses every message, or answers RCPT from
+    a script (e.g. '451 ...', '550 ...') first. Runs in the controller's thread;
+    tests read `messages` from theirs (appends are atomic)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Mail] = []
+        self.rcpt_script: list[str] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.rcpt_script:
+            return self.rcpt_script.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[Mail]:
+        return [m for m in self.messages if m.to == address]
+
+
+@dataclass
+class SmtpServer:
+    sink: MailSink
+    port: int
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest_asyncio.fixture
+async def smtp() -> AsyncIterator[SmtpServer]:
+    # aiosmtpd logs every SMTP command at INFO, addresses included; the redactor
+    # would mask them, but they have no business in the run's logs at all.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    sink = MailSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    await asyncio.to_thread(controller.start)
+    try:
+        yield SmtpServer(sink, controller.port)
+    finally:
+        await asyncio.to_thread(controller.stop)
+
+
+MAIL_FROM = "Roadshow Meetings <meetings@roadshow.test>"
+TOKEN_SECRET = "test-unsubscribe-key-0123456789abcdef"
+
+
+def email_overrides(port: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "email_enabled": True,
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_tls": "none",
+        "smtp_helo_name": "notification.test",
+        "smtp_timeout_seconds": 3.0,
+        "mail_from": MAIL_FROM,
+        "email_public_base_url": "https://notify.roadshow.test",
+        "email_token_secret": SecretStr(TOKEN_SECRET),
+        **extra,
+    }
+
+
+@pytest_asyncio.fixture
+async def email_env(make_env: EnvFactory, smtp: SmtpServer) -> Env:
+    """The service with e-mail on, sending to the loopback SMTP server."""
+    return await make_env(**email_overrides(smtp.port))
