@@ -1,0 +1,205 @@
+"""Matching's HTTP routes: parse the request, call the use case, respond."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from services.matching.schemas import (
+    MatchPage,
+    MatchQuery,
+    ParticipantMatchQuery,
+    PartyFormat,
+    ScheduleJobIn,
+    ScheduleJobOut,
+    ScheduleOut,
+    TableFormat,
+)
+from services.matching.service import ENTERPRISE, PARTICIPANT, Matching
+from shared.envelope import Context
+from shared.errors import NotFound
+from shared.http.api import Api, read_json, read_query, respond
+from shared.http.idempotency import create_once
+from shared.http.middleware import POOL, correlation_id, partner_id
+
+SERVICE = web.AppKey("matching", Matching)
+
+api = Api(
+    title="Roadshow matching",
+    description="Explained matches between a road show's enterprises and its local funds, "
+    "companies and banks, and the event's 1:1 meeting schedule.",
+)
+
+
+def _ctx(request: web.Request) -> Context:
+    return Context(correlation_id=correlation_id(request), partner_id=partner_id(request))
+
+
+def _id(request: web.Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound("no such resource", field=name) from None
+
+
+def _schedule_response(schedule: ScheduleOut, fmt: str, name: str) -> web.StreamResponse:
+    if fmt == "csv":
+        return web.Response(
+            text=schedule.to_csv(),
+            content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if fmt == "ics":
+        return web.Response(
+            body=schedule.to_ical(name),
+            content_type="text/calendar",
+            headers={"Content-Disposition": f'attachment; filename="{name}.ics"'},
+        )
+    return respond(schedule)
+
+
+# --- matches ---------------------------------------------------------------------------
+
+
+@api.route(
+    "GET",
+    "/v1/enterprises/{enterprise_id}/matches",
+    summary="An enterprise's matches, best first, with the reasons of each score",
+    query=MatchQuery,
+    response=MatchPage,
+    tag="matches",
+)
+async def enterprise_matches(request: web.Request) -> web.StreamResponse:
+    q = read_query(request, MatchQuery)
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].list_matches(
+            conn, partner_id(request), ENTERPRISE, _id(request, "enterprise_id"), q
+        )
+    return respond(out)
+
+
+@api.route(
+    "GET",
+    "/v1/participants/{participant_id}/matches",
+    summary="A participant's matches with enterprises, best first",
+    query=ParticipantMatchQuery,
+    response=MatchPage,
+    tag="matches",
+)
+async def participant_matches(request: web.Request) -> web.StreamResponse:
+    q = read_query(request, ParticipantMatchQuery)
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].list_matches(
+            conn, partner_id(request), PARTICIPANT, _id(request, "participant_id"), q
+        )
+    return respond(out)
+
+
+@api.route(
+    "GET",
+    "/v1/roadshows/{roadshow_id}/matches",
+    summary="Every match of a road show you organise, best first",
+    query=MatchQuery,
+    response=MatchPage,
+    tag="matches",
+)
+async def roadshow_matches(request: web.Request) -> web.StreamResponse:
+    q = read_query(request, MatchQuery)
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].list_matches(
+            conn, partner_id(request), "roadshow", _id(request, "roadshow_id"), q
+        )
+    return respond(out)
+
+
+# --- scheduling --------------------------------------------------------------------------
+
+
+@api.route(
+    "POST",
+    "/v1/roadshows/{roadshow_id}/schedule-jobs",
+    summary="Start scheduling the 1:1 meetings of a road show you organise; poll the job",
+    body=ScheduleJobIn,
+    response=ScheduleJobOut,
+    status=202,
+    tag="scheduling",
+    idempotent=True,
+)
+async def start_scheduling(request: web.Request) -> web.StreamResponse:
+    # An empty body means the defaults.
+    raw: Any = await read_json(request) if request.can_read_body else {}
+    cmd = ScheduleJobIn.model_validate(raw)
+    roadshow_id = _id(request, "roadshow_id")
+    return await create_once(
+        request,
+        {"roadshow_id": str(roadshow_id), "body": raw},
+        lambda conn: request.app[SERVICE].start_scheduling(conn, _ctx(request), roadshow_id, cmd),
+        status=202,
+    )
+
+
+@api.route(
+    "GET",
+    "/v1/schedule-jobs/{job_id}",
+    summary="A scheduling job: status, progress and, when done, its schedule's figures",
+    response=ScheduleJobOut,
+    tag="scheduling",
+)
+async def get_job(request: web.Request) -> web.StreamResponse:
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].get_job(conn, partner_id(request), _id(request, "job_id"))
+    return respond(out)
+
+
+@api.route(
+    "GET",
+    "/v1/roadshows/{roadshow_id}/schedule",
+    summary="The meeting schedule of a road show you organise (JSON or CSV)",
+    query=TableFormat,
+    response=ScheduleOut,
+    tag="scheduling",
+)
+async def roadshow_schedule(request: web.Request) -> web.StreamResponse:
+    q = read_query(request, TableFormat)
+    roadshow_id = _id(request, "roadshow_id")
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].roadshow_schedule(conn, partner_id(request), roadshow_id)
+    return _schedule_response(out, q.format, f"schedule-{roadshow_id}")
+
+
+@api.route(
+    "GET",
+    "/v1/enterprises/{enterprise_id}/schedule",
+    summary="An enterprise's meetings (JSON, CSV, or an iCalendar file in the event's zone)",
+    query=PartyFormat,
+    response=ScheduleOut,
+    tag="scheduling",
+)
+async def enterprise_schedule(request: web.Request) -> web.StreamResponse:
+    q = read_query(request, PartyFormat)
+    enterprise_id = _id(request, "enterprise_id")
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].party_schedule(
+            conn, partner_id(request), ENTERPRISE, enterprise_id
+        )
+    return _schedule_response(out, q.format, f"meetings-{enterprise_id}")
+
+
+@api.route(
+    "GET",
+    "/v1/participants/{participant_id}/schedule",
+    summary="A participant's meetings (JSON, CSV, or an iCalendar file in the event's zone)",
+    query=PartyFormat,
+    response=ScheduleOut,
+    tag="scheduling",
+)
+async def participant_schedule(request: web.Request) -> web.StreamResponse:
+    q = read_query(request, PartyFormat)
+    participant_id = _id(request, "participant_id")
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].party_schedule(
+            conn, partner_id(request), PARTICIPANT, participant_id
+        )
+    return _schedule_response(out, q.format, f"meetings-{participant_id}")

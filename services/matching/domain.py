@@ -1,0 +1,643 @@
+"""Matching's rules as pure functions over plain data and numpy arrays (no I/O).
+
+A match score in [0, 1] is the weighted mean of named components, each in [0, 1]:
+
+  sector_fit       best relation between the two sector lists (same > same group >
+                   linked groups, shared.taxonomy.relation)
+  stage_fit        the fund's stages against the project's stage (exact, adjacent)
+  ticket_fit       funding sought against the participant's ticket range
+  partnership_fit  partnership types sought against those the participant offers
+  text_similarity  project summary against the participant's focus (hashed bag of
+                   words, cosine)
+
+A component that does not apply to a pair (a bank names no stages; a ticket range
+in another currency) is left out of the mean rather than scored 0 or 0.5: it
+neither helps nor hurts. The weights shown with a match are the effective ones,
+so score = sum(weight * component score) exactly.
+
+Scoring is vectorised: `score(enterprises, participants)` scores M x N pairs at
+once from feature matrices, so one enterprise against every participant of its
+road show (or the reverse) is a handful of matrix products. Reasons are written
+only for the pairs that become matches (`explain`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+import zlib
+import zoneinfo
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from services.matching.scheduler import Instance
+from shared.contracts.matching import MatchComponent
+from shared.taxonomy import (
+    GROUP_OF,
+    SECTORS,
+    STAGE_ORDER,
+    ParticipantKind,
+    PartnershipType,
+    relation,
+)
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+
+COMPONENTS = ("sector_fit", "stage_fit", "ticket_fit", "partnership_fit", "text_similarity")
+
+# Relation levels, strongest first; a pair scores its strongest relation.
+SECTOR_LEVELS: tuple[tuple[str, float], ...] = (("same", 1.0), ("group", 0.7), ("linked", 0.4))
+ADJACENT_STAGE_SCORE = 0.5
+# Funding a factor of 2**TICKET_OCTAVES away from the range scores 0.
+TICKET_OCTAVES = 2.0
+# Short texts that share a few content words have cosines of 0.1-0.4; scaled so a
+# clear overlap reaches 1.
+TEXT_SCALE = 2.5
+TEXT_DIM = 1 << 16
+
+_SECTOR_INDEX = {s: i for i, s in enumerate(SECTORS)}
+_STAGE_INDEX = {s.value: i for i, s in enumerate(STAGE_ORDER)}
+_PARTNERSHIPS = tuple(t.value for t in PartnershipType)
+_PARTNERSHIP_INDEX = {t: i for i, t in enumerate(_PARTNERSHIPS)}
+_ADJACENT = np.eye(len(STAGE_ORDER), k=1) + np.eye(len(STAGE_ORDER), k=-1)
+
+
+@dataclass(frozen=True)
+class Weights:
+    sector_fit: float = 0.30
+    stage_fit: float = 0.15
+    ticket_fit: float = 0.15
+    partnership_fit: float = 0.25
+    text_similarity: float = 0.15
+
+    def __post_init__(self) -> None:
+        values = [getattr(self, c) for c in COMPONENTS]
+        if any(v < 0 or not math.isfinite(v) for v in values):
+            raise ValueError("weights must be finite and non-negative")
+        # These three always apply, so every pair has a defined mean.
+        if self.sector_fit + self.partnership_fit + self.text_similarity <= 0:
+            raise ValueError("sector, partnership and text weights must not all be 0")
+
+    def vector(self) -> FloatArray:
+        return np.array([getattr(self, c) for c in COMPONENTS], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class EnterpriseProfile:
+    """What matching knows of an enterprise: its project, never its president."""
+
+    enterprise_id: uuid.UUID
+    sectors: tuple[str, ...]
+    stage: str
+    funding_amount: Decimal
+    funding_currency: str
+    partnership_types: tuple[str, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class ParticipantProfile:
+    participant_id: uuid.UUID
+    kind: ParticipantKind
+    sectors: tuple[str, ...]
+    stages: tuple[str, ...]
+    ticket_min: Decimal | None
+    ticket_max: Decimal | None
+    currency: str | None
+    offers: tuple[str, ...]
+    focus: str
+
+
+# --- text -------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    """a about across after all also an and any are as at be been being both but by can
+    company companies for from has have help helps in including into is it its looking
+    more most new of on or our over such than that the their them these they this those
+    through to using we what which while who will with within without year years""".split()
+)
+# Abbreviations partners write either way.
+_EXPAND = {
+    "ai": ("artificial", "intelligence"),
+    "ml": ("machine", "learning"),
+    "ev": ("electric", "vehicle"),
+    "evs": ("electric", "vehicle"),
+    "iot": ("internet", "thing"),
+    "bms": ("battery", "management"),
+    "av": ("autonomous", "vehicle"),
+    "avs": ("autonomous", "vehicle"),
+    "nlp": ("natural", "language", "processing"),
+}
+
+
+def _stem(word: str) -> str:
+    # Plurals only: enough for short business texts, and reasons stay readable.
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Content words of a text, lower-cased, plurals folded, abbreviations expanded."""
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word in _EXPAND:
+            out.extend(_EXPAND[word])
+        elif word not in _STOP and not word.isdigit():
+            out.append(_stem(word))
+    return out
+
+
+def _text_matrix(texts: Sequence[str]) -> sp.csr_matrix:
+    """Rows of L2-normalised hashed term frequencies (1 + log tf). No IDF: a pair's
+    similarity depends on its two texts only, so incremental rescoring is exact."""
+    indptr = [0]
+    indices: list[int] = []
+    data: list[float] = []
+    for text in texts:
+        counts = Counter(zlib.crc32(t.encode()) % TEXT_DIM for t in terms(text))
+        if counts:
+            weights = np.array([1.0 + math.log(c) for c in counts.values()])
+            weights /= np.linalg.norm(weights)
+            indices.extend(counts.keys())
+            data.extend(weights.tolist())
+        indptr.append(len(indices))
+    return sp.csr_matrix(
+        (np.array(data, dtype=np.float64), np.array(indices, dtype=np.int64), np.array(indptr)),
+        shape=(len(texts), TEXT_DIM),
+    )
+
+
+# --- features ---------------------------------------------------------------------------
+
+
+def _currency_code(currency: str | None) -> int:
+    if not currency:
+        return -1
+    return int.from_bytes(currency.upper().encode()[:3], "big")
+
+
+def _one_hot(lists: Sequence[Sequence[str]], index: dict[str, int]) -> FloatArray:
+    out = np.zeros((len(lists), len(index)), dtype=np.float64)
+    for row, values in enumerate(lists):
+        for v in values:
+            i = index.get(v)
+            if i is not None:
+                out[row, i] = 1.0
+    return out
+
+
+@dataclass(frozen=True)
+class EnterpriseFeatures:
+    ids: list[uuid.UUID]
+    sectors: FloatArray  # (M, S)
+    stage: FloatArray  # (M, stages) one-hot
+    log_amount: FloatArray  # (M,) log2 of the funding sought
+    currency: IntArray  # (M,)
+    seeks: FloatArray  # (M, partnership types)
+    n_seeks: FloatArray  # (M,)
+    text: sp.csr_matrix  # (M, TEXT_DIM)
+
+
+@dataclass(frozen=True)
+class ParticipantFeatures:
+    """Everything scoring needs per participant, precomputed once per party so
+    scoring a newcomer is only matrix products and a few vector operations."""
+
+    ids: list[uuid.UUID]
+    sectors: FloatArray  # (N, S)
+    stages: FloatArray  # (N, stages)
+    near_stages: FloatArray  # (N, stages) stages next to one they invest in
+    has_stages: BoolArray  # (N,)
+    log_low: FloatArray  # (N,) log2 of the ticket minimum, -inf without one
+    log_high: FloatArray  # (N,) log2 of the ticket maximum, inf without one
+    has_ticket: BoolArray  # (N,) a range and its currency are given
+    currency: IntArray  # (N,)
+    offers: FloatArray  # (N, partnership types)
+    n_offers: FloatArray  # (N,)
+    text: sp.csr_matrix  # (N, TEXT_DIM)
+
+
+def enterprise_features(profiles: Sequence[EnterpriseProfile]) -> EnterpriseFeatures:
+    seeks = _one_hot([p.partnership_types for p in profiles], _PARTNERSHIP_INDEX)
+    return EnterpriseFeatures(
+        ids=[p.enterprise_id for p in profiles],
+        sectors=_one_hot([p.sectors for p in profiles], _SECTOR_INDEX),
+        stage=_one_hot([(p.stage,) for p in profiles], _STAGE_INDEX),
+        log_amount=np.log2([float(p.funding_amount) for p in profiles]).reshape(len(profiles)),
+        currency=np.array([_currency_code(p.funding_currency) for p in profiles], dtype=np.int64),
+        seeks=seeks,
+        n_seeks=seeks.sum(axis=1),
+        text=_text_matrix([p.summary for p in profiles]),
+    )
+
+
+def participant_features(profiles: Sequence[ParticipantProfile]) -> ParticipantFeatures:
+    low = np.array([float(p.ticket_min or 0) for p in profiles], dtype=np.float64)
+    high = np.array(
+        [float(p.ticket_max) if p.ticket_max is not None else math.inf for p in profiles],
+        dtype=np.float64,
+    )
+    stages = _one_hot([p.stages for p in profiles], _STAGE_INDEX)
+    offers = _one_hot([p.offers for p in profiles], _PARTNERSHIP_INDEX)
+    with np.errstate(divide="ignore"):
+        log_low, log_high = np.log2(low), np.log2(high)
+    return ParticipantFeatures(
+        ids=[p.participant_id for p in profiles],
+        sectors=_one_hot([p.sectors for p in profiles], _SECTOR_INDEX),
+        stages=stages,
+        near_stages=np.minimum(stages @ _ADJACENT, 1.0),
+        has_stages=stages.sum(axis=1) > 0,
+        log_low=log_low,
+        log_high=log_high,
+        has_ticket=np.array(
+            [
+                (p.ticket_min is not None or p.ticket_max is not None) and p.currency is not None
+                for p in profiles
+            ],
+            dtype=bool,
+        ),
+        currency=np.array([_currency_code(p.currency) for p in profiles], dtype=np.int64),
+        offers=offers,
+        n_offers=offers.sum(axis=1),
+        text=_text_matrix([p.focus for p in profiles]),
+    )
+
+
+def _relation_matrices() -> list[tuple[float, FloatArray]]:
+    """For each level, which sector pairs relate at least that strongly."""
+    order = {name: rank for rank, (name, _) in enumerate(SECTOR_LEVELS)}
+    out = []
+    for rank, (_, value) in enumerate(SECTOR_LEVELS):
+        m = np.zeros((len(SECTORS), len(SECTORS)), dtype=np.float64)
+        for i, a in enumerate(SECTORS):
+            for j, b in enumerate(SECTORS):
+                r = relation(a, b)
+                if r is not None and order[r] <= rank:
+                    m[i, j] = 1.0
+        out.append((value, m))
+    return out
+
+
+_RELATIONS = _relation_matrices()
+
+
+# --- scoring ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per component, its scores (M, N) and where it applies (broadcastable to
+    (M, N)); total (M, N), rounded to 4 decimals."""
+
+    components: tuple[FloatArray, ...]
+    applicable: tuple[BoolArray, ...]
+    total: FloatArray
+
+    def pair(self, i: int, j: int) -> tuple[dict[str, float], dict[str, bool]]:
+        shape = self.total.shape
+        return (
+            {c: float(self.components[k][i, j]) for k, c in enumerate(COMPONENTS)},
+            {
+                c: bool(np.broadcast_to(self.applicable[k], shape)[i, j])
+                for k, c in enumerate(COMPONENTS)
+            },
+        )
+
+
+def _text_similarity(e: sp.csr_matrix, p: sp.csr_matrix) -> FloatArray:
+    if e.shape[0] == 1:
+        # One enterprise: a sparse matrix times a dense vector is the fast path.
+        return np.asarray(p @ e.toarray().ravel(), dtype=np.float64)[None, :]
+    return np.asarray((e @ p.T).toarray(), dtype=np.float64)
+
+
+def score(e: EnterpriseFeatures, p: ParticipantFeatures, weights: Weights) -> Scores:
+    """Score every enterprise of `e` against every participant of `p` (M x N)."""
+    m, n = len(e.ids), len(p.ids)
+    w = weights.vector()
+    always = np.ones((1, 1), dtype=bool)
+
+    sector = np.zeros((m, n), dtype=np.float64)
+    for value, rel in reversed(_RELATIONS):  # weakest first; stronger ones overwrite
+        sector[(e.sectors @ rel @ p.sectors.T) > 0] = value
+
+    stage_applies = p.has_stages[None, :]
+    exact = e.stage @ p.stages.T  # 0 or 1: the project's stage is one of theirs
+    near = e.stage @ p.near_stages.T
+    stage = np.maximum(exact, ADJACENT_STAGE_SCORE * near) * stage_applies
+
+    ticket_applies = p.has_ticket[None, :] & (e.currency[:, None] == p.currency[None, :])
+    amount = e.log_amount[:, None]
+    off = np.maximum(p.log_low[None, :] - amount, 0.0) + np.maximum(
+        amount - p.log_high[None, :], 0.0
+    )
+    ticket = np.clip(1.0 - off / TICKET_OCTAVES, 0.0, 1.0) * ticket_applies
+
+    room = np.minimum(e.n_seeks[:, None], p.n_offers[None, :])
+    partnership = np.divide(
+        e.seeks @ p.offers.T, room, out=np.zeros((m, n), dtype=np.float64), where=room > 0
+    )
+
+    text = np.clip(_text_similarity(e.text, p.text) * TEXT_SCALE, 0.0, 1.0)
+
+    # Components that do not apply drop out of the weighted mean (score 0, weight 0).
+    numerator = w[0] * sector + w[1] * stage + w[2] * ticket + w[3] * partnership + w[4] * text
+    denominator = (w[0] + w[3] + w[4]) + w[1] * stage_applies + w[2] * ticket_applies
+    return Scores(
+        components=(sector, stage, ticket, partnership, text),
+        applicable=(always, stage_applies, ticket_applies, always, always),
+        total=np.round(numerator / denominator, 4),
+    )
+
+
+# --- reasons ----------------------------------------------------------------------------
+
+
+def _money(amount: float, currency: str | None) -> str:
+    return f"{currency or ''} {amount:,.0f}".strip()
+
+
+def _sector_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
+    best: tuple[int, str, str, str] | None = None
+    for rank, (level, _) in enumerate(SECTOR_LEVELS):
+        for a in e.sectors:
+            for b in p.sectors:
+                if relation(a, b) == level and (best is None or rank < best[0]):
+                    best = (rank, level, a, b)
+    if best is None:
+        return "no related sectors: " + ", ".join(e.sectors) + " against " + ", ".join(p.sectors)
+    _, level, a, b = best
+    if level == "same":
+        return f"same sector: {a}"
+    if level == "group":
+        return f"related sectors in the {GROUP_OF[a]} group: {a} and {b}"
+    return f"linked sector groups {GROUP_OF[a]} and {GROUP_OF[b]}: {a} and {b}"
+
+
+def _stage_reason(e: EnterpriseProfile, p: ParticipantProfile, applies: bool, s: float) -> str:
+    if not applies:
+        return f"not applicable: this {p.kind.value} names no investment stages"
+    stages = ", ".join(p.stages)
+    if s >= 1.0:
+        return f"invests at {e.stage}, the project's stage"
+    if s > 0:
+        return f"invests at {stages}, next to the project's {e.stage} stage"
+    return f"invests at {stages}; the project is at {e.stage}"
+
+
+def _ticket_reason(e: EnterpriseProfile, p: ParticipantProfile, applies: bool) -> str:
+    sought = _money(float(e.funding_amount), e.funding_currency)
+    if p.ticket_min is None and p.ticket_max is None:
+        return "not applicable: no ticket range given"
+    if not applies:
+        return (
+            f"not applicable: ticket range in {p.currency or 'no currency'}, funding sought in "
+            f"{e.funding_currency} (currencies are not converted)"
+        )
+    low = float(p.ticket_min) if p.ticket_min is not None else 0.0
+    high = float(p.ticket_max) if p.ticket_max is not None else math.inf
+    amount = float(e.funding_amount)
+    span = (
+        f"{_money(low, p.currency)}-{_money(high, None)}"
+        if math.isfinite(high)
+        else f"from {_money(low, p.currency)}"
+    )
+    if amount < low:
+        return f"seeks {sought}, {low / amount:.1f}x below the ticket range {span}"
+    if amount > high:
+        return f"seeks {sought}, {amount / high:.1f}x above the ticket range {span}"
+    return f"seeks {sought}, within the ticket range {span}"
+
+
+def _partnership_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
+    shared = [t for t in e.partnership_types if t in p.offers]
+    if not shared:
+        return (
+            f"offers none of the partnership types sought ({', '.join(e.partnership_types)})"
+            f"; offers {', '.join(p.offers)}"
+        )
+    return f"offers {', '.join(shared)}, sought by the enterprise"
+
+
+def _text_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
+    mine = terms(e.summary)
+    theirs = set(terms(p.focus))
+    shared = list(dict.fromkeys(t for t in mine if t in theirs))
+    if not shared:
+        return "project summary and focus share no terms"
+    return "project summary and focus share: " + ", ".join(shared[:6])
+
+
+def explain(
+    e: EnterpriseProfile,
+    p: ParticipantProfile,
+    components: dict[str, float],
+    applicable: dict[str, bool],
+    weights: Weights,
+) -> list[MatchComponent]:
+    """The named components of one pair with effective weights and reasons."""
+    raw = {c: getattr(weights, c) if applicable[c] else 0.0 for c in COMPONENTS}
+    total = sum(raw.values())
+    reasons = {
+        "sector_fit": _sector_reason(e, p),
+        "stage_fit": _stage_reason(e, p, applicable["stage_fit"], components["stage_fit"]),
+        "ticket_fit": _ticket_reason(e, p, applicable["ticket_fit"]),
+        "partnership_fit": _partnership_reason(e, p),
+        "text_similarity": _text_reason(e, p),
+    }
+    return [
+        MatchComponent(
+            name=c,
+            score=round(components[c], 4),
+            weight=round(raw[c] / total, 4),
+            reason=reasons[c],
+        )
+        for c in COMPONENTS
+    ]
+
+
+# --- incremental decisions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Indexes (into the scored counterparts) of matches to propose, update, withdraw."""
+
+    proposed: IntArray
+    updated: IntArray
+    withdrawn: IntArray
+
+
+def plan_changes(
+    new: FloatArray, old: FloatArray, active: BoolArray, threshold: float, delta: float
+) -> Changes:
+    """Compare fresh scores with what was last published per counterpart (`old`
+    score, `active` when currently proposed). Above the threshold: propose what is
+    not active, update what moved by at least `delta`; below: withdraw."""
+    above = new >= threshold
+    moved = np.abs(new - np.nan_to_num(old, nan=-1.0)) >= delta - 1e-9
+    return Changes(
+        proposed=np.flatnonzero(above & ~active),
+        updated=np.flatnonzero(above & active & moved),
+        withdrawn=np.flatnonzero(~above & active),
+    )
+
+
+# --- the event's time slots ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotGrid:
+    timezone: str
+    start_date: date
+    end_date: date
+    day_start: time
+    day_end: time
+    slot_minutes: int
+    tables: int
+
+
+def slot_times(grid: SlotGrid) -> list[tuple[datetime, datetime]]:
+    """Every slot_minutes between day_start and day_end on each day, as wall-clock
+    times in the event's zone (so a DST change keeps 09:00 at 09:00)."""
+    zone = zoneinfo.ZoneInfo(grid.timezone)
+    step = timedelta(minutes=grid.slot_minutes)
+    out = []
+    day = grid.start_date
+    while day <= grid.end_date:
+        start = datetime.combine(day, grid.day_start)
+        end_of_day = datetime.combine(day, grid.day_end)
+        while start + step <= end_of_day:
+            out.append((start.replace(tzinfo=zone), (start + step).replace(tzinfo=zone)))
+            start += step
+        day += timedelta(days=1)
+    return out
+
+
+def available_slots(
+    slots: Sequence[tuple[datetime, datetime]], unavailable: Sequence[tuple[datetime, datetime]]
+) -> BoolArray:
+    """False for each slot that overlaps one of the unavailable periods."""
+    free = np.ones(len(slots), dtype=bool)
+    for i, (start, end) in enumerate(slots):
+        for u_start, u_end in unavailable:
+            if start < u_end and u_start < end:
+                free[i] = False
+                break
+    return free
+
+
+def eligible_for_scheduling(
+    status: Sequence[str], scores: FloatArray, threshold: float
+) -> BoolArray:
+    """Which matches the scheduler may use. Today every proposed match at or above
+    the threshold; interest (accept, decline, must-meet) and the organiser's
+    opt-in/opt-out mode will narrow this one filter."""
+    proposed: BoolArray = np.asarray(status) == "proposed"
+    return proposed & (scores >= threshold)
+
+
+# --- the scheduling problem of an event ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Party:
+    """A party as the scheduler sees it."""
+
+    party_id: uuid.UUID
+    max_meetings: int | None = None
+    unavailable: tuple[tuple[datetime, datetime], ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A match the scheduler might turn into a meeting."""
+
+    match_id: uuid.UUID
+    enterprise_id: uuid.UUID
+    participant_id: uuid.UUID
+    score: float
+    status: str
+
+
+@dataclass(frozen=True)
+class SchedulingProblem:
+    instance: Instance
+    grid: SlotGrid
+    slots: list[tuple[datetime, datetime]]
+    match_ids: list[uuid.UUID]  # per pair of the instance
+    enterprise_ids: list[uuid.UUID]
+    participant_ids: list[uuid.UUID]
+
+
+def scheduling_problem(
+    grid: SlotGrid,
+    enterprises: Sequence[Party],
+    participants: Sequence[Party],
+    candidates: Sequence[Candidate],
+    *,
+    threshold: float,
+    fair_minimum: int,
+    enterprise_cap: int | None,
+    fairness_penalty: float = 10.0,
+) -> SchedulingProblem:
+    """The solver's instance for an event: its slots, its active parties with caps
+    and availability, and the eligible matches between them."""
+    slots = slot_times(grid)
+    e_index = {p.party_id: i for i, p in enumerate(enterprises)}
+    p_index = {p.party_id: i for i, p in enumerate(participants)}
+    known = [c for c in candidates if c.enterprise_id in e_index and c.participant_id in p_index]
+    scores = np.array([c.score for c in known], dtype=np.float64)
+    keep = eligible_for_scheduling([c.status for c in known], scores, threshold)
+    pairs = [c for c, k in zip(known, keep, strict=True) if k]
+    n_slots = len(slots)
+
+    def caps(parties: Sequence[Party], default: int | None) -> IntArray:
+        return np.array(
+            [p.max_meetings or default or n_slots for p in parties], dtype=np.int64
+        ).reshape(len(parties))
+
+    def availability(parties: Sequence[Party]) -> BoolArray:
+        out = np.ones((len(parties), n_slots), dtype=bool)
+        for i, p in enumerate(parties):
+            if p.unavailable:
+                out[i] = available_slots(slots, p.unavailable)
+        return out
+
+    instance = Instance(
+        n_enterprises=len(enterprises),
+        n_participants=len(participants),
+        n_slots=n_slots,
+        tables=grid.tables,
+        pair_enterprise=np.array([e_index[c.enterprise_id] for c in pairs], dtype=np.int64),
+        pair_participant=np.array([p_index[c.participant_id] for c in pairs], dtype=np.int64),
+        pair_score=np.array([c.score for c in pairs], dtype=np.float64),
+        enterprise_cap=caps(enterprises, enterprise_cap),
+        participant_cap=caps(participants, None),
+        enterprise_available=availability(enterprises),
+        participant_available=availability(participants),
+        fair_minimum=fair_minimum,
+        fairness_penalty=fairness_penalty,
+    )
+    return SchedulingProblem(
+        instance=instance,
+        grid=grid,
+        slots=slots,
+        match_ids=[c.match_id for c in pairs],
+        enterprise_ids=[p.party_id for p in enterprises],
+        participant_ids=[p.party_id for p in participants],
+    )

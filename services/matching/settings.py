@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from services.matching.domain import Weights
+from shared.settings import ServiceSettings
+
+
+class MatchingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore", frozen=True)
+
+    http_port: int = Field(default=8082, ge=0, le=65535)
+    consumer_group: str = Field(
+        default="matching",
+        min_length=1,
+        description="Kafka consumer group (and inbox name) of the registration consumer",
+    )
+
+    weight_sector_fit: float = Field(default=0.30, ge=0, description="Weight of sector fit")
+    weight_stage_fit: float = Field(default=0.15, ge=0, description="Weight of stage fit")
+    weight_ticket_fit: float = Field(
+        default=0.15, ge=0, description="Weight of funding sought against the ticket range"
+    )
+    weight_partnership_fit: float = Field(
+        default=0.25, ge=0, description="Weight of partnership types sought against offered"
+    )
+    weight_text_similarity: float = Field(
+        default=0.15, ge=0, description="Weight of summary/focus text similarity"
+    )
+    match_threshold: float = Field(
+        default=0.45, ge=0, le=1, description="Pairs scoring at least this become matches"
+    )
+    match_update_delta: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="A match is re-published (match.updated) when its score moves this much",
+    )
+
+    schedule_fair_minimum: int = Field(
+        default=4,
+        ge=0,
+        le=48,
+        description="Meetings every enterprise should get where possible (a job may override)",
+    )
+    schedule_enterprise_max_meetings: int | None = Field(
+        default=None,
+        ge=1,
+        le=200,
+        description="Most meetings per enterprise; unset means one per slot",
+    )
+    scheduler_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the worker looks for queued jobs"
+    )
+    scheduler_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A running job whose worker sent no heartbeat this long is taken over",
+    )
+    scheduler_max_attempts: int = Field(
+        default=3, ge=1, description="Tries of one job before it is marked failed"
+    )
+
+    @model_validator(mode="after")
+    def _weights_usable(self) -> MatchingSettings:
+        self.weights()  # raises ValueError naming the problem
+        return self
+
+    def weights(self) -> Weights:
+        return Weights(
+            sector_fit=self.weight_sector_fit,
+            stage_fit=self.weight_stage_fit,
+            ticket_fit=self.weight_ticket_fit,
+            partnership_fit=self.weight_partnership_fit,
+            text_similarity=self.weight_text_similarity,
+        )
