@@ -7,11 +7,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from services.notification.domain import EventType
 from shared.errors import InvalidInput
 from shared.http.pagination import Page
+from shared.http.requests import Strict, unique
 from shared.taxonomy import ParticipantKind, Sector
 
 Url = Annotated[
@@ -51,16 +52,6 @@ Description = Annotated[str, Field(max_length=500)]
 NotificationStatus = Literal["pending", "delivered", "dead"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-def _unique(values: list[Any] | None) -> list[Any] | None:
-    if values is not None and len(set(values)) != len(values):
-        raise ValueError("values must be unique")
-    return values
-
-
 class SubscriptionIn(Strict):
     url: Url
     description: Description | None = None
@@ -70,7 +61,7 @@ class SubscriptionIn(Strict):
     sectors: Sectors | None = None
 
     _unique = field_validator("event_types", "participant_ids", "participant_kinds", "sectors")(
-        _unique
+        unique
     )
 
 
@@ -88,7 +79,7 @@ class SubscriptionPatch(Strict):
     )
 
     _unique = field_validator("event_types", "participant_ids", "participant_kinds", "sectors")(
-        _unique
+        unique
     )
 
     @model_validator(mode="after")

@@ -11,11 +11,12 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
 
 from shared.contracts import registration as contracts
 from shared.errors import InvalidInput
 from shared.http.pagination import Page
+from shared.http.requests import Strict, unique
 from shared.taxonomy import OFFERS_BY_KIND, ParticipantKind, PartnershipType, Sector, Stage
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -25,24 +26,6 @@ Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{7,20}$")]
 Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 Status = Literal["active", "withdrawn"]
 Sectors = Annotated[list[Sector], Field(min_length=1, max_length=8)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-def _unique(values: list[str]) -> list[str]:
-    if len(set(values)) != len(values):
-        raise ValueError("values must be unique")
-    return values
 
 
 class PersonIn(Strict):
@@ -60,7 +43,7 @@ class ProjectIn(Strict):
     funding_currency: Currency
     partnership_types: Annotated[list[PartnershipType], Field(min_length=1)]
 
-    _unique_types = field_validator("partnership_types")(_unique)
+    _unique_types = field_validator("partnership_types")(unique)
 
 
 class EnterpriseIn(Strict):
@@ -70,7 +53,7 @@ class EnterpriseIn(Strict):
     president: PersonIn
     project: ProjectIn
 
-    _unique_sectors = field_validator("sectors")(_unique)
+    _unique_sectors = field_validator("sectors")(unique)
 
 
 class EnterprisePatch(Strict):
@@ -157,7 +140,7 @@ class ParticipantIn(Strict):
     max_meetings: Annotated[int, Field(ge=1, le=48)] | None = None
     contact: PersonIn
 
-    _unique_sectors = field_validator("sectors")(_unique)
+    _unique_sectors = field_validator("sectors")(unique)
 
     @model_validator(mode="after")
     def _consistent(self) -> ParticipantIn:
