@@ -29,7 +29,7 @@ test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy shared services deploy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy shared services deploy demo
 
 clean:
 	rm -rf $(VENV) .roadshow .pytest_cache .mypy_cache

@@ -36,10 +36,11 @@ def render_schedule_html(
     for eid, name in sorted(enterprises.items(), key=lambda kv: kv[1]):
         cells = []
         for s in slots:
-            m = grid.get(eid, {}).get(s)
-            if m is None:
+            found = grid.get(eid, {}).get(s)
+            if found is None:
                 cells.append("<td class=free></td>")
                 continue
+            m = found
             pname, kind = participants.get(str(m["participant_id"]), ("?", "company"))
             cells.append(
                 f"<td class=meeting style='background:{_KIND_COLOURS.get(kind, '#eee')}'"

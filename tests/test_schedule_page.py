@@ -12,7 +12,11 @@ from zoneinfo import ZoneInfo
 
 from demo.schedule_page import render_schedule_html
 
-ROADSHOW = {"name": "NA intelligent technology road show", "venue": "Caohejing", "timezone": "Asia/Shanghai"}
+ROADSHOW = {
+    "name": "NA intelligent technology road show",
+    "venue": "Caohejing",
+    "timezone": "Asia/Shanghai",
+}
 
 
 def _meetings() -> tuple[dict[str, str], dict[str, tuple[str, str]], list[dict[str, object]]]:
@@ -21,12 +25,33 @@ def _meetings() -> tuple[dict[str, str], dict[str, tuple[str, str]], list[dict[s
     enterprises = {"e1": "Nova AI Labs", "e2": "Arc Battery Systems"}
     participants = {"p1": ("Xuhui AI Capital", "fund"), "p2": ("Bank of Pudong", "bank")}
     meetings = [
-        {"enterprise_id": "e1", "participant_id": "p1", "slot": 0, "table": 3, "score": 0.91,
-         "starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=40)).isoformat()},
-        {"enterprise_id": "e1", "participant_id": "p2", "slot": 2, "table": 1, "score": 0.72,
-         "starts_at": (start + timedelta(minutes=80)).isoformat(), "ends_at": (start + timedelta(minutes=120)).isoformat()},
-        {"enterprise_id": "e2", "participant_id": "p2", "slot": 0, "table": 4, "score": 0.66,
-         "starts_at": start.astimezone(ZoneInfo("UTC")).isoformat(), "ends_at": (start + timedelta(minutes=40)).isoformat()},
+        {
+            "enterprise_id": "e1",
+            "participant_id": "p1",
+            "slot": 0,
+            "table": 3,
+            "score": 0.91,
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=40)).isoformat(),
+        },
+        {
+            "enterprise_id": "e1",
+            "participant_id": "p2",
+            "slot": 2,
+            "table": 1,
+            "score": 0.72,
+            "starts_at": (start + timedelta(minutes=80)).isoformat(),
+            "ends_at": (start + timedelta(minutes=120)).isoformat(),
+        },
+        {
+            "enterprise_id": "e2",
+            "participant_id": "p2",
+            "slot": 0,
+            "table": 4,
+            "score": 0.66,
+            "starts_at": start.astimezone(ZoneInfo("UTC")).isoformat(),
+            "ends_at": (start + timedelta(minutes=40)).isoformat(),
+        },
     ]
     return enterprises, participants, meetings
 
@@ -61,10 +86,23 @@ def test_schedule_page_renders_in_headless_chromium() -> None:
         path = Path(tmp) / "schedule.html"
         path.write_text(page)
         done = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp}/profile", "--dump-dom", path.as_uri()],
-            capture_output=True, text=True, timeout=60,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp}/profile",
+                "--dump-dom",
+                path.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert done.returncode == 0, done.stderr[-2000:]
     parser = _Cells()
