@@ -11,6 +11,9 @@ Environment:
   ROADSHOW_HTTP_PORT     first service port (default 8081; the next ones follow)
   ROADSHOW_HOME          state folder (default ./.roadshow)
   ROADSHOW_DB_PREFIX     database names are <prefix><service> (default roadshow_)
+
+E-mail to people goes to a local SMTP catcher (aiosmtpd) that keeps every message
+in the maildir ./.roadshow/mail, so nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -27,11 +30,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+
 from shared.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
     create_database,
     database_url,
+    free_port,
     stop_process,
 )
 from shared.kafka import ensure_topics
@@ -52,7 +59,14 @@ def available_services() -> list[str]:
 
 
 def service_env(
-    name: str, *, db_url: str, bootstrap: str, port: int, home: Path, admin_token: str
+    name: str,
+    *,
+    db_url: str,
+    bootstrap: str,
+    port: int,
+    home: Path,
+    admin_token: str,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     prefix = name.upper() + "_"
     env = dict(os.environ)
@@ -66,7 +80,24 @@ def service_env(
             f"{prefix}ALLOW_PRIVATE_ENDPOINTS": "true",  # local receivers on loopback
         }
     )
+    env.update({f"{prefix}{k}": v for k, v in (extra or {}).items()})
     return env
+
+
+def local_mail_settings(home: Path, smtp_port: int, notification_port: int) -> dict[str, str]:
+    secret_file = home / "email-token-secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32))
+        secret_file.chmod(0o600)
+    return {
+        "EMAIL_ENABLED": "true",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SMTP_TLS": "none",
+        "MAIL_FROM": "Roadshow <noreply@roadshow.local>",
+        "EMAIL_PUBLIC_BASE_URL": f"http://127.0.0.1:{notification_port}",
+        "EMAIL_TOKEN_SECRET": secret_file.read_text().strip(),
+    }
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], within_seconds: float = 60) -> None:
@@ -106,10 +137,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     broker = EmbeddedBroker(port=kafka_port, log_path=home / "logs" / "broker.log")
+    mail = Controller(Mailbox(home / "mail"), hostname="127.0.0.1", port=free_port())
     postgres: EmbeddedPostgres | None = None
     running: list[Running] = []
     try:
         broker.start()
+        mail.start()
+        print(f"mail       smtp://127.0.0.1:{mail.port} -> maildir {home / 'mail'}")
         print(
             f"broker     kafka://{broker.bootstrap_servers} (tansu, memory storage, pid {broker.process.pid if broker.process else '?'})"
         )
@@ -131,6 +165,7 @@ def main() -> int:
                 port=port,
                 home=home,
                 admin_token=admin_token,
+                extra=local_mail_settings(home, mail.port, port) if name == "notification" else None,
             )
             # The broker's memory storage starts empty: re-publish the outbox so the
             # other services catch up (their inboxes drop what they already had).
@@ -164,6 +199,7 @@ def main() -> int:
         for r in reversed(running):
             stop_process(r.process)
         broker.stop()
+        mail.stop()
         if postgres is not None:
             postgres.stop()
         print("stopped.")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,8 @@ from services.notification.email_rules import (
     MeetingLine,
     category_of,
 )
+
+_POLICY = SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,9 @@ def build_message(
 ) -> EmailMessage:
     zone = ZoneInfo(content.timezone)
     unsubscribe = identity.unsubscribe_url(unsubscribe_token)
-    msg = EmailMessage()
+    # Headers may run to RFC 5322's 998 characters: folding would RFC 2047-encode the
+    # unsubscribe URL (it has no spaces) and mail clients could not use it.
+    msg = EmailMessage(policy=_POLICY)
     try:
         msg["From"] = identity.mail_from
         msg["To"] = Address(display_name=_one_line(recipient.name or ""), addr_spec=recipient.email)

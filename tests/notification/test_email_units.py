@@ -116,7 +116,7 @@ def test_partner_supplied_names_cannot_inject_headers_or_markup() -> None:
         unsubscribe_token="u1.a.b",
         now=NOW,
     )
-    headers = msg.as_bytes().split(b"\n\n", 1)[0]
+    headers = msg.as_bytes().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
     assert b"\nBcc:" not in headers and "Bcc" not in msg
     html = msg.get_body(("html",))
     assert html is not None and "<script>" not in html.get_content()
@@ -164,3 +164,17 @@ def test_email_settings() -> None:
     for bad in bads:
         with pytest.raises(ValidationError):
             NotificationSettings(**{**on, **bad})
+
+
+def test_unsubscribe_header_stays_a_usable_url() -> None:
+    msg = build_message(
+        _content(_line(0)),
+        Recipient(name="Avery", email="avery@example.test"),
+        IDENTITY,
+        notification_id=uuid.uuid4(),
+        unsubscribe_token="u1." + "a" * 40 + "." + "b" * 40,
+        now=NOW,
+    )
+    raw = msg.as_bytes().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode()
+    (line,) = [h for h in raw.split("\n") if h.startswith("List-Unsubscribe:")]
+    assert line.startswith("List-Unsubscribe: <http") and line.endswith(">")  # not RFC 2047-encoded
