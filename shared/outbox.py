@@ -23,6 +23,7 @@ from shared import metrics
 from shared.envelope import Envelope
 from shared.kafka import make_producer
 from shared.logging import get_logger
+from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
@@ -183,3 +184,13 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
     return stop.is_set()
+
+
+def relay_from_settings(settings: ServiceSettings) -> OutboxRelay:
+    return OutboxRelay(
+        settings.database_url.get_secret_value(),
+        settings.kafka_bootstrap_servers,
+        idempotent_producer=settings.kafka_idempotent_producer,
+        batch_size=settings.outbox_batch_size,
+        poll_seconds=settings.outbox_poll_seconds,
+    )

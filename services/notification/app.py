@@ -3,7 +3,6 @@ settings. The clock and resolver are injectable so tests control time and DNS.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -17,11 +16,10 @@ from services.notification.email_service import Emails
 from services.notification.service import Notifications
 from services.notification.settings import NotificationSettings
 from shared.cli import Background
-from shared.db import SHARED_MIGRATIONS, create_pool
+from shared.db import SHARED_MIGRATIONS
 from shared.envelope import utcnow
-from shared.http.app import READINESS, create_base_app
-from shared.http.middleware import POOL
-from shared.outbox import OutboxRelay
+from shared.http.app import create_service_app
+from shared.outbox import OutboxRelay, relay_from_settings
 
 MIGRATIONS = [("shared", SHARED_MIGRATIONS), ("notification", Path(__file__).parent / "migrations")]
 
@@ -49,34 +47,13 @@ def create_service(
 def create_app(
     settings: NotificationSettings, *, service: Notifications | None = None
 ) -> web.Application:
-    app = create_base_app(
-        api, max_body_bytes=settings.http_max_body_bytes, admin_token=settings.admin_token
-    )
+    app = create_service_app(api, settings, admin_token=settings.admin_token)
     app[SERVICE] = service or create_service(settings)
-
-    async def database(app: web.Application) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url.get_secret_value(), settings.db_pool_max)
-        app[POOL] = pool
-
-        async def db_ready() -> bool:
-            return bool(await pool.fetchval("SELECT true"))
-
-        app[READINESS]["database"] = db_ready
-        yield
-        await pool.close()
-
-    app.cleanup_ctx.append(database)
     return app
 
 
 def create_relay(settings: NotificationSettings) -> OutboxRelay:
-    return OutboxRelay(
-        settings.database_url.get_secret_value(),
-        settings.kafka_bootstrap_servers,
-        idempotent_producer=settings.kafka_idempotent_producer,
-        batch_size=settings.outbox_batch_size,
-        poll_seconds=settings.outbox_poll_seconds,
-    )
+    return relay_from_settings(settings)
 
 
 def create_worker(

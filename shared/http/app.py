@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
+from shared.db import create_pool
 from shared.http.api import Api
 from shared.http.middleware import (
     ADMIN_TOKEN,
+    POOL,
     authenticate,
     problem_errors,
     request_context,
 )
+from shared.settings import ServiceSettings
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 READINESS = web.AppKey("readiness", dict[str, ReadinessCheck])
@@ -128,3 +131,25 @@ def render_docs(spec: dict[str, object]) -> str:
         "Errors are RFC 9457 problem details naming the offending <code>field</code>.</p>"
         f"<h2>Operations</h2>{''.join(rows)}<h2>Schemas</h2>{schemas}</body></html>"
     )
+
+
+def create_service_app(
+    api: Api, settings: ServiceSettings, *, admin_token: SecretStr | None = None
+) -> web.Application:
+    """`create_base_app` plus the service's database pool (opened on start-up,
+    closed on clean-up, and part of readiness)."""
+    app = create_base_app(api, max_body_bytes=settings.http_max_body_bytes, admin_token=admin_token)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url.get_secret_value(), settings.db_pool_max)
+        app[POOL] = pool
+
+        async def db_ready() -> bool:
+            return bool(await pool.fetchval("SELECT true"))
+
+        app[READINESS]["database"] = db_ready
+        yield
+        await pool.close()
+
+    app.cleanup_ctx.append(database)
+    return app
