@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,15 +33,29 @@ from shared.kafka import ensure_topics, wait_for_broker
 from shared.logging import configure_logging
 from shared.topics import Topics
 
-LOG_DIR = Path(os.environ.get("ROADSHOW_TEST_LOG_DIR", "test-logs")).resolve()
+# Each test session logs into its own folder (test-logs/run-<pid>), so two runs
+# side by side never delete or mix each other's logs; a run's last test scans it.
+LOG_ROOT = Path(os.environ.get("ROADSHOW_TEST_LOG_DIR", "test-logs")).resolve()
+LOG_DIR = LOG_ROOT / f"run-{os.getpid()}"
 TEST_LOG = LOG_DIR / "tests.jsonl"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    for old in LOG_DIR.glob("*.jsonl"):
-        old.unlink()
+    for old in LOG_ROOT.glob("run-*"):
+        if old != LOG_DIR and not _alive(int(old.name.removeprefix("run-") or 0)):
+            shutil.rmtree(old, ignore_errors=True)
     configure_logging("tests", "info", str(TEST_LOG), stream=open(os.devnull, "w"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
 
 
 @pytest.fixture(scope="session")
