@@ -73,9 +73,16 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
                 "SELECT count(*) FROM meetings WHERE status = 'scheduled'"
             )
             assert summary.meetings > 0 and summary.banks > 0
-            delivered = await note.fetchval(
-                "SELECT count(*) FROM notifications WHERE channel = 'webhook' AND status = 'delivered'"
-            )
+
+            # The receiver answers before the worker records the outcome: wait for it.
+            async def recorded() -> int:
+                n: int = await note.fetchval(
+                    "SELECT count(*) FROM notifications"
+                    " WHERE channel = 'webhook' AND status = 'delivered'"
+                )
+                return n if n >= summary.expected_notifications else 0
+
+            delivered = await eventually(recorded, within=30, what="deliveries to be recorded")
         finally:
             for conn in (reg, mat, note):
                 await conn.close()

@@ -8,6 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from services.matching.schemas import (
+    AttendanceIn,
+    AttendanceOut,
+    FiguresOut,
+    InterestIn,
+    MatchingSettingsIn,
+    MatchingSettingsOut,
+    MatchOut,
     MatchPage,
     MatchQuery,
     ParticipantMatchQuery,
@@ -20,7 +27,7 @@ from services.matching.schemas import (
 from services.matching.service import ENTERPRISE, PARTICIPANT, Matching
 from shared.envelope import Context
 from shared.errors import NotFound
-from shared.http.api import Api, read_json, read_query, respond
+from shared.http.api import Api, read_body, read_json, read_query, respond
 from shared.http.idempotency import create_once
 from shared.http.middleware import POOL, correlation_id, partner_id
 
@@ -203,3 +210,103 @@ async def participant_schedule(request: web.Request) -> web.StreamResponse:
             conn, partner_id(request), PARTICIPANT, participant_id
         )
     return _schedule_response(out, q.format, f"meetings-{participant_id}")
+
+
+# --- interest, settings, attendance, figures -------------------------------------------------
+
+
+@api.route(
+    "GET",
+    "/v1/matches/{match_id}",
+    summary="One match with both sides' interest (either side's partner, or the organiser)",
+    response=MatchOut,
+    tag="interest",
+)
+async def get_match(request: web.Request) -> web.StreamResponse:
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].get_match(
+            conn, partner_id(request), _id(request, "match_id")
+        )
+    return respond(out)
+
+
+@api.route(
+    "PUT",
+    "/v1/matches/{match_id}/interest",
+    summary="Accept, decline or must-meet a match, for the side you registered; "
+    "changeable until the road show's scheduling closes",
+    body=InterestIn,
+    response=MatchOut,
+    tag="interest",
+)
+async def put_interest(request: web.Request) -> web.StreamResponse:
+    cmd = await read_body(request, InterestIn)
+    match_id = _id(request, "match_id")
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].record_interest(conn, _ctx(request), match_id, cmd)
+    return respond(out)
+
+
+@api.route(
+    "GET",
+    "/v1/roadshows/{roadshow_id}/matching-settings",
+    summary="The matching mode, interest time to live and closing time of a road show you organise",
+    response=MatchingSettingsOut,
+    tag="interest",
+)
+async def get_matching_settings(request: web.Request) -> web.StreamResponse:
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].matching_settings(
+            conn, partner_id(request), _id(request, "roadshow_id")
+        )
+    return respond(out)
+
+
+@api.route(
+    "PUT",
+    "/v1/roadshows/{roadshow_id}/matching-settings",
+    summary="Set the matching mode (opt-in or opt-out), interest time to live and when "
+    "scheduling closes, for a road show you organise",
+    body=MatchingSettingsIn,
+    response=MatchingSettingsOut,
+    tag="interest",
+)
+async def put_matching_settings(request: web.Request) -> web.StreamResponse:
+    cmd = await read_body(request, MatchingSettingsIn)
+    roadshow_id = _id(request, "roadshow_id")
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].set_matching_settings(
+            conn, partner_id(request), roadshow_id, cmd
+        )
+    return respond(out)
+
+
+@api.route(
+    "PUT",
+    "/v1/meetings/{meeting_id}/attendance",
+    summary="Record whether a meeting of a road show you organise was held",
+    body=AttendanceIn,
+    response=AttendanceOut,
+    tag="attendance",
+)
+async def put_attendance(request: web.Request) -> web.StreamResponse:
+    cmd = await read_body(request, AttendanceIn)
+    meeting_id = _id(request, "meeting_id")
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].record_attendance(conn, _ctx(request), meeting_id, cmd)
+    return respond(out)
+
+
+@api.route(
+    "GET",
+    "/v1/roadshows/{roadshow_id}/figures",
+    summary="A road show's figures: matches, accepted, declined, scheduled, held, no-show rate",
+    response=FiguresOut,
+    tag="attendance",
+)
+async def get_figures(request: web.Request) -> web.StreamResponse:
+    async with request.app[POOL].acquire() as conn:
+        out = await request.app[SERVICE].figures(
+            conn, partner_id(request), _id(request, "roadshow_id")
+        )
+    return respond(out)

@@ -8,7 +8,6 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -20,10 +19,9 @@ from services.matching.api import SERVICE, api
 from services.matching.service import Matching
 from services.matching.settings import MatchingSettings
 from shared.db import SHARED_MIGRATIONS, create_pool
-from shared.http.app import READINESS, create_base_app
-from shared.http.middleware import POOL
+from shared.http.app import create_service_app
 from shared.logging import get_logger
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, relay_from_settings
 
 log = get_logger(__name__)
 
@@ -31,32 +29,13 @@ MIGRATIONS = [("shared", SHARED_MIGRATIONS), ("matching", Path(__file__).parent 
 
 
 def create_app(settings: MatchingSettings) -> web.Application:
-    app = create_base_app(api, max_body_bytes=settings.http_max_body_bytes)
+    app = create_service_app(api, settings)
     app[SERVICE] = Matching(settings)
-
-    async def database(app: web.Application) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url.get_secret_value(), settings.db_pool_max)
-        app[POOL] = pool
-
-        async def db_ready() -> bool:
-            return bool(await pool.fetchval("SELECT true"))
-
-        app[READINESS]["database"] = db_ready
-        yield
-        await pool.close()
-
-    app.cleanup_ctx.append(database)
     return app
 
 
 def create_relay(settings: MatchingSettings) -> OutboxRelay:
-    return OutboxRelay(
-        settings.database_url.get_secret_value(),
-        settings.kafka_bootstrap_servers,
-        idempotent_producer=settings.kafka_idempotent_producer,
-        batch_size=settings.outbox_batch_size,
-        poll_seconds=settings.outbox_poll_seconds,
-    )
+    return relay_from_settings(settings)
 
 
 class _Progress:
@@ -88,6 +67,8 @@ class SchedulingWorker:
     ) -> None:
         self._dsn = settings.database_url.get_secret_value()
         self._poll = settings.scheduler_poll_seconds
+        self._expiry_every = settings.interest_expiry_check_seconds
+        self._next_expiry = 0.0
         self._service = service
         self._heartbeat = heartbeat_seconds
         self.last_beat = time.monotonic()
@@ -102,6 +83,7 @@ class SchedulingWorker:
             while not stop.is_set():
                 self.last_beat = time.monotonic()
                 try:
+                    await self._expire(pool)
                     ran = await self._run_one(pool)
                 except (OSError, asyncpg.PostgresError) as exc:
                     # The job stays claimed; its lease runs out and it is retried.
@@ -112,6 +94,15 @@ class SchedulingWorker:
                         await asyncio.wait_for(stop.wait(), self._poll)
         finally:
             await pool.close()
+
+    async def _expire(self, pool: asyncpg.Pool) -> None:
+        """Record expired interest requests every so often, so their events go out
+        even when nobody schedules (scheduling checks again before each job)."""
+        if time.monotonic() < self._next_expiry:
+            return
+        self._next_expiry = time.monotonic() + self._expiry_every
+        async with pool.acquire() as conn:
+            await self._service.expire_interest(conn)
 
     async def _run_one(self, pool: asyncpg.Pool) -> bool:
         async with pool.acquire() as conn:
@@ -128,7 +119,13 @@ class SchedulingWorker:
             beat = asyncio.create_task(self._beat(pool, job, progress))
             started = time.monotonic()
             try:
-                schedule = await asyncio.to_thread(scheduler.solve, problem.instance, progress.set)
+                schedule = await asyncio.to_thread(
+                    scheduler.solve,
+                    problem.instance,
+                    progress.set,
+                    must=problem.must,
+                    fixed=problem.fixed,
+                )
             except (ValueError, RuntimeError, MemoryError) as exc:
                 log.error("matching.schedule_failed", error=type(exc).__name__)
                 async with pool.acquire() as conn:

@@ -30,7 +30,7 @@ import zlib
 import zoneinfo
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from services.matching import interest
 from services.matching.scheduler import Instance
 from shared.contracts.matching import MatchComponent
 from shared.taxonomy import (
@@ -542,13 +543,21 @@ def available_slots(
 
 
 def eligible_for_scheduling(
-    status: Sequence[str], scores: FloatArray, threshold: float
+    status: Sequence[str],
+    scores: FloatArray,
+    threshold: float,
+    mode: str = interest.OPT_OUT,
+    pairs: Sequence[interest.PairInterest] | None = None,
 ) -> BoolArray:
-    """Which matches the scheduler may use. Today every proposed match at or above
-    the threshold; interest (accept, decline, must-meet) and the organiser's
-    opt-in/opt-out mode will narrow this one filter."""
+    """Which matches the scheduler may use: proposed, at or above the threshold,
+    and allowed by both sides' interest under the organiser's mode (a decline
+    never passes; opt-in needs both sides' accept or must-meet)."""
     proposed: BoolArray = np.asarray(status) == "proposed"
-    return proposed & (scores >= threshold)
+    out: BoolArray = proposed & (scores >= threshold)
+    if pairs is not None:
+        allowed = np.array([interest.eligible(mode, p) for p in pairs], dtype=bool)
+        out &= allowed.reshape(out.shape)
+    return out
 
 
 # --- the scheduling problem of an event ---------------------------------------------------
@@ -572,6 +581,16 @@ class Candidate:
     participant_id: uuid.UUID
     score: float
     status: str
+    answers: interest.PairInterest = field(default_factory=interest.PairInterest)
+
+
+@dataclass(frozen=True)
+class PreviousMeeting:
+    """A meeting of the current schedule: rescheduling keeps it here if it can."""
+
+    match_id: uuid.UUID
+    slot: int
+    table: int  # 0-based, as the solver counts
 
 
 @dataclass(frozen=True)
@@ -582,6 +601,10 @@ class SchedulingProblem:
     match_ids: list[uuid.UUID]  # per pair of the instance
     enterprise_ids: list[uuid.UUID]
     participant_ids: list[uuid.UUID]
+    # Per pair: a must-meet (placed first). And the previous schedule's meetings
+    # that are still eligible, as (pairs, slots, tables) for `scheduler.solve`.
+    must: BoolArray | None = None
+    fixed: tuple[IntArray, IntArray, IntArray] | None = None
 
 
 def scheduling_problem(
@@ -594,16 +617,39 @@ def scheduling_problem(
     fair_minimum: int,
     enterprise_cap: int | None,
     fairness_penalty: float = 10.0,
+    mode: str = interest.OPT_OUT,
+    now: datetime | None = None,
+    interest_ttl: timedelta | None = None,
+    previous: Sequence[PreviousMeeting] = (),
 ) -> SchedulingProblem:
     """The solver's instance for an event: its slots, its active parties with caps
-    and availability, and the eligible matches between them."""
+    and availability, and the eligible matches between them under the
+    organiser's mode, with interest as it stands at `now` (a request past its
+    deadline counts as expired even before the periodic check recorded it).
+    `previous` meetings still eligible are handed to the solver to keep."""
     slots = slot_times(grid)
     e_index = {p.party_id: i for i, p in enumerate(enterprises)}
     p_index = {p.party_id: i for i, p in enumerate(participants)}
     known = [c for c in candidates if c.enterprise_id in e_index and c.participant_id in p_index]
     scores = np.array([c.score for c in known], dtype=np.float64)
-    keep = eligible_for_scheduling([c.status for c in known], scores, threshold)
+    answers = [
+        interest.with_expiry(c.answers, now, interest_ttl)
+        if now is not None and interest_ttl is not None
+        else c.answers
+        for c in known
+    ]
+    keep = eligible_for_scheduling([c.status for c in known], scores, threshold, mode, answers)
     pairs = [c for c, k in zip(known, keep, strict=True) if k]
+    must = np.array(
+        [interest.must_meet(a) for a, k in zip(answers, keep, strict=True) if k], dtype=bool
+    ).reshape(len(pairs))
+    pair_of = {c.match_id: i for i, c in enumerate(pairs)}
+    still = [m for m in previous if m.match_id in pair_of]
+    fixed = (
+        np.array([pair_of[m.match_id] for m in still], dtype=np.int64).reshape(len(still)),
+        np.array([m.slot for m in still], dtype=np.int64).reshape(len(still)),
+        np.array([m.table for m in still], dtype=np.int64).reshape(len(still)),
+    )
     n_slots = len(slots)
 
     def caps(parties: Sequence[Party], default: int | None) -> IntArray:
@@ -640,4 +686,6 @@ def scheduling_problem(
         match_ids=[c.match_id for c in pairs],
         enterprise_ids=[p.party_id for p in enterprises],
         participant_ids=[p.party_id for p in participants],
+        must=must,
+        fixed=fixed if still else None,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from services.matching import domain
+from services.matching import domain, interest
 from services.matching.schemas import MeetingOut
 from shared.contracts import registration as reg
 from shared.contracts.matching import Match, MatchComponent, Meeting
@@ -385,8 +385,10 @@ async def proposed_matches_of_roadshow(
 ) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            "SELECT match_id, enterprise_id, participant_id, score, status FROM matches"
-            " WHERE roadshow_id = $1 AND status = 'proposed' ORDER BY match_id",
+            """SELECT match_id, enterprise_id, participant_id, score, status,
+                      enterprise_interest, enterprise_interest_at,
+                      participant_interest, participant_interest_at
+                 FROM matches WHERE roadshow_id = $1 AND status = 'proposed' ORDER BY match_id""",
             roadshow_id,
         )
     )
@@ -394,7 +396,9 @@ async def proposed_matches_of_roadshow(
 
 async def still_proposed(conn: asyncpg.Connection, match_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     rows = await conn.fetch(
-        "SELECT match_id FROM matches WHERE match_id = ANY($1::uuid[]) AND status = 'proposed'",
+        """SELECT match_id FROM matches WHERE match_id = ANY($1::uuid[]) AND status = 'proposed'
+              AND enterprise_interest IS DISTINCT FROM 'decline'
+              AND participant_interest IS DISTINCT FROM 'decline'""",
         match_ids,
     )
     return {r["match_id"] for r in rows}
@@ -619,11 +623,12 @@ async def finish_job(
     upper_bound: float | None,
     shortfall: int,
     at: datetime | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(
         """UPDATE scheduling_jobs SET status = 'succeeded', progress = 1,
                   finished_at = coalesce($7, now()), schedule_id = $2, meetings = $3,
-                  total_score = $4, upper_bound = $5, shortfall = $6
+                  total_score = $4, upper_bound = $5, shortfall = $6, changes = $8
             WHERE id = $1""",
         job_id,
         schedule_id,
@@ -632,4 +637,144 @@ async def finish_job(
         upper_bound,
         shortfall,
         at,
+        changes,
+    )
+
+
+# --- interest, settings, attendance ---------------------------------------------------------
+
+
+def pair_interest(row: Any) -> interest.PairInterest:
+    return interest.PairInterest(
+        enterprise=row["enterprise_interest"],
+        participant=row["participant_interest"],
+        enterprise_at=row["enterprise_interest_at"],
+        participant_at=row["participant_interest_at"],
+    )
+
+
+async def match_for_interest(
+    conn: asyncpg.Connection, match_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    """A match with the partners of both sides and its road show's settings
+    (NULL settings when the road show is not known yet)."""
+    lock = " FOR UPDATE OF m" if for_update else ""
+    return await conn.fetchrow(
+        f"""SELECT m.*, e.partner_id AS enterprise_partner_id,
+                   p.partner_id AS participant_partner_id,
+                   e.name AS enterprise_name, p.name AS participant_name,
+                   r.organiser_id, r.matching_mode, r.interest_ttl_hours,
+                   r.scheduling_closes_at
+              FROM matches m
+              LEFT JOIN enterprises e ON e.id = m.enterprise_id
+              LEFT JOIN participants p ON p.id = m.participant_id
+              LEFT JOIN roadshows r ON r.id = m.roadshow_id
+             WHERE m.match_id = $1{lock}""",
+        match_id,
+    )
+
+
+async def set_interest(
+    conn: asyncpg.Connection, match_id: uuid.UUID, side: str, value: str, at: datetime
+) -> None:
+    assert side in ("enterprise", "participant")
+    await conn.execute(
+        f"""UPDATE matches SET {side}_interest = $2, {side}_interest_at = $3, updated_at = now()
+             WHERE match_id = $1""",
+        match_id,
+        value,
+        at,
+    )
+
+
+async def awaiting_answer(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Proposed matches where exactly one side answered (candidates for expiry),
+    with their road show's time to live, locked; others' locks are skipped."""
+    return list(
+        await conn.fetch(
+            """SELECT m.*, coalesce(r.interest_ttl_hours, 72) AS interest_ttl_hours
+                 FROM matches m LEFT JOIN roadshows r ON r.id = m.roadshow_id
+                WHERE m.status = 'proposed'
+                  AND (m.enterprise_interest IS NULL) <> (m.participant_interest IS NULL)
+                FOR UPDATE OF m SKIP LOCKED"""
+        )
+    )
+
+
+async def set_matching_settings(
+    conn: asyncpg.Connection,
+    roadshow_id: uuid.UUID,
+    mode: str,
+    ttl_hours: int,
+    closes_at: datetime | None,
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """UPDATE roadshows SET matching_mode = $2, interest_ttl_hours = $3,
+                  scheduling_closes_at = $4
+            WHERE id = $1 RETURNING *""",
+        roadshow_id,
+        mode,
+        ttl_hours,
+        closes_at,
+    )
+    assert row is not None
+    return row
+
+
+async def meeting_for_attendance(
+    conn: asyncpg.Connection, meeting_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT g.*, r.organiser_id FROM meetings g JOIN roadshows r ON r.id = g.roadshow_id
+            WHERE g.id = $1 FOR UPDATE OF g""",
+        meeting_id,
+    )
+
+
+async def set_attendance(
+    conn: asyncpg.Connection, meeting_id: uuid.UUID, attendance: str, at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE meetings SET attendance = $2, attendance_at = $3, updated_at = now() WHERE id = $1",
+        meeting_id,
+        attendance,
+        at,
+    )
+
+
+async def figures_input(
+    conn: asyncpg.Connection, roadshow_id: uuid.UUID
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """The road show's proposed matches' interest and its scheduled meetings'
+    attendance."""
+    matches = await conn.fetch(
+        """SELECT enterprise_interest, enterprise_interest_at, participant_interest,
+                  participant_interest_at
+             FROM matches WHERE roadshow_id = $1 AND status = 'proposed'""",
+        roadshow_id,
+    )
+    meetings = await conn.fetch(
+        "SELECT attendance FROM meetings WHERE roadshow_id = $1 AND status = 'scheduled'",
+        roadshow_id,
+    )
+    return list(matches), list(meetings)
+
+
+async def move_meeting_rows(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Give meetings new slots and tables. The unique indexes are checked row by
+    row, so two meetings swapping places would collide: park them first on
+    distinct negative slots, then set the new places."""
+    if not rows:
+        return
+    await conn.executemany(
+        "UPDATE meetings SET slot = $2 WHERE id = $1",
+        [(r["id"], -1 - i) for i, r in enumerate(rows)],
+    )
+    await conn.executemany(
+        """UPDATE meetings SET slot = $2, table_no = $3, starts_at = $4, ends_at = $5,
+                  schedule_id = $6, updated_at = now() WHERE id = $1""",
+        [
+            (r["id"], r["slot"], r["table_no"], r["starts_at"], r["ends_at"], r["schedule_id"])
+            for r in rows
+        ],
     )

@@ -34,6 +34,7 @@ where shortfall counts the meetings enterprises miss below the fair minimum
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -348,6 +349,8 @@ class _Board:
         self.target = inst.fair_targets()
         self.value = -inst.fairness_penalty * float(self.target.sum())
         self.kempe_swaps = 0
+        # Meetings kept from the previous schedule: never moved or taken out.
+        self.pinned = np.zeros(inst.n_pairs, dtype=bool)
         self._journal: list[tuple[int, int, int]] | None = None
 
     def _set(self, k: int, t: int, log: bool = True) -> None:
@@ -446,6 +449,8 @@ class _Board:
     def _evict(self, t: int, e: int, p: int) -> bool:
         """Move whatever e and p have in slot t to other slots, if they fit there."""
         blockers = [int(j) for j in (self.at_e[e, t], self.at_p[p, t]) if j >= 0]
+        if any(self.pinned[j] for j in blockers):
+            return False
         for j in blockers:
             self._unset(j)
         moved: list[int] = []
@@ -476,6 +481,7 @@ class _Board:
         """Slot t has no free table: move one of its meetings to a slot that has."""
         ks = self.at_e[:, t]
         ks = ks[ks >= 0]
+        ks = ks[~self.pinned[ks]]
         e, p = self.e_of[ks], self.p_of[ks]
         ok = (
             (self.load < self.inst.tables)
@@ -511,7 +517,9 @@ class _Board:
             vertex = int(self.e_of[k] if on_participant else self.p_of[k])
             on_participant = not on_participant
             colour, other = other, colour
-        ks = np.asarray(path)
+        ks = np.asarray(path, dtype=np.int64)
+        if self.pinned[ks].any():
+            return False
         new = np.where(self.slot_of[ks] == alpha, beta, alpha)
         if not (self.av_e[self.e_of[ks], new] & self.av_p[self.p_of[ks], new]).all():
             return False
@@ -546,7 +554,7 @@ class _Board:
             found.update(int(j) for j in self.at_e[e] if j >= 0)
         if self.deg_p[p] >= inst.participant_cap[p]:
             found.update(int(j) for j in self.at_p[p] if j >= 0)
-        return sorted(found, key=lambda j: float(self.score[j]))
+        return sorted((j for j in found if not self.pinned[j]), key=lambda j: float(self.score[j]))
 
     def improve(
         self,
@@ -605,10 +613,118 @@ def _tables(inst: Instance, pair: IntArray, slot: IntArray) -> IntArray:
     return table
 
 
-def _finish(board: _Board, bound: float | None, stats: dict[str, float]) -> Schedule:
+def _keep_tables(
+    inst: Instance, pair: IntArray, slot: IntArray, table: IntArray, fixed: dict[int, int]
+) -> IntArray:
+    """Tables with the pinned meetings at their previous table: the others keep
+    their preferred table when it is free, else take the lowest free one."""
+    if not fixed:
+        return table
+    out = table.copy()
+    for t in np.unique(slot):
+        idx = np.flatnonzero(slot == t)
+        taken = {fixed[int(pair[i])] for i in idx if int(pair[i]) in fixed}
+        for i in idx:
+            k = int(pair[i])
+            if k in fixed:
+                out[i] = fixed[k]
+                continue
+            choice = int(table[i])
+            if choice in taken:
+                choice = min(set(range(inst.tables)) - taken)
+            out[i] = choice
+            taken.add(choice)
+    return out
+
+
+def _finish(
+    board: _Board,
+    bound: float | None,
+    stats: dict[str, float],
+    fixed: dict[int, int] | None = None,
+) -> Schedule:
     pair = np.flatnonzero(board.slot_of >= 0).astype(np.int64)
     slot = board.slot_of[pair]
-    return Schedule(pair, slot, _tables(board.inst, pair, slot), bound=bound, stats=stats)
+    table = _keep_tables(board.inst, pair, slot, _tables(board.inst, pair, slot), fixed or {})
+    return Schedule(pair, slot, table, bound=bound, stats=stats)
+
+
+def _unpin_for(board: _Board, k: int, priority: BoolArray, kept: dict[int, int]) -> bool:
+    """A must-meet that pinned meetings keep out: free the ordinary pinned
+    meetings in its way (its two sides' meetings in the slots they share, a full
+    slot's meetings) and try again. Must-meets come before keeping meetings in
+    place; what could not help is pinned again."""
+    inst = board.inst
+    e, p = int(inst.pair_enterprise[k]), int(inst.pair_participant[k])
+    freed: set[int] = set()
+    for t in np.flatnonzero(board.av_e[e] & board.av_p[p]):
+        there = [int(j) for j in (board.at_e[e, t], board.at_p[p, t]) if j >= 0]
+        if board.load[t] >= inst.tables:
+            there += [int(j) for j in board.at_e[:, t] if j >= 0]
+        freed.update(j for j in there if board.pinned[j] and not priority[j])
+    if board.deg_e[e] >= inst.enterprise_cap[e]:
+        freed.update(int(j) for j in board.at_e[e] if j >= 0 and not priority[j])
+    if board.deg_p[p] >= inst.participant_cap[p]:
+        freed.update(int(j) for j in board.at_p[p] if j >= 0 and not priority[j])
+    for j in freed:
+        board.pinned[j] = False
+    if board.place(k):
+        for j in freed:
+            kept.pop(j, None)
+        return True
+    # A cap is full: take out the cheapest freed meeting of the capped side.
+    for j in sorted(freed, key=lambda j: float(board.score[j])):
+        if board.slot_of[j] < 0:
+            continue
+        board.begin()
+        board.remove(j)
+        if board.place(k):
+            board.commit()
+            for i in freed:
+                kept.pop(i, None)
+            return True
+        board.rollback()
+    for j in freed:
+        board.pinned[j] = board.slot_of[j] >= 0
+    return False
+
+
+# A must-meet pair is worth more than any fairness penalty and any set of
+# ordinary pairs a party could meet instead, so the solver takes every one that fits.
+MUST_MEET_BONUS = 100.0
+
+
+def _pin(board: _Board, fixed: tuple[IntArray, IntArray, IntArray] | None) -> dict[int, int]:
+    """Put the previous schedule's still-valid meetings back where they were and
+    pin them. One that no longer fits (a party's availability or cap changed,
+    or another pinned meeting took its place) is left to the solver."""
+    kept: dict[int, int] = {}
+    if fixed is None:
+        return kept
+    inst = board.inst
+    used: set[tuple[int, int]] = set()
+    for k, t, table in zip(*(np.asarray(a, dtype=np.int64) for a in fixed), strict=True):
+        k, t, table = int(k), int(t), int(table)
+        e, p = int(inst.pair_enterprise[k]), int(inst.pair_participant[k])
+        fits = (
+            0 <= t < inst.n_slots
+            and 0 <= table < inst.tables
+            and (t, table) not in used
+            and board.slot_of[k] < 0
+            and board.av_e[e, t]
+            and board.av_p[p, t]
+            and board.at_e[e, t] < 0
+            and board.at_p[p, t] < 0
+            and board.load[t] < inst.tables
+            and board.deg_e[e] < inst.enterprise_cap[e]
+            and board.deg_p[p] < inst.participant_cap[p]
+        )
+        if fits:
+            board.add(k, t)
+            board.pinned[k] = True
+            used.add((t, table))
+            kept[k] = table
+    return kept
 
 
 def _open_pairs(board: _Board, usable: BoolArray) -> IntArray:
@@ -638,24 +754,42 @@ def _by_side(inst: Instance, usable: BoolArray) -> tuple[list[IntArray], list[In
 
 
 def solve(
-    inst: Instance, progress: Progress | None = None, improve_seconds: float = 10.0
+    inst: Instance,
+    progress: Progress | None = None,
+    improve_seconds: float = 10.0,
+    *,
+    must: BoolArray | None = None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None = None,
 ) -> Schedule:
     """A schedule close to the optimum, with an upper bound on the optimum.
-    `improve_seconds` caps the final local search (it usually ends sooner)."""
+    `improve_seconds` caps the final local search (it usually ends sooner).
+
+    `must` marks must-meet pairs: they carry MUST_MEET_BONUS inside the solver
+    and are placed first, so all that fit are scheduled. `fixed` (pairs, slots,
+    tables) is the previous schedule: those meetings are put back where they
+    were and never moved (minimum change); the solver works around them."""
     report = progress or (lambda _: None)
     report(0.05)
+    priority = np.zeros(inst.n_pairs, dtype=bool) if must is None else np.asarray(must, dtype=bool)
+    original = inst
+    if priority.any():
+        inst = dataclasses.replace(inst, pair_score=inst.pair_score + MUST_MEET_BONUS * priority)
     common = inst.common_slots()
     usable = common.any(axis=1) & (inst.pair_score > 0)
     chosen, bound = select_pairs(inst, usable, common)
+    # The reported bound is on the real objective; the boosted one steers the search.
+    real_bound = select_pairs(original, usable, common)[1] if priority.any() else bound
     report(0.5)
     board = _Board(inst)
+    kept = _pin(board, fixed)
     score = inst.pair_score
-    # Hardest pairs first (fewest shared slots), best first among equals, so what
-    # availability forces out tends to be cheap.
-    first = np.flatnonzero(chosen)
-    first = first[np.lexsort((-score[first], common[first].sum(axis=1)))]
+    # Must-meets first; then the hardest pairs (fewest shared slots), best first
+    # among equals, so what availability forces out tends to be cheap.
+    first = np.flatnonzero((chosen | (priority & usable)) & (board.slot_of < 0))
+    first = first[np.lexsort((-score[first], common[first].sum(axis=1), ~priority[first]))]
     for k in first:
-        board.place(int(k))
+        if not board.place(int(k)) and priority[k] and kept:
+            _unpin_for(board, int(k), priority, kept)
     placed_first = int((board.slot_of >= 0).sum())
     report(0.7)
     for fairness_first in (True, False):
@@ -682,8 +816,10 @@ def solve(
         "placed_from_selection": float(placed_first),
         "kempe_swaps": float(board.kempe_swaps),
         "improving_moves": float(improved),
+        "pinned": float(len(kept)),
     }
-    return _finish(board, bound, stats)
+    out = _finish(board, real_bound, stats, kept)
+    return out
 
 
 # --- yardsticks -----------------------------------------------------------------------------

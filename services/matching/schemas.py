@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from icalendar import Calendar, Event
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts import matching as contracts
 from shared.taxonomy import ParticipantKind
@@ -40,9 +40,96 @@ class ParticipantMatchQuery(Page):
     min_score: Score | None = Field(default=None, description="Only matches scoring at least this")
 
 
+InterestAnswer = Literal["accept", "decline", "must-meet"]
+InterestState = Literal["accept", "decline", "must-meet", "expired"]
+
+
 class MatchOut(contracts.Match):
     enterprise_name: str | None = None
     participant_name: str | None = None
+    enterprise_interest: InterestState | None = Field(
+        default=None, description="The enterprise side's answer; null: not answered yet"
+    )
+    participant_interest: InterestState | None = Field(
+        default=None, description="The participant side's answer; null: not answered yet"
+    )
+    interest_expires_at: datetime | None = Field(
+        default=None,
+        description="When the silent side's request expires (one side answered, the other not)",
+    )
+
+
+class InterestIn(Strict):
+    side: Literal["enterprise", "participant"] = Field(
+        description="The side you registered; only its partner may answer for it"
+    )
+    interest: InterestAnswer
+
+
+class MatchingSettingsIn(Strict):
+    mode: Literal["opt-in", "opt-out"] = Field(
+        default="opt-out",
+        description="opt-in: only pairs both sides accepted are scheduled; opt-out: every "
+        "match above the threshold unless a side declines",
+    )
+    interest_ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] = Field(
+        default=72, description="A request unanswered this long expires"
+    )
+    scheduling_closes_at: datetime | None = Field(
+        default=None, description="After this, interest can no longer change (with a zone)"
+    )
+
+    @field_validator("scheduling_closes_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("give a time zone offset")
+        return value
+
+
+class MatchingSettingsOut(BaseModel):
+    roadshow_id: uuid.UUID
+    mode: Literal["opt-in", "opt-out"]
+    interest_ttl_hours: int
+    scheduling_closes_at: datetime | None
+
+
+class AttendanceIn(Strict):
+    attendance: Literal["held", "no-show", "cancelled"]
+
+
+class AttendanceOut(BaseModel):
+    meeting_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    match_id: uuid.UUID
+    attendance: Literal["held", "no-show", "cancelled"]
+    recorded_at: datetime
+
+
+class FiguresOut(BaseModel):
+    roadshow_id: uuid.UUID
+    matches: int = Field(description="Proposed matches")
+    accepted: int = Field(description="Mutual accepts and must-meets (no decline)")
+    declined: int = Field(description="Matches a side declined")
+    scheduled: int = Field(description="Meetings in the current schedule")
+    held: int
+    no_show: int
+    cancelled: int = Field(description="Scheduled meetings recorded as cancelled on the day")
+    no_show_rate: float | None = Field(
+        description="no_show / (held + no_show); null until attendance is recorded"
+    )
+
+
+class ScheduleChanges(BaseModel):
+    """What a schedule changed against the one before it."""
+
+    kept: int
+    moved: int
+    cancelled: int
+    added: int
+    moved_meeting_ids: list[uuid.UUID]
+    cancelled_meeting_ids: list[uuid.UUID]
+    added_meeting_ids: list[uuid.UUID]
 
 
 class MatchPage(BaseModel):
@@ -79,6 +166,9 @@ class ScheduleJobOut(BaseModel):
     )
     shortfall: int | None = Field(
         description="Meetings enterprises miss below the fair minimum where it was reachable"
+    )
+    changes: ScheduleChanges | None = Field(
+        default=None, description="When done: what moved against the previous schedule"
     )
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -21,20 +23,29 @@ import numpy as np
 from pydantic import BaseModel
 
 from services.matching import domain
+from services.matching import interest as mi
 from services.matching import repository as repo
 from services.matching.scheduler import Schedule, objective, shortfall, total_score
 from services.matching.schemas import (
+    AttendanceIn,
+    AttendanceOut,
+    FiguresOut,
+    InterestIn,
+    MatchingSettingsIn,
+    MatchingSettingsOut,
     MatchOut,
     MatchPage,
     MatchQuery,
     MeetingOut,
     ParticipantMatchQuery,
+    ScheduleChanges,
     ScheduleJobIn,
     ScheduleJobOut,
     ScheduleOut,
 )
 from services.matching.settings import MatchingSettings
 from shared.contracts import registration as reg
+from shared.contracts.interest import AttendanceRecorded, InterestRecorded, MeetingMoved
 from shared.contracts.matching import (
     Match,
     ScheduleCompleted,
@@ -80,6 +91,27 @@ def _decode_cursor(cursor: str | None) -> tuple[float, uuid.UUID] | None:
         raise InvalidInput("not a cursor this API returned", field="cursor") from None
 
 
+def _match_out(row: asyncpg.Record, ttl_hours: int | None = None) -> MatchOut:
+    pair = repo.pair_interest(row)
+    return MatchOut(
+        **repo.stored_match(row, row["status"], row["version"]).model_dump(),
+        enterprise_name=row["enterprise_name"],
+        participant_name=row["participant_name"],
+        enterprise_interest=pair.enterprise,
+        participant_interest=pair.participant,
+        interest_expires_at=mi.expires_at(pair, timedelta(hours=ttl_hours)) if ttl_hours else None,
+    )
+
+
+def _settings_out(row: asyncpg.Record) -> MatchingSettingsOut:
+    return MatchingSettingsOut(
+        roadshow_id=row["id"],
+        mode=row["matching_mode"],
+        interest_ttl_hours=row["interest_ttl_hours"],
+        scheduling_closes_at=row["scheduling_closes_at"],
+    )
+
+
 def _job_out(row: asyncpg.Record) -> ScheduleJobOut:
     return ScheduleJobOut(
         job_id=row["id"],
@@ -90,7 +122,11 @@ def _job_out(row: asyncpg.Record) -> ScheduleJobOut:
 class Matching:
     """The use cases, bound to their configuration and the topic their events go to."""
 
-    def __init__(self, settings: MatchingSettings) -> None:
+    def __init__(
+        self, settings: MatchingSettings, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        # Injectable so that expiry and closing times are tested without waiting.
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._topic = settings.topics.matching
         self._weights = settings.weights()
         self._threshold = settings.match_threshold
@@ -367,18 +403,209 @@ class Matching:
             after=_decode_cursor(q.cursor),
             limit=q.limit + 1,
         )
-        items = [
-            MatchOut(
-                **repo.stored_match(r, r["status"], r["version"]).model_dump(),
-                enterprise_name=r["enterprise_name"],
-                participant_name=r["participant_name"],
-            )
-            for r in rows[: q.limit]
-        ]
+        items = [_match_out(r) for r in rows[: q.limit]]
         last = items[-1] if len(rows) > q.limit else None
         return MatchPage(
             items=items, next_cursor=_encode_cursor(last.score, last.match_id) if last else None
         )
+
+    # --- interest, settings, attendance, figures ---------------------------------------------
+
+    async def get_match(
+        self, conn: asyncpg.Connection, partner_id: uuid.UUID, match_id: uuid.UUID
+    ) -> MatchOut:
+        """Either side's partner and the organiser see a match with both answers."""
+        row = await repo.match_for_interest(conn, match_id)
+        readers = (
+            (row["enterprise_partner_id"], row["participant_partner_id"], row["organiser_id"])
+            if row is not None
+            else ()
+        )
+        if row is None or partner_id not in readers:
+            raise NotFound("no such match", field="match_id")
+        return _match_out(row, row["interest_ttl_hours"])
+
+    async def record_interest(
+        self, conn: asyncpg.Connection, ctx: Context, match_id: uuid.UUID, cmd: InterestIn
+    ) -> MatchOut:
+        """One side's answer, as an event; a decline cancels the pair's meeting at
+        once (the rest of the schedule stays where it is)."""
+        assert ctx.partner_id is not None
+        now = self.clock()
+        async with conn.transaction():
+            probe = await repo.match_for_interest(conn, match_id)
+            if probe is None:
+                raise NotFound("no such match", field="match_id")
+            await repo.lock_roadshow_scoring(conn, probe["roadshow_id"])
+            row = await repo.match_for_interest(conn, match_id, for_update=True)
+            assert row is not None
+            # Only the partner that registered this side speaks for it; to anyone
+            # else the match does not exist (as for every partner-scoped read).
+            if row[f"{cmd.side}_partner_id"] != ctx.partner_id:
+                raise NotFound("no such match", field="match_id")
+            if row["status"] != "proposed":
+                raise Conflict("the match was withdrawn", field="match_id")
+            closes = row["scheduling_closes_at"]
+            if closes is not None and now >= closes:
+                raise Conflict(
+                    f"scheduling closed at {closes.isoformat()}; interest can no longer change",
+                    field="scheduling_closes_at",
+                )
+            await repo.set_interest(conn, match_id, cmd.side, cmd.interest, now)
+            row = await repo.match_for_interest(conn, match_id)
+            assert row is not None
+            ttl = timedelta(hours=row["interest_ttl_hours"] or 72)
+            events: list[tuple[str, uuid.UUID, BaseModel]] = [
+                (
+                    "interest.recorded",
+                    match_id,
+                    InterestRecorded(
+                        match_id=match_id,
+                        roadshow_id=row["roadshow_id"],
+                        enterprise_id=row["enterprise_id"],
+                        participant_id=row["participant_id"],
+                        side=cmd.side,
+                        interest=cmd.interest,
+                        expires_at=mi.expires_at(repo.pair_interest(row), ttl),
+                    ),
+                )
+            ]
+            cancelled: list[MeetingOut] = []
+            if cmd.interest == mi.DECLINE:
+                cancelled = [
+                    repo.meeting_of(r, "cancelled")
+                    for r in await repo.scheduled_meetings_of_matches(conn, [match_id])
+                ]
+                await repo.cancel_meetings(conn, [m.meeting_id for m in cancelled])
+                events += [
+                    ("meeting.cancelled", m.match_id, repo.event_meeting(m)) for m in cancelled
+                ]
+            await self._emit(conn, ctx, events)
+        log.info(
+            "matching.interest_recorded",
+            match_id=str(match_id),
+            side=cmd.side,
+            interest=cmd.interest,
+            meetings_cancelled=len(cancelled),
+        )
+        return _match_out(row, row["interest_ttl_hours"])
+
+    async def expire_interest(self, conn: asyncpg.Connection) -> int:
+        """Record `expired` for each silent side past its road show's time to live
+        (one interest.recorded each), so an unanswered request never holds a slot.
+        Run periodically by the worker and before each scheduling job."""
+        now = self.clock()
+        async with conn.transaction():
+            rows = await repo.awaiting_answer(conn)
+            expired: list[tuple[asyncpg.Record, str]] = []
+            for row in rows:
+                side = mi.expiring_side(
+                    repo.pair_interest(row), now, timedelta(hours=row["interest_ttl_hours"])
+                )
+                if side is not None:
+                    await repo.set_interest(conn, row["match_id"], side, mi.EXPIRED, now)
+                    expired.append((row, side))
+            if not expired:
+                return 0
+            events: list[tuple[str, uuid.UUID, BaseModel]] = [
+                (
+                    "interest.recorded",
+                    row["match_id"],
+                    InterestRecorded(
+                        match_id=row["match_id"],
+                        roadshow_id=row["roadshow_id"],
+                        enterprise_id=row["enterprise_id"],
+                        participant_id=row["participant_id"],
+                        side=side,
+                        interest=mi.EXPIRED,
+                        expires_at=None,
+                    ),
+                )
+                for row, side in expired
+            ]
+            await self._emit(conn, Context(correlation_id=f"expiry-{uuid.uuid4()}"), events)
+        log.info("matching.interest_expired", requests=len(expired))
+        return len(expired)
+
+    async def matching_settings(
+        self, conn: asyncpg.Connection, partner_id: uuid.UUID, roadshow_id: uuid.UUID
+    ) -> MatchingSettingsOut:
+        return _settings_out(await self._check_organiser(conn, partner_id, roadshow_id))
+
+    async def set_matching_settings(
+        self,
+        conn: asyncpg.Connection,
+        partner_id: uuid.UUID,
+        roadshow_id: uuid.UUID,
+        cmd: MatchingSettingsIn,
+    ) -> MatchingSettingsOut:
+        async with conn.transaction():
+            await repo.lock_roadshow_scoring(conn, roadshow_id)
+            row = await repo.get_roadshow(conn, roadshow_id, for_update=True)
+            if row is None:
+                raise NotFound("no such road show", field="roadshow_id")
+            if row["organiser_id"] != partner_id:
+                raise Forbidden(
+                    "only the organising partner sets matching settings", field="roadshow_id"
+                )
+            row = await repo.set_matching_settings(
+                conn, roadshow_id, cmd.mode, cmd.interest_ttl_hours, cmd.scheduling_closes_at
+            )
+        log.info("matching.settings_changed", roadshow_id=str(roadshow_id), mode=cmd.mode)
+        return _settings_out(row)
+
+    async def record_attendance(
+        self, conn: asyncpg.Connection, ctx: Context, meeting_id: uuid.UUID, cmd: AttendanceIn
+    ) -> AttendanceOut:
+        """The organiser records whether a meeting took place, once it has started."""
+        now = self.clock()
+        async with conn.transaction():
+            row = await repo.meeting_for_attendance(conn, meeting_id)
+            if row is None or row["organiser_id"] != ctx.partner_id:
+                raise NotFound("no such meeting", field="meeting_id")
+            if row["status"] != "scheduled":
+                raise Conflict("the meeting was cancelled from the schedule", field="meeting_id")
+            if now < row["starts_at"]:
+                raise Conflict(
+                    "attendance is recorded once the meeting has started", field="attendance"
+                )
+            await repo.set_attendance(conn, meeting_id, cmd.attendance, now)
+            await self._emit(
+                conn,
+                ctx,
+                [
+                    (
+                        "attendance.recorded",
+                        row["match_id"],
+                        AttendanceRecorded(
+                            meeting_id=meeting_id,
+                            roadshow_id=row["roadshow_id"],
+                            match_id=row["match_id"],
+                            attendance=cmd.attendance,
+                        ),
+                    )
+                ],
+            )
+        log.info("matching.attendance_recorded", meeting_id=str(meeting_id))
+        return AttendanceOut(
+            meeting_id=meeting_id,
+            roadshow_id=row["roadshow_id"],
+            match_id=row["match_id"],
+            attendance=cmd.attendance,
+            recorded_at=now,
+        )
+
+    async def figures(
+        self, conn: asyncpg.Connection, partner_id: uuid.UUID, roadshow_id: uuid.UUID
+    ) -> FiguresOut:
+        await self._check_organiser(conn, partner_id, roadshow_id)
+        matches, meetings = await repo.figures_input(conn, roadshow_id)
+        f = mi.figures(
+            [repo.pair_interest(r) for r in matches],
+            len(meetings),
+            [r["attendance"] for r in meetings],
+        )
+        return FiguresOut(roadshow_id=roadshow_id, **dataclasses.asdict(f))
 
     # --- scheduling: the HTTP side --------------------------------------------------------
 
@@ -468,26 +695,42 @@ class Matching:
         self, conn: asyncpg.Connection, job: asyncpg.Record
     ) -> tuple[domain.SchedulingProblem, int]:
         """The solver's input from the current read model, with the road show's
-        version it was read at."""
+        version it was read at: eligible pairs under the organiser's mode (interest
+        as it stands now, expired requests recorded first), and the current
+        schedule's meetings to keep in place."""
+        await self.expire_interest(conn)
+        now = self.clock()
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             roadshow = await repo.get_roadshow(conn, job["roadshow_id"])
             assert roadshow is not None  # a job is only queued for a known road show
             enterprises = await repo.active_enterprises(conn, roadshow["id"])
             participants = await repo.active_participants(conn, roadshow["id"])
             candidates = await repo.proposed_matches_of_roadshow(conn, roadshow["id"])
+            current = await repo.scheduled_meetings(conn, roadshow["id"])
         problem = domain.scheduling_problem(
             repo.grid_of(roadshow),
             [repo.party_of(r) for r in enterprises],
             [repo.party_of(r) for r in participants],
             [
                 domain.Candidate(
-                    r["match_id"], r["enterprise_id"], r["participant_id"], r["score"], r["status"]
+                    r["match_id"],
+                    r["enterprise_id"],
+                    r["participant_id"],
+                    r["score"],
+                    r["status"],
+                    repo.pair_interest(r),
                 )
                 for r in candidates
             ],
             threshold=self._threshold,
             fair_minimum=job["fair_minimum"],
             enterprise_cap=job["enterprise_max_meetings"],
+            mode=roadshow["matching_mode"],
+            now=now,
+            interest_ttl=timedelta(hours=roadshow["interest_ttl_hours"]),
+            previous=[
+                domain.PreviousMeeting(r["match_id"], r["slot"], r["table_no"] - 1) for r in current
+            ],
         )
         return problem, roadshow["version"]
 
@@ -535,18 +778,27 @@ class Matching:
             final = Schedule(
                 schedule.pair[keep], schedule.slot[keep], schedule.table[keep], schedule.bound
             )
+            # Per match: where the solver put it (pair index, slot, 1-based table).
             wanted = {
-                (problem.match_ids[k], int(s), int(t) + 1): int(k)
+                problem.match_ids[k]: (int(k), int(s), int(t) + 1)
                 for k, s, t in zip(final.pair, final.slot, final.table, strict=True)
             }
             current = await repo.scheduled_meetings(conn, roadshow_id, for_update=True)
-            kept = [r for r in current if (r["match_id"], r["slot"], r["table_no"]) in wanted]
-            kept_keys = {(r["match_id"], r["slot"], r["table_no"]) for r in kept}
-            dropped = [
-                repo.meeting_of(r, "cancelled")
+            kept = [
+                r
                 for r in current
-                if (r["match_id"], r["slot"], r["table_no"]) not in kept_keys
+                if wanted.get(r["match_id"], (0, -1, -1))[1:] == (r["slot"], r["table_no"])
             ]
+            moving = [
+                r
+                for r in current
+                if r["match_id"] in wanted
+                and wanted[r["match_id"]][1:] != (r["slot"], r["table_no"])
+            ]
+            dropped = [
+                repo.meeting_of(r, "cancelled") for r in current if r["match_id"] not in wanted
+            ]
+            present = {r["match_id"] for r in current}
             schedule_id = uuid.uuid4()
             score_total = round(total_score(inst, final), 4)
             await repo.insert_schedule(
@@ -561,6 +813,20 @@ class Matching:
             )
             await repo.cancel_meetings(conn, [m.meeting_id for m in dropped])
             await repo.move_meetings(conn, [r["id"] for r in kept], schedule_id)
+            await repo.move_meeting_rows(
+                conn,
+                [
+                    {
+                        "id": r["id"],
+                        "slot": wanted[r["match_id"]][1],
+                        "table_no": wanted[r["match_id"]][2],
+                        "starts_at": problem.slots[wanted[r["match_id"]][1]][0],
+                        "ends_at": problem.slots[wanted[r["match_id"]][1]][1],
+                        "schedule_id": schedule_id,
+                    }
+                    for r in moving
+                ],
+            )
             new_rows = [
                 {
                     "id": uuid.uuid4(),
@@ -575,16 +841,27 @@ class Matching:
                     "ends_at": problem.slots[slot][1],
                     "score": float(inst.pair_score[k]),
                 }
-                for (match_id, slot, table), k in wanted.items()
-                if (match_id, slot, table) not in kept_keys
+                for match_id, (k, slot, table) in wanted.items()
+                if match_id not in present
             ]
             await repo.insert_meetings(conn, new_rows)
-            scheduled = [
-                repo.meeting_of(r)
-                for r in await repo.meetings_by_id(conn, [r["id"] for r in new_rows])
-            ]
+            by_id = {
+                r["id"]: repo.meeting_of(r)
+                for r in await repo.meetings_by_id(
+                    conn, [r["id"] for r in kept + moving] + [r["id"] for r in new_rows]
+                )
+            }
             await repo.set_current_schedule(conn, roadshow_id, schedule_id)
             missing = shortfall(inst, final)
+            changes = ScheduleChanges(
+                kept=len(kept),
+                moved=len(moving),
+                cancelled=len(dropped),
+                added=len(new_rows),
+                moved_meeting_ids=[r["id"] for r in moving],
+                cancelled_meeting_ids=[m.meeting_id for m in dropped],
+                added_meeting_ids=[r["id"] for r in new_rows],
+            )
             await repo.finish_job(
                 conn,
                 job["id"],
@@ -593,11 +870,33 @@ class Matching:
                 score_total,
                 None if schedule.bound is None else round(schedule.bound, 4),
                 missing,
+                changes=changes.model_dump(mode="json"),
             )
             events: list[tuple[str, uuid.UUID, BaseModel]] = [
                 ("meeting.cancelled", m.match_id, repo.event_meeting(m)) for m in dropped
             ]
-            events += [("meeting.scheduled", m.match_id, repo.event_meeting(m)) for m in scheduled]
+            for r in moving:
+                m = by_id[r["id"]]
+                events.append(
+                    (
+                        "meeting.moved",
+                        m.match_id,
+                        MeetingMoved(
+                            **repo.event_meeting(m).model_dump(),
+                            previous_slot=r["slot"],
+                            previous_table=r["table_no"],
+                            previous_starts_at=r["starts_at"].astimezone(m.starts_at.tzinfo),
+                            previous_ends_at=r["ends_at"].astimezone(m.starts_at.tzinfo),
+                        ),
+                    )
+                )
+            # Unchanged meetings are announced again under the new schedule id, so
+            # that schedule.completed's count equals the meeting events a consumer
+            # can collect for it (re-announcing an unchanged meeting changes nothing).
+            events += [
+                ("meeting.scheduled", by_id[i].match_id, repo.event_meeting(by_id[i]))
+                for i in [r["id"] for r in kept] + [r["id"] for r in new_rows]
+            ]
             events.append(
                 (
                     "schedule.completed",
@@ -617,8 +916,9 @@ class Matching:
             schedule_id=str(schedule_id),
             meetings=final.size,
             kept=len(kept),
+            moved=len(moving),
             cancelled=len(dropped),
-            scheduled=len(scheduled),
+            scheduled=len(new_rows),
             objective=round(objective(inst, final), 4),
             bound=schedule.bound,
         )

@@ -58,6 +58,11 @@ class MatchingSettings(ServiceSettings):
         gt=0,
         description="A running job whose worker sent no heartbeat this long is taken over",
     )
+    interest_expiry_check_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the worker records expired interest requests (each job checks too)",
+    )
     scheduler_max_attempts: int = Field(
         default=3, ge=1, description="Tries of one job before it is marked failed"
     )

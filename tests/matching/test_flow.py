@@ -231,3 +231,72 @@ async def _snapshot(db: asyncpg.Connection) -> dict[str, Any]:
             tuple(r) for r in await db.fetch("SELECT id, status FROM meetings ORDER BY id")
         ],
     }
+
+
+async def test_opt_in_and_a_decline_after_publication_on_the_broker(suite: Suite) -> None:
+    ev = await _event(suite)
+
+    async def matched() -> Any:
+        page = await suite.try_json(f"/v1/roadshows/{ev['rid']}/matches", ev["organiser"])
+        return page["items"] if page is not None and len(page["items"]) == 6 else None
+
+    matches = await suite.wait_for(matched, "the road show's matches")
+    resp = await suite.matching.put(
+        f"/v1/roadshows/{ev['rid']}/matching-settings",
+        json={"mode": "opt-in"},
+        headers=ev["organiser"],
+    )
+    assert resp.status == 200, await resp.text()
+    # Both sides accept four pairs; the other two get one side's accept only.
+    mutual = matches[:4]
+    for i, m in enumerate(matches):
+        answers = [("enterprise", ev["delegate"])]
+        if i < 4:
+            answers.append(("participant", ev["organiser"]))
+        for side, headers in answers:
+            resp = await suite.matching.put(
+                f"/v1/matches/{m['match_id']}/interest",
+                json={"side": side, "interest": "accept"},
+                headers=headers,
+            )
+            assert resp.status == 200, await resp.text()
+    resp = await suite.matching.post(
+        f"/v1/roadshows/{ev['rid']}/schedule-jobs",
+        json={"fair_minimum": 0},
+        headers=ev["organiser"],
+    )
+    job_id = (await resp.json())["job_id"]
+
+    async def scheduled() -> bool:
+        job = await suite.get_json(f"/v1/schedule-jobs/{job_id}", ev["organiser"])
+        return job["status"] == "succeeded"
+
+    await suite.wait_for(scheduled, "the schedule")
+    before = await suite.get_json(f"/v1/roadshows/{ev['rid']}/schedule", ev["organiser"])
+    assert {m["match_id"] for m in before["meetings"]} == {m["match_id"] for m in mutual}
+
+    # The participant's partner declines one published meeting: it is cancelled, the
+    # others keep their slot and table, and the events reach the topic.
+    declined = before["meetings"][0]
+    resp = await suite.matching.put(
+        f"/v1/matches/{declined['match_id']}/interest",
+        json={"side": "participant", "interest": "decline"},
+        headers=ev["organiser"],
+    )
+    assert resp.status == 200, await resp.text()
+    after = await suite.get_json(f"/v1/roadshows/{ev['rid']}/schedule", ev["organiser"])
+    place = {(m["meeting_id"], m["slot"], m["table"]) for m in after["meetings"]}
+    assert place == {(m["meeting_id"], m["slot"], m["table"]) for m in before["meetings"][1:]}
+
+    async def on_topic() -> Any:
+        events = await _matching_events(suite, at_least=1)
+        mine = [e for e in events if e.data.get("roadshow_id") == ev["rid"]]
+        kinds = Counter(e.type for e in mine)
+        return (
+            mine if kinds["meeting.cancelled"] == 1 and kinds["interest.recorded"] == 11 else None
+        )
+
+    mine = await suite.wait_for(on_topic, "the decline's events on the topic")
+    (cancelled,) = [e for e in mine if e.type == "meeting.cancelled"]
+    assert cancelled.data["meeting_id"] == declined["meeting_id"]
+    assert cancelled.key == declined["match_id"]
