@@ -11,17 +11,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from icalendar import Calendar, Event
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from shared.contracts import matching as contracts
+from shared.http.requests import Strict
 from shared.taxonomy import ParticipantKind
 
 Score = Annotated[float, Field(ge=0, le=1)]
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Page(Strict):
