@@ -560,25 +560,14 @@ class Emails:
         now = self.clock()
         decision = domain.decide(attempt, delivery.tries, self.policy, now, self._rand)
         async with conn.transaction():
-            await repo.finish_attempt(
+            settled = await repo.record_attempt(
                 conn,
                 delivery.notification_id,
                 delivery.number,
-                outcome=attempt.outcome,
-                status_code=attempt.status_code,
-                latency_ms=attempt.latency_ms,
-                error=attempt.error,
-                now=now,
-            )
-            settled = await repo.settle(
-                conn,
-                delivery.notification_id,
                 delivery.token,
-                status=decision.status,
-                next_attempt_at=decision.next_attempt_at,
-                status_code=attempt.status_code,
-                error=attempt.error,
-                now=now,
+                attempt,
+                decision,
+                now,
             )
         return decision if settled else None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from services.notification import domain
 from shared.contracts.registration import Enterprise, Participant
 
 # --- read model of registration -------------------------------------------------
@@ -541,3 +542,36 @@ def _page(rows: list[asyncpg.Record], limit: int) -> tuple[list[asyncpg.Record],
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1]["seq"]
     return rows, None
+
+
+async def record_attempt(
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    number: int,
+    token: uuid.UUID,
+    attempt: domain.Attempt,
+    decision: domain.Decision,
+    now: datetime,
+) -> bool:
+    """Store an attempt's end and the notification's next state, in the caller's
+    transaction, for either channel. False when the lease was lost."""
+    await finish_attempt(
+        conn,
+        notification_id,
+        number,
+        outcome=attempt.outcome,
+        status_code=attempt.status_code,
+        latency_ms=attempt.latency_ms,
+        error=attempt.error,
+        now=now,
+    )
+    return await settle(
+        conn,
+        notification_id,
+        token,
+        status=decision.status,
+        next_attempt_at=decision.next_attempt_at,
+        status_code=attempt.status_code,
+        error=attempt.error,
+        now=now,
+    )
