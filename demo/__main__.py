@@ -123,6 +123,9 @@ class Demo:
         self.wait = wait_seconds
         self.summary = Summary()
         self.receiver = WebhookReceiver()
+        # What the run created, for callers that go on from there (tests, scripts).
+        self.headers: dict[str, dict[str, str]] = {}
+        self.roadshow_id = ""
 
     async def call(
         self,
@@ -139,13 +142,16 @@ class Demo:
                 raise RuntimeError(f"{method} {url} -> {resp.status}: {text[:500]}")
             return json.loads(text) if text and resp.content_type.endswith("json") else text
 
-    async def run(self) -> Summary:
+    async def run(self, *, keep_receiver: bool = False) -> Summary:
+        """Run the road show; with keep_receiver the webhook receiver stays up for
+        what the caller does next (it then calls `receiver.stop()`)."""
         await self.receiver.start()
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s:
                 return await self._run(s)
         finally:
-            await self.receiver.stop()
+            if not keep_receiver:
+                await self.receiver.stop()
 
     async def _run(self, s: aiohttp.ClientSession) -> Summary:
         reg, mat, note = self.urls.registration, self.urls.matching, self.urls.notification
@@ -158,10 +164,11 @@ class Demo:
             "X-Correlation-ID": "demo-organiser",
         }
         b = {"Authorization": f"Bearer {park['api_key']}", "X-Correlation-ID": "demo-park"}
+        self.headers = {"organiser": a, "park": b}
         print(f"partners: {ORGANISER} (organiser, delegation), {HOST_PARK} (local participants)")
 
         roadshow = await self.call(s, "POST", f"{reg}/v1/roadshows", a, self.data.roadshow)
-        rid = roadshow["roadshow_id"]
+        rid = self.roadshow_id = roadshow["roadshow_id"]
         participants = []
         for i, p in enumerate(self.data.participants):
             participants.append(

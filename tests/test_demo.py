@@ -4,17 +4,21 @@ summary's counts agree with the services' databases and the receiver's records."
 
 from __future__ import annotations
 
+import email
+import email.message
 import os
 import signal
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import asyncpg
 
 from demo.__main__ import Demo, Urls, _ready
-from demo.generator import generate
+from demo.generator import RoadshowData, generate
 from shared.embedded import database_url, drop_database, free_port
 from shared.testing.waiting import eventually
 
@@ -39,6 +43,7 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
         start_new_session=True,
     )
     urls = Urls(*(f"http://127.0.0.1:{first + i}" for i in range(3)))
+    demo: Demo | None = None
     try:
 
         async def up() -> bool:
@@ -49,7 +54,7 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
         token = (tmp_path / "admin-token").read_text().strip()
         data = generate(seed=11, enterprises=5, participants=14)
         demo = Demo(urls, token, data, tmp_path / "out", 120)
-        summary = await demo.run()
+        summary = await demo.run(keep_receiver=True)
         dbs = {
             name: database_url(pg_server_url, prefix + name)
             for name in ("registration", "matching", "notification")
@@ -95,6 +100,7 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
         html = Path(summary.html_path).read_text()
         assert html.count("class=meeting") == summary.meetings
         assert Path(summary.csv_path).read_text().count("\n") == summary.meetings + 1
+        await _decline_after_publication(demo, urls, tmp_path / "mail", data)
         # The three services' own JSON logs name no person of the run.
         people = [e["president"] for e in data.delegation["enterprises"]] + [
             p["contact"] for p in data.participants
@@ -105,6 +111,8 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
             for value in (person["name"], person["email"], person["phone"]):
                 assert value not in logs
     finally:
+        if demo is not None:
+            await demo.receiver.stop()
         suite.send_signal(signal.SIGINT)
         try:
             suite.wait(60)
@@ -123,3 +131,94 @@ def _free(port: int) -> bool:
             return True
         except OSError:
             return False
+
+
+async def _decline_after_publication(
+    demo: Demo, urls: Urls, maildir: Path, data: RoadshowData
+) -> None:
+    """Issue 5 across the services: everyone with meetings gets one schedule
+    e-mail; a bank's decline after publication cancels that meeting only, and both
+    sides hear of it (e-mail) as do the bank's webhook subscribers."""
+    organiser, park = demo.headers["organiser"], demo.headers["park"]
+    async with aiohttp.ClientSession() as s:
+        async with s.get(
+            f"{urls.matching}/v1/roadshows/{demo.roadshow_id}/schedule", headers=organiser
+        ) as r:
+            before = {
+                m["meeting_id"]: m
+                for m in (await r.json())["meetings"]
+                if m["status"] == "scheduled"
+            }
+        parties = {m["enterprise_id"] for m in before.values()} | {
+            m["participant_id"] for m in before.values()
+        }
+
+        def messages(kind: str) -> list[email.message.Message]:
+            found = []
+            for path in (maildir / "new").glob("*"):
+                msg = email.message_from_bytes(path.read_bytes())
+                if msg["X-Roadshow-Message"] == kind:
+                    found.append(msg)
+            return found
+
+        async def schedules_sent() -> list[email.message.Message]:
+            sent = messages("schedule")
+            return sent if len(sent) >= len(parties) else []
+
+        sent = await eventually(
+            schedules_sent, within=60, what="a schedule e-mail to everyone with meetings"
+        )
+        recipients = [m["X-RcptTo"] for m in sent]
+        assert len(recipients) == len(set(recipients)) == len(parties)  # exactly one each
+
+        bank_ids = {
+            p["participant_id"] for p in await _participants(s, urls, park) if p["kind"] == "bank"
+        }
+        meeting = next(m for m in before.values() if m["participant_id"] in bank_ids)
+        async with s.put(
+            f"{urls.matching}/v1/matches/{meeting['match_id']}/interest",
+            json={"side": "participant", "interest": "decline"},
+            headers=park,
+        ) as r:
+            assert r.status == 200, await r.text()
+
+        async def cancelled_hook() -> bool:
+            return any(
+                r.body.get("type") == "meeting.cancelled"
+                and r.body["data"]["meeting"]["meeting_id"] == meeting["meeting_id"]
+                for r in demo.receiver.unique().values()
+            )
+
+        await eventually(cancelled_hook, within=60, what="the bank's webhook of the cancellation")
+        notices = await eventually(
+            lambda: _at_least(lambda: messages("cancelled"), 2),
+            within=60,
+            what="two cancellation e-mails",
+        )
+        assert len(notices) == 2  # the president and the bank's contact, nobody else
+        async with s.get(
+            f"{urls.matching}/v1/roadshows/{demo.roadshow_id}/schedule", headers=organiser
+        ) as r:
+            after = {
+                m["meeting_id"]: m
+                for m in (await r.json())["meetings"]
+                if m["status"] == "scheduled"
+            }
+        assert meeting["meeting_id"] not in after
+        for mid, m in after.items():  # every other meeting stays where it was
+            assert (m["slot"], m["table"]) == (before[mid]["slot"], before[mid]["table"])
+        assert set(after) == set(before) - {meeting["meeting_id"]}
+    assert data.participants
+
+
+async def _participants(
+    s: aiohttp.ClientSession, urls: Urls, headers: dict[str, str]
+) -> list[dict[str, Any]]:
+    async with s.get(f"{urls.registration}/v1/participants?limit=500", headers=headers) as r:
+        items: list[dict[str, Any]] = (await r.json())["items"]
+        return items
+
+
+async def _at_least(probe: Any, n: int) -> Any:
+    found = probe()
+    return found if len(found) >= n else None
