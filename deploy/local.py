@@ -165,7 +165,9 @@ def main() -> int:
                 port=port,
                 home=home,
                 admin_token=admin_token,
-                extra=local_mail_settings(home, mail.port, port) if name == "notification" else None,
+                extra=local_mail_settings(home, mail.port, port)
+                if name == "notification"
+                else None,
             )
             # The broker's memory storage starts empty: re-publish the outbox so the
             # other services catch up (their inboxes drop what they already had).
