@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from aiohttp import web
@@ -25,11 +24,9 @@ from services.matching.schemas import (
     TableFormat,
 )
 from services.matching.service import ENTERPRISE, PARTICIPANT, Matching
-from shared.envelope import Context
-from shared.errors import NotFound
-from shared.http.api import Api, read_body, read_json, read_query, respond
+from shared.http.api import Api, path_id, read_body, read_json, read_query, respond
 from shared.http.idempotency import create_once
-from shared.http.middleware import POOL, correlation_id, partner_id
+from shared.http.middleware import POOL, caller_context, partner_id
 
 SERVICE = web.AppKey("matching", Matching)
 
@@ -38,17 +35,6 @@ api = Api(
     description="Explained matches between a road show's enterprises and its local funds, "
     "companies and banks, and the event's 1:1 meeting schedule.",
 )
-
-
-def _ctx(request: web.Request) -> Context:
-    return Context(correlation_id=correlation_id(request), partner_id=partner_id(request))
-
-
-def _id(request: web.Request, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise NotFound("no such resource", field=name) from None
 
 
 def _schedule_response(schedule: ScheduleOut, fmt: str, name: str) -> web.StreamResponse:
@@ -82,7 +68,7 @@ async def enterprise_matches(request: web.Request) -> web.StreamResponse:
     q = read_query(request, MatchQuery)
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].list_matches(
-            conn, partner_id(request), ENTERPRISE, _id(request, "enterprise_id"), q
+            conn, partner_id(request), ENTERPRISE, path_id(request, "enterprise_id"), q
         )
     return respond(out)
 
@@ -99,7 +85,7 @@ async def participant_matches(request: web.Request) -> web.StreamResponse:
     q = read_query(request, ParticipantMatchQuery)
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].list_matches(
-            conn, partner_id(request), PARTICIPANT, _id(request, "participant_id"), q
+            conn, partner_id(request), PARTICIPANT, path_id(request, "participant_id"), q
         )
     return respond(out)
 
@@ -116,7 +102,7 @@ async def roadshow_matches(request: web.Request) -> web.StreamResponse:
     q = read_query(request, MatchQuery)
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].list_matches(
-            conn, partner_id(request), "roadshow", _id(request, "roadshow_id"), q
+            conn, partner_id(request), "roadshow", path_id(request, "roadshow_id"), q
         )
     return respond(out)
 
@@ -138,11 +124,13 @@ async def start_scheduling(request: web.Request) -> web.StreamResponse:
     # An empty body means the defaults.
     raw: Any = await read_json(request) if request.can_read_body else {}
     cmd = ScheduleJobIn.model_validate(raw)
-    roadshow_id = _id(request, "roadshow_id")
+    roadshow_id = path_id(request, "roadshow_id")
     return await create_once(
         request,
         {"roadshow_id": str(roadshow_id), "body": raw},
-        lambda conn: request.app[SERVICE].start_scheduling(conn, _ctx(request), roadshow_id, cmd),
+        lambda conn: request.app[SERVICE].start_scheduling(
+            conn, caller_context(request), roadshow_id, cmd
+        ),
         status=202,
     )
 
@@ -156,7 +144,9 @@ async def start_scheduling(request: web.Request) -> web.StreamResponse:
 )
 async def get_job(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
-        out = await request.app[SERVICE].get_job(conn, partner_id(request), _id(request, "job_id"))
+        out = await request.app[SERVICE].get_job(
+            conn, partner_id(request), path_id(request, "job_id")
+        )
     return respond(out)
 
 
@@ -170,7 +160,7 @@ async def get_job(request: web.Request) -> web.StreamResponse:
 )
 async def roadshow_schedule(request: web.Request) -> web.StreamResponse:
     q = read_query(request, TableFormat)
-    roadshow_id = _id(request, "roadshow_id")
+    roadshow_id = path_id(request, "roadshow_id")
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].roadshow_schedule(conn, partner_id(request), roadshow_id)
     return _schedule_response(out, q.format, f"schedule-{roadshow_id}")
@@ -186,7 +176,7 @@ async def roadshow_schedule(request: web.Request) -> web.StreamResponse:
 )
 async def enterprise_schedule(request: web.Request) -> web.StreamResponse:
     q = read_query(request, PartyFormat)
-    enterprise_id = _id(request, "enterprise_id")
+    enterprise_id = path_id(request, "enterprise_id")
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].party_schedule(
             conn, partner_id(request), ENTERPRISE, enterprise_id
@@ -204,7 +194,7 @@ async def enterprise_schedule(request: web.Request) -> web.StreamResponse:
 )
 async def participant_schedule(request: web.Request) -> web.StreamResponse:
     q = read_query(request, PartyFormat)
-    participant_id = _id(request, "participant_id")
+    participant_id = path_id(request, "participant_id")
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].party_schedule(
             conn, partner_id(request), PARTICIPANT, participant_id
@@ -225,7 +215,7 @@ async def participant_schedule(request: web.Request) -> web.StreamResponse:
 async def get_match(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].get_match(
-            conn, partner_id(request), _id(request, "match_id")
+            conn, partner_id(request), path_id(request, "match_id")
         )
     return respond(out)
 
@@ -241,9 +231,11 @@ async def get_match(request: web.Request) -> web.StreamResponse:
 )
 async def put_interest(request: web.Request) -> web.StreamResponse:
     cmd = await read_body(request, InterestIn)
-    match_id = _id(request, "match_id")
+    match_id = path_id(request, "match_id")
     async with request.app[POOL].acquire() as conn:
-        out = await request.app[SERVICE].record_interest(conn, _ctx(request), match_id, cmd)
+        out = await request.app[SERVICE].record_interest(
+            conn, caller_context(request), match_id, cmd
+        )
     return respond(out)
 
 
@@ -257,7 +249,7 @@ async def put_interest(request: web.Request) -> web.StreamResponse:
 async def get_matching_settings(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].matching_settings(
-            conn, partner_id(request), _id(request, "roadshow_id")
+            conn, partner_id(request), path_id(request, "roadshow_id")
         )
     return respond(out)
 
@@ -273,7 +265,7 @@ async def get_matching_settings(request: web.Request) -> web.StreamResponse:
 )
 async def put_matching_settings(request: web.Request) -> web.StreamResponse:
     cmd = await read_body(request, MatchingSettingsIn)
-    roadshow_id = _id(request, "roadshow_id")
+    roadshow_id = path_id(request, "roadshow_id")
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].set_matching_settings(
             conn, partner_id(request), roadshow_id, cmd
@@ -291,9 +283,11 @@ async def put_matching_settings(request: web.Request) -> web.StreamResponse:
 )
 async def put_attendance(request: web.Request) -> web.StreamResponse:
     cmd = await read_body(request, AttendanceIn)
-    meeting_id = _id(request, "meeting_id")
+    meeting_id = path_id(request, "meeting_id")
     async with request.app[POOL].acquire() as conn:
-        out = await request.app[SERVICE].record_attendance(conn, _ctx(request), meeting_id, cmd)
+        out = await request.app[SERVICE].record_attendance(
+            conn, caller_context(request), meeting_id, cmd
+        )
     return respond(out)
 
 
@@ -307,6 +301,6 @@ async def put_attendance(request: web.Request) -> web.StreamResponse:
 async def get_figures(request: web.Request) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
         out = await request.app[SERVICE].figures(
-            conn, partner_id(request), _id(request, "roadshow_id")
+            conn, partner_id(request), path_id(request, "roadshow_id")
         )
     return respond(out)
