@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from aiohttp import web
 
@@ -25,57 +26,55 @@ from shared.http.app import READINESS
 from shared.kafka import ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.outbox import replay
-from shared.runtime import Loop, run_until_stopped
+from shared.runtime import Background, run_until_stopped
 from shared.settings import ServiceSettings, load_settings
 
 log = get_logger(__name__)
 
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@dataclass(frozen=True)
+class Command(Generic[S]):
+    """A service's own subcommand: how it reads its arguments, and what it runs."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[S, argparse.Namespace], Awaitable[None]]
+
 
 @dataclass
-class Background:
-    """A loop the service runs, and how readiness asks whether it is healthy."""
-
+class ServiceCli(Generic[S]):
     name: str
-    run: Loop
-    healthy: Callable[[], bool]
-
-
-@dataclass
-class ServiceCli:
-    name: str
-    settings_cls: type[ServiceSettings]
+    settings_cls: type[S]
     migrations: list[tuple[str, Path]]
-    create_app: Callable[[ServiceSettings], web.Application]
-    background: Callable[[ServiceSettings, web.Application | None], list[Background]]
-    extra: dict[
-        str,
-        tuple[
-            Callable[[argparse.ArgumentParser], None],
-            Callable[[ServiceSettings, argparse.Namespace], Awaitable[None]],
-        ],
-    ] = field(default_factory=dict)
+    create_app: Callable[[S], web.Application]
+    background: Callable[[S], list[Background]]
+    extra: dict[str, Command[S]] = field(default_factory=dict)
 
     def main(self, argv: Sequence[str] | None = None) -> None:
         parser = argparse.ArgumentParser(prog=f"python -m services.{self.name}")
         sub = parser.add_subparsers(dest="command")
-        for cmd in ("serve", "api", "worker", "migrate"):
-            sub.add_parser(cmd)
+        sub.add_parser("serve", help="migrate, then the HTTP API and every background loop")
+        sub.add_parser("api", help="only the HTTP API")
+        sub.add_parser("worker", help="only the background loops")
+        sub.add_parser("migrate", help="apply pending migrations and exit")
         rp = sub.add_parser("replay", help="publish a range of the outbox again")
         rp.add_argument("--since", type=datetime.fromisoformat)
         rp.add_argument("--until", type=datetime.fromisoformat)
         rp.add_argument("--type", action="append", dest="types")
-        for name, (configure, _) in self.extra.items():
-            configure(sub.add_parser(name))
+        for name, command in self.extra.items():
+            command.configure(sub.add_parser(name, help=command.help))
         args = parser.parse_args(argv)
         settings = load_settings(self.settings_cls)
         configure_logging(self.name, settings.log_level, settings.log_file)
         asyncio.run(self._dispatch(settings, args))
 
-    async def _dispatch(self, settings: ServiceSettings, args: argparse.Namespace) -> None:
+    async def _dispatch(self, settings: S, args: argparse.Namespace) -> None:
         dsn = settings.database_url.get_secret_value()
         command = args.command or "serve"
         if command in self.extra:
-            await self.extra[command][1](settings, args)
+            await self.extra[command].run(settings, args)
         elif command == "migrate":
             await migrate(dsn, self.migrations)
         elif command == "replay":
@@ -93,7 +92,7 @@ class ServiceCli:
             await migrate(dsn, self.migrations)
             await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all())
             app = self.create_app(settings) if command in ("serve", "api") else None
-            loops = self.background(settings, app) if command in ("serve", "worker") else []
+            loops = self.background(settings) if command in ("serve", "worker") else []
             if app is not None:
                 for loop in loops:
                     app[READINESS][loop.name] = _as_check(loop.healthy)

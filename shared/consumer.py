@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,15 +27,15 @@ from pydantic import BaseModel, ValidationError
 from shared import metrics
 from shared.contracts import UnknownEventType, parse_data
 from shared.db import create_pool
-from shared.envelope import Envelope
+from shared.envelope import Context, Envelope
+from shared.event_handlers import EventHandler, EventHandlers
 from shared.kafka import make_producer
 from shared.logging import get_logger
 from shared.settings import ServiceSettings
 from shared.topics import Topics
+from shared.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
-
-Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -57,8 +57,10 @@ class IdempotentConsumer:
         *,
         name: str,
         topics: list[str],
-        handlers: Mapping[str, Handler],
+        handlers: EventHandlers,
         dsn: str,
+        producer: str,
+        emits_to: str,
         bootstrap_servers: str,
         pool_max: int = 5,
         max_attempts: int = 5,
@@ -71,6 +73,9 @@ class IdempotentConsumer:
         self.name = name
         self._topics = topics
         self._handlers = handlers
+        # What handlers emit: events of `producer`, staged for `emits_to` in the same unit.
+        self._producer = producer
+        self._emits_to = emits_to
         self._dsn = dsn
         self._pool_max = pool_max
         self._pool: asyncpg.Pool | None = None
@@ -146,8 +151,8 @@ class IdempotentConsumer:
         except ValidationError as exc:
             await self._dead_letter(record, dead_letters, "unparseable", _fields(exc))
             return
-        handler = self._handlers.get(envelope.type)
-        if handler is None:
+        handlers = self._handlers.handlers_for(envelope.type)
+        if not handlers:
             metrics.CONSUMED.labels(self.name, "ignored").inc()
             return
         with structlog.contextvars.bound_contextvars(
@@ -163,7 +168,7 @@ class IdempotentConsumer:
                 return
             for attempt in range(1, self._max_attempts + 1):
                 try:
-                    done = await self._handle_once(envelope, data, handler)
+                    done = await self._handle_once(envelope, data, handlers)
                     break
                 except Exception as exc:  # one bad message must not stop the partition
                     log.warning(
@@ -186,9 +191,16 @@ class IdempotentConsumer:
                 if self._after_commit is not None:
                     self._after_commit(envelope)
 
-    async def _handle_once(self, envelope: Envelope, data: BaseModel, handler: Handler) -> bool:
+    async def _handle_once(
+        self, envelope: Envelope, data: BaseModel, handlers: tuple[EventHandler, ...]
+    ) -> bool:
         assert self._pool is not None
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with (
+            self._pool.acquire() as conn,
+            UnitOfWork.joining(
+                conn, Context.caused_by(envelope), producer=self._producer, topic=self._emits_to
+            ) as uow,
+        ):
             fresh = await conn.fetchval(
                 "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)"
                 " ON CONFLICT DO NOTHING RETURNING true",
@@ -198,7 +210,8 @@ class IdempotentConsumer:
             )
             if not fresh:
                 return False
-            await handler(conn, envelope, data)
+            for handler in handlers:
+                await handler(uow, envelope, data)
             return True
 
     async def _dead_letter(
@@ -236,12 +249,20 @@ def _fields(exc: ValidationError) -> str:
 
 
 def consumer_from_settings(
-    settings: ServiceSettings, name: str, topics: list[str], handlers: Mapping[str, Handler]
+    settings: ServiceSettings,
+    name: str,
+    topics: list[str],
+    handlers: EventHandlers,
+    *,
+    producer: str,
+    emits_to: str,
 ) -> IdempotentConsumer:
     return IdempotentConsumer(
         name=name,
         topics=topics,
         handlers=handlers,
+        producer=producer,
+        emits_to=emits_to,
         dsn=settings.database_url.get_secret_value(),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         max_attempts=settings.consumer_max_attempts,

@@ -45,6 +45,16 @@ class Context:
     partner_id: uuid.UUID | None = None
     causation_id: str | None = None
 
+    @classmethod
+    def caused_by(cls, event: Envelope) -> Context:
+        """The context of work done on behalf of `event`: its flow, its partner, and
+        the event itself as the cause."""
+        return cls(
+            correlation_id=event.correlation_id,
+            partner_id=event.partner_id,
+            causation_id=str(event.id),
+        )
+
 
 def new_event(
     producer: str, ctx: Context, type_: str, key: uuid.UUID | str, data: BaseModel

@@ -13,12 +13,13 @@ import hmac
 import secrets
 import uuid
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
 from shared.contracts.registration import PartnerKeyIssued, PartnerKeyRevoked
 from shared.envelope import Envelope
+from shared.event_handlers import EventHandlers
+from shared.unit_of_work import UnitOfWork
 
 
 def new_token() -> tuple[uuid.UUID, str]:
@@ -73,21 +74,16 @@ async def revoke_key(
     return bool(status != "UPDATE 0")
 
 
-async def _on_key_issued(
-    conn: asyncpg.Connection, _envelope: Envelope, data: PartnerKeyIssued
-) -> None:
-    await store_key(conn, data)
+# The consumer handlers that keep a service's `partner_keys` replica in step with
+# registration: a service includes them in its own registry.
+KEY_REPLICA = EventHandlers()
 
 
-async def _on_key_revoked(
-    conn: asyncpg.Connection, _envelope: Envelope, data: PartnerKeyRevoked
-) -> None:
-    await revoke_key(conn, data, at=_envelope.occurred_at)
+@KEY_REPLICA.on("partner.key_issued")
+async def _on_key_issued(uow: UnitOfWork, _event: Envelope, data: PartnerKeyIssued) -> None:
+    await store_key(uow.conn, data)
 
 
-# Consumer handlers that keep a service's `partner_keys` replica in step with
-# registration: merge them into the service's handler map.
-KEY_REPLICA_HANDLERS: dict[str, Any] = {
-    "partner.key_issued": _on_key_issued,
-    "partner.key_revoked": _on_key_revoked,
-}
+@KEY_REPLICA.on("partner.key_revoked")
+async def _on_key_revoked(uow: UnitOfWork, event: Envelope, data: PartnerKeyRevoked) -> None:
+    await revoke_key(uow.conn, data, at=event.occurred_at)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,15 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Background:
+    """A loop the service runs, and how readiness asks whether it is healthy."""
+
+    name: str
+    run: Loop
+    healthy: Callable[[], bool]
 
 
 async def run_until_stopped(

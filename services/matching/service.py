@@ -45,7 +45,7 @@ from services.matching.schemas import (
 )
 from services.matching.settings import MatchingSettings
 from shared.contracts import registration as reg
-from shared.contracts.interest import AttendanceRecorded, InterestRecorded, MeetingMoved
+from shared.contracts.matching import AttendanceRecorded, InterestRecorded, MeetingMoved
 from shared.contracts.matching import (
     Match,
     ScheduleCompleted,

@@ -37,7 +37,7 @@ from services.notification.schemas import (
     RedeliverRangeIn,
 )
 from services.notification.settings import NotificationSettings
-from shared.contracts.interest import MeetingMoved
+from shared.contracts.matching import MeetingMoved
 from shared.contracts.matching import Meeting, ScheduleCompleted
 from shared.contracts.registration import (
     Enterprise,

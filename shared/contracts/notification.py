@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
-from shared.contracts.registration import Contract
+from shared.contracts.base import Contract
+
+NotificationEventType = Literal[
+    "notification.delivered",
+    "notification.failed",
+    "notification.dead",
+]
 
 
 class DeliveryOutcome(Contract):
@@ -17,11 +24,11 @@ class DeliveryOutcome(Contract):
     event_id: uuid.UUID  # the event that caused the notification
     event_type: str
     attempts: int
-    status: str  # delivered | failed | dead
+    status: Literal["delivered", "failed", "dead"]
     at: datetime
 
 
-NOTIFICATION_CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {
+NOTIFICATION_CONTRACTS: dict[tuple[NotificationEventType, int], type[BaseModel]] = {
     ("notification.delivered", 1): DeliveryOutcome,
     ("notification.failed", 1): DeliveryOutcome,
     ("notification.dead", 1): DeliveryOutcome,

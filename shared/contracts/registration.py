@@ -9,14 +9,31 @@ from __future__ import annotations
 import uuid
 from datetime import date, time
 from decimal import Decimal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from shared.contracts.base import Contract
 from shared.taxonomy import ParticipantKind, PartnershipType, Stage
 
-
-class Contract(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+RegistrationEventType = Literal[
+    "partner.registered",
+    "partner.key_issued",
+    "partner.key_revoked",
+    "roadshow.created",
+    "roadshow.updated",
+    "delegation.registered",
+    "delegation.updated",
+    "delegation.withdrawn",
+    "enterprise.registered",
+    "enterprise.updated",
+    "enterprise.withdrawn",
+    "participant.registered",
+    "participant.updated",
+    "participant.withdrawn",
+    "person.erased",
+]
+ErasedKind = Literal["enterprise.president", "participant.contact"]
 
 
 class PartnerRegistered(Contract):
@@ -113,7 +130,7 @@ class Withdrawn(Contract):
 
 
 class ErasedSubject(Contract):
-    kind: str  # "enterprise.president" | "participant.contact"
+    kind: ErasedKind
     id: uuid.UUID
 
 
@@ -122,7 +139,7 @@ class PersonErased(Contract):
     subjects: list[ErasedSubject]
 
 
-REGISTRATION_CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {
+REGISTRATION_CONTRACTS: dict[tuple[RegistrationEventType, int], type[BaseModel]] = {
     ("partner.registered", 1): PartnerRegistered,
     ("partner.key_issued", 1): PartnerKeyIssued,
     ("partner.key_revoked", 1): PartnerKeyRevoked,

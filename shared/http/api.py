@@ -1,9 +1,14 @@
-"""A service's HTTP routes declared once, with their pydantic models, so that the
-same declaration registers the aiohttp route and writes the OpenAPI document.
+"""A service's HTTP routes declared once, with their pydantic models: the same
+declaration registers the aiohttp route, parses and injects what the handler
+needs, and writes the OpenAPI document.
 
-Handlers stay thin: `read_body`/`read_query` parse (a ValidationError becomes a
-422 naming the field in the middleware), the service does the work, `respond`
-serialises.
+A handler takes one `Call`: the typed body and query, path ids, the caller and a
+unit of work the route owns (a transaction for anything but GET). It returns a
+model (serialised with the declared status), `None` (the declared status, no
+body) or a response of its own (CSV, iCalendar). A ValidationError becomes a 422
+naming the field in the middleware; no handler parses or opens a connection by
+hand. An idempotent route runs the handler once per `Idempotency-Key`, inside the
+same transaction as the change.
 """
 
 from __future__ import annotations
@@ -12,28 +17,77 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
+from shared.envelope import Context
 from shared.errors import NotFound
+from shared.http.idempotency import once
 from shared.http.problems import PROBLEM_JSON
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 M = TypeVar("M", bound=BaseModel)
+B = TypeVar("B")
+Q = TypeVar("Q")
+Result = BaseModel | web.StreamResponse | None
+CallHandler = Callable[["Call[Any, Any]"], Awaitable[Result]]
 HandlerFn = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Auth = Literal["partner", "admin", "none"]
+
+UNITS = web.AppKey("units_of_work", UnitsOfWork)
+PARTNER_ID = web.RequestKey("partner_id", uuid.UUID)
+CORRELATION_ID = web.RequestKey("correlation_id", str)
 
 
 class BodyNotJson(Exception):
     """The body could not be read as a JSON document."""
 
 
+@dataclass
+class Call(Generic[B, Q]):
+    """What a route's handler gets: parsed input, who asks, and its unit of work."""
+
+    request: web.Request
+    body: B
+    query: Q
+    raw_body: Any
+    ctx: Context
+    unit: UnitOfWork | None
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    @property
+    def uow(self) -> UnitOfWork:
+        if self.unit is None:
+            raise RuntimeError("this route was declared without the database")
+        return self.unit
+
+    @property
+    def conn(self) -> Any:
+        return self.uow.conn
+
+    @property
+    def partner_id(self) -> uuid.UUID:
+        """The signed-in partner (partner routes only)."""
+        return self.request[PARTNER_ID]
+
+    def id(self, name: str) -> uuid.UUID:
+        """A UUID path parameter; anything else names no resource (404, naming it)."""
+        return path_id(self.request, name)
+
+    def path(self, name: str) -> str:
+        return self.request.match_info[name]
+
+
 @dataclass(frozen=True)
 class Endpoint:
     method: str
     path: str
-    handler: HandlerFn
+    handler: CallHandler
     summary: str
     body: type[BaseModel] | None
     query: type[BaseModel] | None
@@ -42,6 +96,12 @@ class Endpoint:
     auth: Auth
     tag: str
     idempotent: bool
+    body_optional: bool
+    database: bool
+
+    @property
+    def writes(self) -> bool:
+        return self.method != "GET"
 
 
 @dataclass
@@ -64,8 +124,13 @@ class Api:
         auth: Auth = "partner",
         tag: str = "default",
         idempotent: bool = False,
-    ) -> Callable[[HandlerFn], HandlerFn]:
-        def register(handler: HandlerFn) -> HandlerFn:
+        body_optional: bool = False,
+        database: bool = True,
+    ) -> Callable[[Callable[[Call[Any, Any]], Awaitable[Any]]], CallHandler]:
+        """Declare a route. `body_optional`: an empty body means the body model's
+        defaults; `database=False`: the handler gets no unit of work (ops routes)."""
+
+        def register(handler: Callable[[Call[Any, Any]], Awaitable[Any]]) -> CallHandler:
             self.endpoints.append(
                 Endpoint(
                     method.upper(),
@@ -79,6 +144,8 @@ class Api:
                     auth,
                     tag,
                     idempotent,
+                    body_optional,
+                    database,
                 )
             )
             return handler
@@ -88,7 +155,7 @@ class Api:
     def add_to(self, app: web.Application) -> None:
         table = app.setdefault(ENDPOINTS, {})
         for e in self.endpoints:
-            table[app.router.add_route(e.method, e.path, e.handler)] = e
+            table[app.router.add_route(e.method, e.path, _bind(e))] = e
 
     def openapi(self) -> dict[str, Any]:
         schemas: dict[str, Any] = {}
@@ -199,16 +266,65 @@ def _path_params(path: str) -> list[str]:
     return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
 
 
+def _bind(e: Endpoint) -> HandlerFn:
+    """The aiohttp handler of a declared route: parse, open the unit, call, respond."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        raw: Any = None
+        body: BaseModel | None = None
+        if e.body is not None:
+            raw = {} if e.body_optional and not request.can_read_body else await read_json(request)
+            body = e.body.model_validate(raw)
+        query = read_query(request, e.query) if e.query is not None else None
+        ctx = caller(request)
+        if not e.database:
+            return _respond(e, await e.handler(Call(request, body, query, raw, ctx, None)))
+        async with request.app[UNITS].begin(ctx, transaction=e.writes) as uow:
+            call = Call(request, body, query, raw, ctx, uow)
+            if e.idempotent:
+                return await _once(e, call)
+            result = await e.handler(call)
+        return _respond(e, result)
+
+    handle.__name__ = e.handler.__name__
+    return handle
+
+
+async def _once(e: Endpoint, call: Call[Any, Any]) -> web.StreamResponse:
+    async def create() -> tuple[int, dict[str, Any]]:
+        result = await e.handler(call)
+        assert isinstance(result, BaseModel), "an idempotent route answers with a model"
+        return e.status, result.model_dump(mode="json")
+
+    # The same key on another resource is another request (409), hence the path.
+    request = {"path": call.request.path, "body": call.raw_body}
+    key = call.request.headers.get("Idempotency-Key")
+    code, response = await once(call.uow.conn, call.partner_id, key, request, create)
+    return web.json_response(response, status=code)
+
+
+def _respond(e: Endpoint, result: Result) -> web.StreamResponse:
+    if isinstance(result, web.StreamResponse):
+        return result
+    if result is None:
+        return web.Response(status=e.status)
+    return respond(result, e.status)
+
+
+def caller(request: web.Request) -> Context:
+    """Who asked and which flow: carried from the request into the events it causes."""
+    return Context(
+        correlation_id=request.get(CORRELATION_ID) or str(uuid.uuid4()),
+        partner_id=request.get(PARTNER_ID),
+    )
+
+
 async def read_json(request: web.Request) -> Any:
     raw = await request.read()
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BodyNotJson(str(exc)) from None
-
-
-async def read_body(request: web.Request, model: type[M]) -> M:
-    return model.model_validate(await read_json(request))
 
 
 def path_id(request: web.Request, name: str) -> uuid.UUID:

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
 from shared.db import create_pool
-from shared.http.api import Api
+from shared.http.api import UNITS, Api, Call
 from shared.http.middleware import (
     ADMIN_TOKEN,
     POOL,
@@ -21,6 +21,7 @@ from shared.http.middleware import (
     request_context,
 )
 from shared.settings import ServiceSettings
+from shared.unit_of_work import UnitsOfWork
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 READINESS = web.AppKey("readiness", dict[str, ReadinessCheck])
@@ -41,8 +42,10 @@ def create_base_app(
     spec = api.openapi()
     platform = Api(title=api.title)
 
-    @platform.route("GET", "/healthz", summary="The process is alive", auth="none", tag="ops")
-    async def healthz(_: web.Request) -> web.StreamResponse:
+    @platform.route(
+        "GET", "/healthz", summary="The process is alive", auth="none", tag="ops", database=False
+    )
+    async def healthz(_: Call[None, None]) -> web.StreamResponse:
         return web.json_response({"status": "ok"})
 
     @platform.route(
@@ -51,26 +54,41 @@ def create_base_app(
         summary="Database, broker and background work are healthy",
         auth="none",
         tag="ops",
+        database=False,
     )
-    async def readyz(request: web.Request) -> web.StreamResponse:
-        results = await _run_checks(request.app[READINESS])
+    async def readyz(call: Call[None, None]) -> web.StreamResponse:
+        results = await _run_checks(call.app[READINESS])
         ok = all(results.values())
         return web.json_response(
             {"status": "ready" if ok else "not ready", "checks": results}, status=200 if ok else 503
         )
 
-    @platform.route("GET", "/metrics", summary="Prometheus metrics", auth="none", tag="ops")
-    async def metrics(_: web.Request) -> web.StreamResponse:
+    @platform.route(
+        "GET", "/metrics", summary="Prometheus metrics", auth="none", tag="ops", database=False
+    )
+    async def metrics(_: Call[None, None]) -> web.StreamResponse:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @platform.route(
-        "GET", "/openapi.json", summary="This API's OpenAPI document", auth="none", tag="ops"
+        "GET",
+        "/openapi.json",
+        summary="This API's OpenAPI document",
+        auth="none",
+        tag="ops",
+        database=False,
     )
-    async def openapi(_: web.Request) -> web.StreamResponse:
+    async def openapi(_: Call[None, None]) -> web.StreamResponse:
         return web.json_response(spec)
 
-    @platform.route("GET", "/docs", summary="Human-readable API reference", auth="none", tag="ops")
-    async def docs(_: web.Request) -> web.StreamResponse:
+    @platform.route(
+        "GET",
+        "/docs",
+        summary="Human-readable API reference",
+        auth="none",
+        tag="ops",
+        database=False,
+    )
+    async def docs(_: Call[None, None]) -> web.StreamResponse:
         return web.Response(text=render_docs(spec), content_type="text/html")
 
     platform.add_to(app)
@@ -134,15 +152,22 @@ def render_docs(spec: dict[str, object]) -> str:
 
 
 def create_service_app(
-    api: Api, settings: ServiceSettings, *, admin_token: SecretStr | None = None
+    api: Api,
+    settings: ServiceSettings,
+    *,
+    producer: str,
+    topic: str,
+    admin_token: SecretStr | None = None,
 ) -> web.Application:
     """`create_base_app` plus the service's database pool (opened on start-up,
-    closed on clean-up, and part of readiness)."""
+    closed on clean-up, and part of readiness) and the units of work its routes
+    run in (events from `producer`, to `topic`)."""
     app = create_base_app(api, max_body_bytes=settings.http_max_body_bytes, admin_token=admin_token)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url.get_secret_value(), settings.db_pool_max)
         app[POOL] = pool
+        app[UNITS] = UnitsOfWork(pool, producer, topic)
 
         async def db_ready() -> bool:
             return bool(await pool.fetchval("SELECT true"))

@@ -1,4 +1,5 @@
-"""`Idempotency-Key` for creating POSTs, inside the creating transaction.
+"""`Idempotency-Key` for creating POSTs, inside the creating transaction (routes
+declared `idempotent=True` in `shared.http.api` run through `once`).
 
 Same key and same body: the stored answer again, nothing new written. Same key,
 other body: 409. Two concurrent requests with one key serialise on the key's row:
@@ -14,11 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from aiohttp import web
-from pydantic import BaseModel
 
 from shared.errors import Conflict, InvalidInput
-from shared.http.middleware import POOL, partner_id
 
 MAX_KEY_LENGTH = 200
 
@@ -69,21 +67,3 @@ async def once(
         response,
     )
     return status, response
-
-
-async def create_once(
-    request: web.Request,
-    body: Any,
-    create: Callable[[asyncpg.Connection], Awaitable[BaseModel]],
-    status: int = 201,
-) -> web.Response:
-    """A creating POST: one transaction for the key, the change and its events."""
-    key = request.headers.get("Idempotency-Key")
-
-    async def run(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
-        created = await create(conn)
-        return status, created.model_dump(mode="json")
-
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        code, response = await once(conn, partner_id(request), key, body, lambda: run(conn))
-    return web.json_response(response, status=code)

@@ -14,8 +14,7 @@ from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
 from shared import errors, metrics
-from shared.envelope import Context
-from shared.http.api import BodyNotJson, endpoint_of
+from shared.http.api import CORRELATION_ID, PARTNER_ID, BodyNotJson, endpoint_of
 from shared.http.problems import from_domain_error, from_validation_error, problem
 from shared.logging import get_logger
 from shared.partner_keys import partner_for_token
@@ -24,8 +23,6 @@ log = get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-PARTNER_ID = web.RequestKey("partner_id", uuid.UUID)
-CORRELATION_ID = web.RequestKey("correlation_id", str)
 ADMIN_TOKEN = web.AppKey("admin_token", SecretStr)
 POOL = web.AppKey("pool", asyncpg.Pool)
 
@@ -109,16 +106,3 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     request[PARTNER_ID] = partner_id
     with structlog.contextvars.bound_contextvars(partner_id=str(partner_id)):
         return await handler(request)
-
-
-def partner_id(request: web.Request) -> uuid.UUID:
-    return request[PARTNER_ID]
-
-
-def caller_context(request: web.Request) -> Context:
-    """Who asked and which flow: carried from the request into the events it causes."""
-    return Context(correlation_id=correlation_id(request), partner_id=partner_id(request))
-
-
-def correlation_id(request: web.Request) -> str:
-    return request[CORRELATION_ID]

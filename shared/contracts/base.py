@@ -1,0 +1,53 @@
+"""What every event contract shares: the base model and the one registry that
+maps an event type and version to its contract.
+
+Event types are `Literal`s, defined once beside their contracts; a typo in an
+emitted type is a type error, not a silently ignored event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Contract(BaseModel):
+    # Consumers tolerate fields added by newer producers (additive evolution).
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+class ContractRegistry:
+    """(type, version) -> contract, assembled from each producer's table."""
+
+    def __init__(self, *tables: Mapping[Any, type[BaseModel]]) -> None:
+        self._contracts: dict[tuple[str, int], type[BaseModel]] = {}
+        for table in tables:
+            for key, model in table.items():
+                if key in self._contracts:
+                    raise ValueError(f"contract {key} defined twice")
+                self._contracts[key] = model
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._contracts
+
+    def keys(self) -> list[tuple[str, int]]:
+        return list(self._contracts)
+
+    def event_types(self) -> set[str]:
+        return {event_type for event_type, _ in self._contracts}
+
+    def contract_for(self, event_type: str, version: int) -> type[BaseModel]:
+        try:
+            return self._contracts[(event_type, version)]
+        except KeyError:
+            raise UnknownEventType(f"{event_type} v{version}") from None
+
+    def parse(self, event_type: str, version: int, data: dict[str, Any]) -> BaseModel:
+        """Validate an event's data against its contract (raises ValidationError)."""
+        return self.contract_for(event_type, version).model_validate(data)
