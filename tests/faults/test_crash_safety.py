@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from services.registration.app import MIGRATIONS
+from services.registration.bootstrap import MIGRATIONS
 from shared.contracts.registration import PartnerRegistered
 from shared.db import SHARED_MIGRATIONS, connect
 from shared.envelope import Context, Envelope, new_event
