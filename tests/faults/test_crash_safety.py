@@ -79,7 +79,9 @@ async def test_consumer_killed_between_commit_and_offset_doubles_nothing(
     first = _spawn([*args, "30", log])
     returncode = await eventually(lambda: _exited(first), within=60, what="consumer to kill itself")
     assert returncode == -signal.SIGKILL
-    assert await count_rows(dsn, "effects") == 30  # died right after the 30th commit
+    # It died right after the batch holding the 30th effect committed, before that
+    # batch's offset commit (other partitions' batches may have been mid-transaction).
+    assert 30 <= await count_rows(dsn, "effects") <= 100
 
     second = _spawn([*args, "0", log])
     try:
