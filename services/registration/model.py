@@ -25,6 +25,9 @@ from shared.taxonomy import OFFERS_BY_KIND, ParticipantKind, PartnershipType, Se
 M = TypeVar("M", bound=BaseModel)
 
 Status = Literal["active", "withdrawn"]
+# Road shows happen in this century: dates far outside it are typos, and would
+# overflow the slot grid every service derives from them.
+EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2099, 12, 31)
 ACTIVE: Status = "active"
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -112,6 +115,11 @@ class NewRoadshow(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> NewRoadshow:
+        for name in ("start_date", "end_date"):
+            if not EARLIEST_DATE <= getattr(self, name) <= LATEST_DATE:
+                raise InvalidInput(
+                    f"between {EARLIEST_DATE} and {LATEST_DATE}", field=name
+                )
         if self.end_date < self.start_date:
             raise InvalidInput("must not be before start_date", field="end_date")
         if (self.end_date - self.start_date).days > 30:
