@@ -74,7 +74,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class IdempotentConsumer:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only settings, each with its default
         self,
         *,
         name: str,

@@ -88,7 +88,8 @@ def configure_logging(
     """Route structlog and the standard library through one JSON renderer."""
     streams: list[TextIO] = [stream or sys.stdout]
     if log_file:
-        streams.append(open(log_file, "a", buffering=1, encoding="utf-8"))
+        # Open for the life of the process: every log line goes to it.
+        streams.append(open(log_file, "a", buffering=1, encoding="utf-8"))  # noqa: SIM115
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -45,9 +45,11 @@ from services.matching.schemas import (
 )
 from services.matching.settings import MatchingSettings
 from shared.contracts import registration as reg
-from shared.contracts.matching import AttendanceRecorded, InterestRecorded, MeetingMoved
 from shared.contracts.matching import (
+    AttendanceRecorded,
+    InterestRecorded,
     Match,
+    MeetingMoved,
     ScheduleCompleted,
     match_id_for,
 )

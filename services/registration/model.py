@@ -117,9 +117,7 @@ class NewRoadshow(Strict):
     def _ordered(self) -> NewRoadshow:
         for name in ("start_date", "end_date"):
             if not EARLIEST_DATE <= getattr(self, name) <= LATEST_DATE:
-                raise InvalidInput(
-                    f"between {EARLIEST_DATE} and {LATEST_DATE}", field=name
-                )
+                raise InvalidInput(f"between {EARLIEST_DATE} and {LATEST_DATE}", field=name)
         if self.end_date < self.start_date:
             raise InvalidInput("must not be before start_date", field="end_date")
         if (self.end_date - self.start_date).days > 30:

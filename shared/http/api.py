@@ -111,7 +111,7 @@ class Api:
     description: str = ""
     endpoints: list[Endpoint] = field(default_factory=list)
 
-    def route(
+    def route(  # noqa: PLR0913 - keyword-only parts of one route declaration
         self,
         method: str,
         path: str,

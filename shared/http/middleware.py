@@ -76,7 +76,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
 
 
 @web.middleware
-async def problem_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def problem_errors(  # noqa: PLR0911 - one answer per kind of error: the mapping table
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
     instance = request.path
     try:
         return await handler(request)

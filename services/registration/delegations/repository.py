@@ -56,6 +56,7 @@ def delegation_of(row: asyncpg.Record, enterprise_ids: list[uuid.UUID]) -> c.Del
 
 async def insert_delegation(
     conn: asyncpg.Connection,
+    *,
     delegation_id: uuid.UUID,
     partner_id: uuid.UUID,
     roadshow_id: uuid.UUID,

@@ -23,7 +23,12 @@ async def register_delegation(
     await require_roadshow(uow, cmd.roadshow_id)
     delegation_id = uuid.uuid4()
     row = await repo.insert_delegation(
-        uow.conn, delegation_id, partner_id, cmd.roadshow_id, cmd.name, cmd.origin_country
+        uow.conn,
+        delegation_id=delegation_id,
+        partner_id=partner_id,
+        roadshow_id=cmd.roadshow_id,
+        name=cmd.name,
+        origin_country=cmd.origin_country,
     )
     members = [(uuid.uuid4(), e.model_dump()) for e in cmd.enterprises]
     await repo.insert_enterprises(uow.conn, partner_id, delegation_id, cmd.roadshow_id, members)
