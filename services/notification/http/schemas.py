@@ -3,13 +3,26 @@ contracts). Requests are strict: unknown fields are refused with a 422 naming th
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from services.notification.domain import EventType
+from services.notification.email.model import Email, PersonOnFile
+from services.notification.email.model import EmailDetail as EmailWithAttempts
+from services.notification.outbound.repository import AttemptRecord
+from services.notification.webhooks.model import (
+    NewSubscription,
+    Notification,
+    RotatedSecret,
+    Subscription,
+)
+from services.notification.webhooks.model import (
+    NotificationDetail as NotificationWithAttempts,
+)
+from services.notification.webhooks.routing import WebhookEventType
 from shared.errors import InvalidInput
 from shared.http.pagination import Page
 from shared.http.requests import Strict, unique
@@ -25,7 +38,7 @@ Url = Annotated[
     ),
 ]
 EventTypes = Annotated[
-    list[EventType],
+    list[WebhookEventType],
     Field(min_length=1, description="Event types wanted: match.* and meeting.*"),
 ]
 ParticipantIds = Annotated[
@@ -49,7 +62,12 @@ Sectors = Annotated[
     ),
 ]
 Description = Annotated[str, Field(max_length=500)]
+# What a webhook notification can be in (`cancelled` is e-mail's only).
 NotificationStatus = Literal["pending", "delivered", "dead"]
+
+
+class EventTypesOut(BaseModel):
+    event_types: list[str]
 
 
 class SubscriptionIn(Strict):
@@ -104,11 +122,36 @@ class SubscriptionOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def of(cls, s: Subscription) -> SubscriptionOut:
+        return cls(**_subscription_fields(s))
+
 
 class SubscriptionCreated(SubscriptionOut):
     secret: str = Field(
         description="Signing secret (whsec_...), shown once; verify deliveries with it"
     )
+
+    @classmethod
+    def of_new(cls, new: NewSubscription) -> SubscriptionCreated:
+        return cls(**_subscription_fields(new.subscription), secret=new.secret)
+
+
+def _subscription_fields(s: Subscription) -> dict[str, Any]:
+    return {
+        "subscription_id": s.id,
+        "url": s.url,
+        "description": s.description,
+        "event_types": s.event_types,
+        "participant_ids": s.participant_ids,
+        "participant_kinds": s.participant_kinds,
+        "sectors": s.sectors,
+        "status": s.status,
+        "disabled_reason": s.disabled_reason,
+        "version": s.version,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+    }
 
 
 class RotateIn(Strict):
@@ -123,6 +166,14 @@ class SecretOut(BaseModel):
     subscription_id: uuid.UUID
     secret: str = Field(description="The new signing secret, shown once")
     previous_expires_at: datetime | None
+
+    @classmethod
+    def of(cls, r: RotatedSecret) -> SecretOut:
+        return cls(
+            subscription_id=r.subscription_id,
+            secret=r.secret,
+            previous_expires_at=r.previous_expires_at,
+        )
 
 
 class SubscriptionQuery(Page):
@@ -147,6 +198,27 @@ class NotificationOut(BaseModel):
     delivered_at: datetime | None
     dead_at: datetime | None
 
+    @classmethod
+    def of(cls, n: Notification) -> NotificationOut:
+        return cls(**_notification_fields(n))
+
+
+def _notification_fields(n: Notification) -> dict[str, Any]:
+    return {
+        "notification_id": n.id,
+        "subscription_id": n.subscription_id,
+        "event_id": n.event_id,
+        "event_type": n.event_type,
+        "status": n.status,
+        "attempts": n.attempts,
+        "next_attempt_at": n.next_attempt_at,
+        "last_status_code": n.last_status_code,
+        "last_error": n.last_error,
+        "created_at": n.created_at,
+        "delivered_at": n.delivered_at,
+        "dead_at": n.dead_at,
+    }
+
 
 class AttemptOut(BaseModel):
     number: int
@@ -157,10 +229,30 @@ class AttemptOut(BaseModel):
     latency_ms: int | None
     error: str | None
 
+    @classmethod
+    def of(cls, a: AttemptRecord) -> AttemptOut:
+        return cls(
+            number=a.number,
+            started_at=a.started_at,
+            finished_at=a.finished_at,
+            outcome=a.outcome,
+            status_code=a.status_code,
+            latency_ms=a.latency_ms,
+            error=a.error,
+        )
+
 
 class NotificationDetail(NotificationOut):
     payload: dict[str, Any]
     attempt_log: list[AttemptOut]
+
+    @classmethod
+    def of_detail(cls, d: NotificationWithAttempts) -> NotificationDetail:
+        return cls(
+            **_notification_fields(d.notification),
+            payload=json.loads(d.notification.body),
+            attempt_log=[AttemptOut.of(a) for a in d.attempts],
+        )
 
 
 class RedeliverRangeIn(Strict):
@@ -184,8 +276,6 @@ class RedeliveredOut(BaseModel):
 
 # --- e-mail to people ------------------------------------------------------------------
 
-EmailRole = Literal["presidents", "contacts"]
-
 
 class OptOutIn(Strict):
     opted_out: bool = Field(
@@ -205,6 +295,18 @@ class EmailRecipientOut(BaseModel):
     opted_out_at: datetime | None
     opted_out_by: str | None = Field(description="recipient (unsubscribe link) | partner")
     erased_at: datetime | None
+
+    @classmethod
+    def of(cls, p: PersonOnFile) -> EmailRecipientOut:
+        return cls(
+            role=p.kind,
+            party_id=p.party_id,
+            address_on_file=p.email is not None,
+            opted_out=p.opted_out_at is not None,
+            opted_out_at=p.opted_out_at,
+            opted_out_by=p.opted_out_by,
+            erased_at=p.erased_at,
+        )
 
 
 class EmailQuery(Page):
@@ -227,9 +329,44 @@ class EmailOut(BaseModel):
     dead_at: datetime | None
     cancelled_at: datetime | None
 
+    @classmethod
+    def of(cls, e: Email) -> EmailOut:
+        return cls(**_email_fields(e))
+
+
+def _email_fields(e: Email) -> dict[str, Any]:
+    return {
+        "message_id": e.id,
+        "kind": e.kind,
+        "category": e.category,
+        "event_id": e.event_id,
+        "event_type": e.event_type,
+        "status": e.status,
+        "attempts": e.attempts,
+        "next_attempt_at": e.next_attempt_at,
+        "last_status_code": e.last_status_code,
+        "last_error": e.last_error,
+        "created_at": e.created_at,
+        "delivered_at": e.delivered_at,
+        "dead_at": e.dead_at,
+        "cancelled_at": e.cancelled_at,
+    }
+
 
 class EmailDetail(EmailOut):
     content: dict[str, Any] = Field(
         description="What the message says, without the person's name or address"
     )
     attempt_log: list[AttemptOut]
+
+    @classmethod
+    def of_detail(cls, d: EmailWithAttempts) -> EmailDetail:
+        return cls(
+            **_email_fields(d.email),
+            content=json.loads(d.email.body),
+            attempt_log=[AttemptOut.of(a) for a in d.attempts],
+        )
+
+
+class UnsubscribeQuery(BaseModel):
+    token: str = Field(min_length=1, max_length=200, description="From the message's link")

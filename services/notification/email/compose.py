@@ -15,12 +15,8 @@ from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from zoneinfo import ZoneInfo
 
-from services.notification.email_calendar import build_calendar, method_of
-from services.notification.email_rules import (
-    CANCELLED,
-    CHANGE,
-    MOVED,
-    REMINDER,
+from services.notification.email.calendar import build_calendar, method_of
+from services.notification.email.rules import (
     Content,
     MeetingLine,
     category_of,
@@ -124,20 +120,20 @@ def build_message(
 
 
 def subject(content: Content, zone: ZoneInfo) -> str:
-    if content.kind == CHANGE and content.changed is not None:
+    if content.kind == "change" and content.changed is not None:
         m = content.changed
-        if content.change == CANCELLED:
+        if content.change == "cancelled":
             return f"Cancelled: your meeting with {m.counterpart}, {_when(m, zone)}"
         return f"Moved: your meeting with {m.counterpart} is now {_when(m, zone)}"
-    if content.kind == REMINDER:
+    if content.kind == "reminder":
         return f"Reminder: your meetings at {content.roadshow_name}"
     return f"Your meetings at {content.roadshow_name}"
 
 
 def _intro(content: Content, zone: ZoneInfo) -> list[str]:
-    if content.kind == CHANGE and content.changed is not None:
+    if content.kind == "change" and content.changed is not None:
         m = content.changed
-        if content.change == MOVED and content.previous is not None:
+        if content.change == "moved" and content.previous is not None:
             p = content.previous
             was = f"{_day(p.starts_at, zone)} {_hm(p.starts_at, zone)}, table {p.table}"
             return [
@@ -149,7 +145,7 @@ def _intro(content: Content, zone: ZoneInfo) -> list[str]:
             f"Your meeting with {m.counterpart} at {content.roadshow_name} "
             f"({_when(m, zone)}, table {m.table}) is cancelled.",
         ]
-    if content.kind == REMINDER:
+    if content.kind == "reminder":
         return [f"A reminder of your meetings at {content.roadshow_name}, {content.venue}."]
     return [
         f"Here is the schedule of {content.organisation} at {content.roadshow_name}, "
@@ -158,7 +154,7 @@ def _intro(content: Content, zone: ZoneInfo) -> list[str]:
 
 
 def _agenda_title(content: Content) -> str:
-    return "Your meetings now:" if content.kind == CHANGE else "Your meetings:"
+    return "Your meetings now:" if content.kind == "change" else "Your meetings:"
 
 
 def text_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: str) -> str:

@@ -10,8 +10,8 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from services.notification import domain
-from services.notification.email_rules import outcome_of_smtp
+from services.notification.email.rules import outcome_of_smtp
+from services.notification.outbound.policy import Attempt
 from services.notification.settings import NotificationSettings
 from shared.logging import scrub_text
 
@@ -25,7 +25,7 @@ class Mailer:
             socket.getfqdn() if settings.email_enabled else "localhost"
         )
 
-    async def send(self, message: EmailMessage, sender: str, recipient: str) -> domain.Attempt:
+    async def send(self, message: EmailMessage, sender: str, recipient: str) -> Attempt:
         s = self._s
         started = time.perf_counter()
 
@@ -56,25 +56,25 @@ class Mailer:
         except aiosmtplib.SMTPResponseException as exc:
             return _answer(exc.code, exc.message, elapsed())
         except aiosmtplib.SMTPTimeoutError:
-            return domain.Attempt(
-                domain.TIMEOUT,
+            return Attempt(
+                "timeout",
                 latency_ms=elapsed(),
                 error=f"no answer within {s.smtp_timeout_seconds:g}s",
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
-            return domain.Attempt(
-                domain.FAILED, latency_ms=elapsed(), error=_describe(type(exc).__name__, str(exc))
+            return Attempt(
+                "failed", latency_ms=elapsed(), error=_describe(type(exc).__name__, str(exc))
             )
-        return domain.Attempt(domain.OK, status_code=250, latency_ms=elapsed())
+        return Attempt("delivered", status_code=250, latency_ms=elapsed())
 
 
-def _answer(code: int, message: str, ms: int) -> domain.Attempt:
+def _answer(code: int, message: str, ms: int) -> Attempt:
     outcome = outcome_of_smtp(code)
-    return domain.Attempt(
+    return Attempt(
         outcome,
         status_code=code,
         latency_ms=ms,
-        error=None if outcome == domain.OK else _describe(f"SMTP {code}", message),
+        error=None if outcome == "delivered" else _describe(f"SMTP {code}", message),
     )
 
 

@@ -11,6 +11,15 @@ from typing import Any
 
 import asyncpg
 
+from services.notification.email.model import (
+    Email,
+    PersonOnFile,
+    RoadshowInfo,
+    Schedule,
+    StoredMeeting,
+)
+from services.notification.email.rules import Role
+from services.notification.outbound.repository import keyset_page
 from shared.contracts.matching import Meeting
 from shared.contracts.registration import Roadshow
 
@@ -32,15 +41,16 @@ async def upsert_roadshow(conn: asyncpg.Connection, r: Roadshow) -> None:
     )
 
 
-async def get_roadshow(conn: asyncpg.Connection, id_: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM roadshows WHERE id = $1", id_)
+async def get_roadshow(conn: asyncpg.Connection, id_: uuid.UUID) -> RoadshowInfo | None:
+    row = await conn.fetchrow("SELECT id, name, venue, timezone FROM roadshows WHERE id = $1", id_)
+    return None if row is None else RoadshowInfo(**dict(row))
 
 
 async def upsert_recipient(
     conn: asyncpg.Connection,
     *,
     id_: uuid.UUID,
-    kind: str,
+    kind: Role,
     party_id: uuid.UUID,
     partner_id: uuid.UUID | None,
     roadshow_id: uuid.UUID,
@@ -92,18 +102,24 @@ async def forget_recipient(
     return bool(result != "UPDATE 0")
 
 
+_PERSON = "id, kind, party_id, partner_id, name, email, opted_out_at, opted_out_by, erased_at"
+
+
 async def get_recipient(
     conn: asyncpg.Connection, id_: uuid.UUID, *, for_update: bool = False
-) -> asyncpg.Record | None:
+) -> PersonOnFile | None:
     lock = " FOR UPDATE" if for_update else ""
-    return await conn.fetchrow(f"SELECT * FROM recipients WHERE id = $1{lock}", id_)
+    row = await conn.fetchrow(f"SELECT {_PERSON} FROM recipients WHERE id = $1{lock}", id_)
+    return None if row is None else PersonOnFile(**dict(row))
 
 
 async def recipients_by_id(
     conn: asyncpg.Connection, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, asyncpg.Record]:
-    rows = await conn.fetch("SELECT * FROM recipients WHERE id = ANY($1::uuid[])", list(ids))
-    return {r["id"]: r for r in rows}
+) -> dict[uuid.UUID, PersonOnFile]:
+    rows = await conn.fetch(
+        f"SELECT {_PERSON} FROM recipients WHERE id = ANY($1::uuid[])", list(ids)
+    )
+    return {r["id"]: PersonOnFile(**dict(r)) for r in rows}
 
 
 async def set_opt_out(
@@ -148,16 +164,13 @@ async def upsert_meeting(
     )
 
 
-async def get_meeting(conn: asyncpg.Connection, id_: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM meetings WHERE id = $1 FOR UPDATE", id_)
+_MEETING = """m.id, m.schedule_id, m.roadshow_id, m.enterprise_id, m.participant_id, m.slot,
+               m.table_no AS "table", m.starts_at, m.ends_at, m.status, m.sequence, m.published"""
 
 
-async def is_published(conn: asyncpg.Connection, schedule_id: uuid.UUID) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT published_at IS NOT NULL FROM schedules WHERE id = $1", schedule_id
-        )
-    )
+async def get_meeting(conn: asyncpg.Connection, id_: uuid.UUID) -> StoredMeeting | None:
+    row = await conn.fetchrow(f"SELECT {_MEETING} FROM meetings m WHERE id = $1 FOR UPDATE", id_)
+    return None if row is None else StoredMeeting(**dict(row))
 
 
 async def insert_schedule(
@@ -183,8 +196,13 @@ async def insert_schedule(
     )
 
 
-async def get_schedule(conn: asyncpg.Connection, id_: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM schedules WHERE id = $1", id_)
+async def get_schedule(conn: asyncpg.Connection, id_: uuid.UUID) -> Schedule | None:
+    row = await conn.fetchrow(
+        """SELECT id, roadshow_id, expected, event_id, correlation_id, published_at
+             FROM schedules WHERE id = $1""",
+        id_,
+    )
+    return None if row is None else Schedule(**dict(row))
 
 
 async def unpublished_schedules(
@@ -239,46 +257,49 @@ async def publish(conn: asyncpg.Connection, schedule_id: uuid.UUID, now: datetim
 
 async def schedule_parties(
     conn: asyncpg.Connection, schedule_id: uuid.UUID
-) -> list[asyncpg.Record]:
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(enterprise_id, participant_id) of the schedule's meetings still on."""
-    return list(
-        await conn.fetch(
-            """SELECT DISTINCT m.enterprise_id, m.participant_id
-                 FROM schedule_meetings sm JOIN meetings m ON m.id = sm.meeting_id
-                WHERE sm.schedule_id = $1 AND m.status = 'scheduled'""",
-            schedule_id,
-        )
+    rows = await conn.fetch(
+        """SELECT DISTINCT m.enterprise_id, m.participant_id
+             FROM schedule_meetings sm JOIN meetings m ON m.id = sm.meeting_id
+            WHERE sm.schedule_id = $1 AND m.status = 'scheduled'""",
+        schedule_id,
     )
+    return [(r["enterprise_id"], r["participant_id"]) for r in rows]
 
 
 async def agenda(
-    conn: asyncpg.Connection, role: str, party_id: uuid.UUID, roadshow_id: uuid.UUID
-) -> list[asyncpg.Record]:
+    conn: asyncpg.Connection, role: Role, party_id: uuid.UUID, roadshow_id: uuid.UUID
+) -> list[tuple[StoredMeeting, str | None]]:
     """A party's published meetings still on, with the other side's
     organisation, in time order: what its person should have in their diary."""
     if role == "enterprise.president":
-        sql = """SELECT m.*, p.name AS counterpart FROM meetings m
+        sql = f"""SELECT {_MEETING}, p.name AS counterpart FROM meetings m
                    LEFT JOIN participants p ON p.id = m.participant_id
                   WHERE m.enterprise_id = $1 AND m.roadshow_id = $2
                     AND m.published AND m.status = 'scheduled'
                   ORDER BY m.starts_at, m.table_no"""
     else:
-        sql = """SELECT m.*, e.name AS counterpart FROM meetings m
+        sql = f"""SELECT {_MEETING}, e.name AS counterpart FROM meetings m
                    LEFT JOIN enterprises e ON e.id = m.enterprise_id
                   WHERE m.participant_id = $1 AND m.roadshow_id = $2
                     AND m.published AND m.status = 'scheduled'
                   ORDER BY m.starts_at, m.table_no"""
-    return list(await conn.fetch(sql, party_id, roadshow_id))
+    rows = await conn.fetch(sql, party_id, roadshow_id)
+    return [
+        (StoredMeeting(**{k: v for k, v in r.items() if k != "counterpart"}), r["counterpart"])
+        for r in rows
+    ]
 
 
-async def counterpart_name(conn: asyncpg.Connection, role: str, meeting: asyncpg.Record) -> str:
+async def counterpart_name(conn: asyncpg.Connection, role: Role, meeting: StoredMeeting) -> str:
     if role == "enterprise.president":
         name = await conn.fetchval(
-            "SELECT name FROM participants WHERE id = $1", meeting["participant_id"]
+            "SELECT name FROM participants WHERE id = $1", meeting.participant_id
         )
     else:
         name = await conn.fetchval(
-            "SELECT name FROM enterprises WHERE id = $1", meeting["enterprise_id"]
+            "SELECT name FROM enterprises WHERE id = $1", meeting.enterprise_id
         )
     return str(name or "(unknown organisation)")
 
@@ -331,12 +352,14 @@ async def last_told_digest(
     return digest
 
 
-async def pending_reminder(conn: asyncpg.Connection, dedupe_key: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """SELECT * FROM notifications WHERE dedupe_key = $1 AND channel = 'email'
+async def pending_reminder(conn: asyncpg.Connection, dedupe_key: str) -> uuid.UUID | None:
+    """The reminder with this key, if it is still to be sent (locked)."""
+    found: uuid.UUID | None = await conn.fetchval(
+        """SELECT id FROM notifications WHERE dedupe_key = $1 AND channel = 'email'
               AND status = 'pending' FOR UPDATE""",
         dedupe_key,
     )
+    return found
 
 
 async def refresh_reminder(
@@ -402,7 +425,9 @@ async def cancel_late(conn: asyncpg.Connection, now: datetime) -> int:
     return int(result.split()[-1])
 
 
-async def due_emails(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
+async def due_emails(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Due e-mails (id, recipient_id), oldest due first, locked; rows another
     worker is claiming are skipped, not waited for."""
     rows = await conn.fetch(
@@ -412,24 +437,26 @@ async def due_emails(conn: asyncpg.Connection, now: datetime, limit: int) -> lis
         now,
         limit,
     )
-    return list(rows)
+    return [(r["id"], r["recipient_id"]) for r in rows]
+
+
+_EMAIL = """id, email_kind AS kind, category, event_id, event_type, status, attempts,
+             next_attempt_at, last_status_code, last_error, created_at, delivered_at, dead_at,
+             cancelled_at, body"""
 
 
 async def list_emails(
-    conn: asyncpg.Connection, recipient_id: uuid.UUID, *, cursor: int | None, limit: int
-) -> tuple[list[asyncpg.Record], int | None]:
-    rows = list(
-        await conn.fetch(
-            """SELECT * FROM notifications WHERE recipient_id = $1 AND channel = 'email'
-                  AND seq > $2 ORDER BY seq LIMIT $3""",
-            recipient_id,
-            cursor or 0,
-            limit + 1,
-        )
+    conn: asyncpg.Connection, recipient_id: uuid.UUID, *, after: int | None, limit: int
+) -> tuple[list[Email], int | None]:
+    rows = await conn.fetch(
+        f"""SELECT seq, {_EMAIL} FROM notifications WHERE recipient_id = $1 AND channel = 'email'
+              AND seq > $2 ORDER BY seq LIMIT $3""",
+        recipient_id,
+        after or 0,
+        limit + 1,
     )
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1]["seq"]
-    return rows, None
+    page, key = keyset_page(list(rows), limit)
+    return [Email(**{k: v for k, v in r.items() if k != "seq"}) for r in page], key
 
 
 async def get_email(
@@ -438,51 +465,12 @@ async def get_email(
     id_: uuid.UUID,
     *,
     for_update: bool = False,
-) -> asyncpg.Record | None:
+) -> Email | None:
     lock = " FOR UPDATE" if for_update else ""
-    return await conn.fetchrow(
-        f"""SELECT * FROM notifications WHERE id = $1 AND recipient_id = $2
+    row = await conn.fetchrow(
+        f"""SELECT {_EMAIL} FROM notifications WHERE id = $1 AND recipient_id = $2
                AND channel = 'email'{lock}""",
         id_,
         recipient_id,
     )
-
-
-async def redeliver_emails(
-    conn: asyncpg.Connection,
-    now: datetime,
-    *,
-    notification_id: uuid.UUID | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> int:
-    """E-mails back on a fresh schedule, due now: one (dead or delivered) by
-    id, or every dead one created in [since, until). Only to recipients we may
-    still write to: an address, not opted out."""
-    args: list[Any] = [now]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    conditions = [
-        "channel = 'email'",
-        """recipient_id IN (SELECT id FROM recipients
-                             WHERE email IS NOT NULL AND opted_out_at IS NULL)""",
-    ]
-    if notification_id is not None:
-        conditions.append(f"id = {arg(notification_id)} AND status IN ('dead', 'delivered')")
-    else:
-        conditions.append(f"status = 'dead' AND created_at >= {arg(since)}")
-        conditions.append(f"created_at < {arg(until)}")
-    result = await conn.execute(
-        f"""UPDATE notifications
-               SET status = 'pending', tries = 0, next_attempt_at = $1, lease_token = NULL,
-                   delivered_at = NULL, dead_at = NULL, updated_at = $1
-             WHERE {" AND ".join(conditions)}""",
-        *args,
-    )
-    count = int(result.split()[-1])
-    if count:
-        await conn.execute("SELECT pg_notify('notifications', '')")
-    return count
+    return None if row is None else Email(**dict(row))

@@ -17,15 +17,15 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from services.notification.email_rules import CANCELLED, MOVED, Content, MeetingLine
+from services.notification.email.rules import Content, MeetingLine
 
 PRODID = "-//Roadshow//Meeting schedules//EN"
 
 
 def method_of(content: Content) -> str:
-    if content.change == MOVED:
+    if content.change == "moved":
         return "REQUEST"
-    if content.change == CANCELLED:
+    if content.change == "cancelled":
         return "CANCEL"
     return "PUBLISH"
 

@@ -12,36 +12,34 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from services.notification import domain
+from services.notification.outbound.policy import AttemptOutcome
+from shared.contracts.matching import MeetingStatus
+from shared.contracts.registration import ErasedKind
 
-PRESIDENT = "enterprise.president"
-CONTACT = "participant.contact"
-Role = Literal["enterprise.president", "participant.contact"]
+# Whose e-mail: the president of an enterprise, the contact of a participant
+# (the same kinds registration names in a person's erasure).
+Role = ErasedKind
+PRESIDENT: Role = "enterprise.president"
+CONTACT: Role = "participant.contact"
 
-SCHEDULE = "schedule"
-CHANGE = "change"
-REMINDER = "reminder"
 EmailKind = Literal["schedule", "change", "reminder"]
-
 # Schedule and change notices are transactional (the person needs them to be at
 # the right table at the right time); the reminder is a courtesy.
-TRANSACTIONAL = "transactional"
-REMINDER_CATEGORY = "reminder"
-
-MOVED = "moved"
-CANCELLED = "cancelled"
+Category = Literal["transactional", "reminder"]
+# What a change notice tells of a meeting the person already knew about.
+Change = Literal["moved", "cancelled"]
 
 _RECIPIENT_NAMESPACE = uuid.UUID("0b7f6a52-3c1e-4f0e-9d7a-6a1e2f3b4c5d")
 
 
-def recipient_id(role: str, party_id: uuid.UUID) -> uuid.UUID:
+def recipient_id(role: Role, party_id: uuid.UUID) -> uuid.UUID:
     """A role's recipient id, derived so every handler names it alike without a
     lookup: the president of an enterprise, the contact of a participant."""
     return uuid.uuid5(_RECIPIENT_NAMESPACE, f"{role}:{party_id}")
 
 
-def category_of(kind: str) -> str:
-    return REMINDER_CATEGORY if kind == REMINDER else TRANSACTIONAL
+def category_of(kind: EmailKind) -> Category:
+    return "reminder" if kind == "reminder" else "transactional"
 
 
 # --- stored content -------------------------------------------------------------------
@@ -60,7 +58,7 @@ class MeetingLine(_Frozen):
     table: int
     slot: int
     sequence: int
-    status: str  # scheduled | cancelled
+    status: MeetingStatus
     counterpart: str  # the other side's organisation (never a person)
 
 
@@ -83,7 +81,7 @@ class Content(_Frozen):
     venue: str
     timezone: str
     agenda: list[MeetingLine]  # the person's meetings as published, now
-    change: Literal["moved", "cancelled"] | None = None
+    change: Change | None = None
     changed: MeetingLine | None = None
     previous: Previous | None = None
     agenda_digest: str
@@ -140,12 +138,12 @@ def reminder_due(first_start: datetime, lead: float, now: datetime) -> datetime 
 # --- SMTP answers ---------------------------------------------------------------------------
 
 
-def outcome_of_smtp(code: int) -> str:
+def outcome_of_smtp(code: int) -> AttemptOutcome:
     """A reply code that ended the conversation: 2xx delivered; 5xx is a
     permanent refusal (dead at once; redelivery is an operator's decision once
     the cause is fixed); 4xx and anything else is worth another try."""
     if 200 <= code < 300:
-        return domain.OK
+        return "delivered"
     if 500 <= code < 600:
-        return domain.REJECTED
-    return domain.FAILED
+        return "rejected"
+    return "failed"
