@@ -1,5 +1,5 @@
-"""Pure rules, no I/O: retry schedule and jitter, Retry-After, outcomes,
-claiming within limits, filters, signing, settings."""
+"""Pure outbound rules, no I/O: retry schedule and jitter, Retry-After,
+outcomes, claiming within limits, retry settings."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
-from standardwebhooks.webhooks import Webhook
 
-from services.notification import domain
+from services.notification.outbound import policy as domain
 from services.notification.settings import NotificationSettings
-from services.notification.signing import new_secret, webhook_headers
 
 NOW = datetime(2027, 5, 15, 8, 0, tzinfo=UTC)
 DEFAULT = NotificationSettings(database_url=SecretStr("postgresql://x/y")).retry_schedule
@@ -55,7 +53,7 @@ def test_jitter_spreads_retries() -> None:
 
 def test_decisions_follow_the_schedule_to_the_end() -> None:
     policy = domain.RetryPolicy(schedule=(5, 300), jitter=0.0)
-    fail = domain.Attempt(domain.FAILED, 500)
+    fail = domain.Attempt("failed", 500)
     first = domain.decide(fail, 1, policy, NOW, lambda: 0.5)
     assert (first.status, first.next_attempt_at) == ("pending", NOW + timedelta(seconds=5))
     assert first.event == "notification.failed"
@@ -63,9 +61,9 @@ def test_decisions_follow_the_schedule_to_the_end() -> None:
     assert second.next_attempt_at == NOW + timedelta(seconds=300)
     last = domain.decide(fail, 3, policy, NOW, lambda: 0.5)
     assert (last.status, last.event) == ("dead", "notification.dead")
-    gone = domain.decide(domain.Attempt(domain.GONE, 410), 1, policy, NOW, lambda: 0.5)
+    gone = domain.decide(domain.Attempt("gone", 410), 1, policy, NOW, lambda: 0.5)
     assert gone.status == "dead"
-    ok = domain.decide(domain.Attempt(domain.OK, 204), 3, policy, NOW, lambda: 0.5)
+    ok = domain.decide(domain.Attempt("delivered", 204), 3, policy, NOW, lambda: 0.5)
     assert (ok.status, ok.event) == ("delivered", "notification.delivered")
 
 
@@ -110,48 +108,6 @@ def test_claims_respect_capacity_and_the_per_endpoint_bound() -> None:
         due[3][0],
     ]
     assert domain.pick_within_limits(due, {a: 2, b: 5}, per_endpoint=2, capacity=10) == []
-
-
-def test_filters() -> None:
-    bank = domain.Party(uuid.uuid4(), "Bank", "bank", None, ("fintech",))
-    cars = domain.Party(uuid.uuid4(), "Cars", None, "US", ("autonomous-driving", "robotics"))
-    every = domain.Filters(event_types=frozenset({"match.proposed"}))
-    assert domain.wants(every, "match.proposed", bank, cars)
-    assert not domain.wants(every, "match.updated", bank, cars)
-    by_sector = domain.Filters(frozenset({"match.proposed"}), sectors=frozenset({"robotics"}))
-    assert domain.wants(by_sector, "match.proposed", bank, cars)
-    assert not domain.wants(
-        domain.Filters(frozenset({"match.proposed"}), sectors=frozenset({"fintech"})),
-        "match.proposed",
-        bank,
-        cars,
-    )  # the enterprise's sectors, not the bank's
-    assert not domain.wants(
-        domain.Filters(frozenset({"match.proposed"}), participant_kinds=frozenset({"fund"})),
-        "match.proposed",
-        bank,
-        cars,
-    )
-    assert not domain.wants(
-        domain.Filters(frozenset({"match.proposed"}), participant_ids=frozenset({uuid.uuid4()})),
-        "match.proposed",
-        bank,
-        cars,
-    )
-
-
-def test_signatures_verify_with_the_standard_library() -> None:
-    secret, previous = new_secret(), new_secret()
-    body = '{"type":"match.proposed","data":{}}'
-    now = int(datetime.now(UTC).timestamp())
-    headers = webhook_headers([secret, previous], "msg-1", now, body)
-    assert headers["webhook-id"] == "msg-1" and headers["webhook-timestamp"] == str(now)
-    assert Webhook(secret).verify(body, headers) == {"type": "match.proposed", "data": {}}
-    Webhook(previous).verify(body, headers)
-    with pytest.raises(Exception, match="No matching signature"):
-        Webhook(new_secret()).verify(body, headers)
-    with pytest.raises(Exception, match="No matching signature"):
-        Webhook(secret).verify(body.replace("proposed", "updated"), headers)
 
 
 def test_schedule_settings_read_durations() -> None:

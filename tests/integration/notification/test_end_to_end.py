@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaProducer
 from standardwebhooks.webhooks import Webhook
 
-from services.notification.app import MIGRATIONS, background_loops, create_app, create_service
+from services.notification.bootstrap import MIGRATIONS, background, create_app
+from services.notification.use_cases import create_use_cases
 from shared.contracts.matching import Match, MatchComponent, match_id_for
 from shared.embedded import EmbeddedBroker
 from shared.envelope import Context, Envelope, new_event
@@ -27,7 +28,7 @@ from shared.testing.plugin import DatabaseFactory
 from shared.testing.waiting import eventually
 from tests import factories
 from tests.conftest import ADMIN, Registration
-from tests.notification.conftest import Receiver, notification_settings
+from tests.integration.notification.conftest import Receiver, notification_settings
 
 
 @pytest_asyncio.fixture
@@ -44,11 +45,11 @@ async def notification(
         consumer_session_timeout_ms=3000,
         fetch_max_wait_ms=10,
     )
-    service = create_service(settings)
-    client = TestClient(TestServer(create_app(settings, service=service)))
+    use_cases = create_use_cases(settings)
+    client = TestClient(TestServer(create_app(settings, use_cases=use_cases)))
     await client.start_server()
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(b.run(stop)) for b in background_loops(settings, service)]
+    tasks = [asyncio.create_task(b.run(stop)) for b in background(settings, use_cases=use_cases)]
     try:
         yield client
     finally:

@@ -15,7 +15,7 @@ from icalendar import Calendar
 
 from shared.contracts.matching import Meeting, MeetingMoved, ScheduleCompleted, match_id_for
 from shared.envelope import Context, Envelope, new_event
-from tests.notification.conftest import ROADSHOW, Env
+from tests.integration.notification.conftest import ROADSHOW, Env
 
 ZONE = ZoneInfo("Asia/Shanghai")
 FIRST_SLOT = datetime(2027, 5, 15, 9, 0, tzinfo=ZONE)  # the road show's day, local time

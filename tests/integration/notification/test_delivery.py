@@ -11,10 +11,16 @@ from datetime import datetime, timedelta
 
 from standardwebhooks.webhooks import Webhook
 
-from shared.contracts import parse_data
 from shared.db import connect
 from shared.testing.waiting import eventually
-from tests.notification.conftest import ADMIN, Env, EnvFactory, Receiver, Receivers, Reply
+from tests.integration.notification.conftest import (
+    ADMIN,
+    Env,
+    EnvFactory,
+    Receiver,
+    Receivers,
+    Reply,
+)
 
 
 async def _bank_with_match_subscription(
@@ -449,11 +455,11 @@ async def test_a_match_racing_its_participant_on_another_instance_is_not_strande
     try:
         tx_b = b.transaction()
         await tx_b.start()
-        await env.service.participant_changed(b, registered, parse_data(registered))  # type: ignore[arg-type]
+        await env.handle(b, registered)
 
         async def route_on_a() -> None:
             async with a.transaction():
-                await env.service.route(a, match, parse_data(match))  # type: ignore[arg-type]
+                await env.handle(a, match)
 
         racing = asyncio.create_task(route_on_a())
 

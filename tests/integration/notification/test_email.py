@@ -12,12 +12,12 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from services.notification.consumer import handlers
-from services.notification.email_rules import recipient_id
-from shared.contracts import parse_data
+from services.notification.email.channel import EmailChannel
+from services.notification.email.rules import Role, recipient_id
+from shared.envelope import Context
 from shared.testing.waiting import eventually
-from tests.notification.conftest import ADMIN, Env, Receiver, SmtpServer
-from tests.notification.mailworld import (
+from tests.integration.notification.conftest import ADMIN, Env, Receiver, SmtpServer
+from tests.integration.notification.mailworld import (
     ZONE,
     calendar_of,
     cancelled,
@@ -57,7 +57,7 @@ async def test_each_person_gets_one_schedule_with_a_calendar_in_the_event_zone(
     for party, mine in expect.items():
         (mail,) = smtp.sink.to(w.address(party))
         msg = mail.message
-        role = "enterprise.president" if party in w.enterprises else "participant.contact"
+        role: Role = "enterprise.president" if party in w.enterprises else "participant.contact"
         row = rows[recipient_id(role, party)]
         assert msg["Message-ID"] == f"<{row['id']}@roadshow.test>"
         assert msg["X-Roadshow-Category"] == "transactional"
@@ -390,8 +390,9 @@ async def test_a_worker_that_died_mid_send_is_replaced_and_the_message_id_kept(
     env = email_env
     w = await make_world(env, [(0, 0, 1, 1)], enterprises=1, participants=1)
     await w.publish()
-    async with env.pool.acquire() as conn:
-        claimed = await env.service.emails.claim(conn, capacity=10, lease=10)
+    channel = EmailChannel(env.settings, clock=env.clock)
+    async with env.units.begin(Context(correlation_id="a-worker-about-to-die")) as uow:
+        claimed = await channel.claim(uow, 10)
     assert len(claimed) == 2  # and then the worker died without a word
     await deliver(env)
     assert smtp.sink.messages == []  # leased: nobody else sends them meanwhile
@@ -429,15 +430,14 @@ async def test_the_last_meeting_and_the_completion_racing_still_publish_once(
     for m in w.meetings[:-1]:
         await env.consume(scheduled(m))
     last, done = scheduled(w.meetings[-1]), completed(w.schedule_id, len(w.meetings))
-    table = handlers(env.service)
     async with env.pool.acquire() as first, env.pool.acquire() as second:
         tx = first.transaction()
         await tx.start()
-        await table[last.type](first, last, parse_data(last))
+        await env.handle(first, last)
 
         async def complete() -> None:
             async with second.transaction():
-                await table[done.type](second, done, parse_data(done))
+                await env.handle(second, done)
 
         racing = asyncio.create_task(complete())
 

@@ -9,7 +9,7 @@ import pytest
 
 from shared.contracts.registration import PartnerKeyRevoked
 from shared.partner_keys import revoke_key
-from tests.notification.conftest import Env, Receiver
+from tests.integration.notification.conftest import Env, Receiver
 
 
 async def test_create_read_change_and_list(env: Env, receiver: Receiver) -> None:

@@ -12,7 +12,7 @@ from collections import Counter
 
 from shared.testing.plugin import LOG_DIR
 from shared.testing.waiting import eventually
-from tests.notification.conftest import EnvFactory, Receiver, Reply
+from tests.integration.notification.conftest import EnvFactory, Receiver, Reply
 
 
 def _worker(dsn: str, prefix: str) -> subprocess.Popen[bytes]:

@@ -11,9 +11,8 @@ import pytest
 from icalendar import Calendar
 from pydantic import SecretStr, ValidationError
 
-from services.notification import domain
-from services.notification.email_compose import Identity, Recipient, Unsendable, build_message
-from services.notification.email_rules import (
+from services.notification.email.compose import Identity, Recipient, Unsendable, build_message
+from services.notification.email.rules import (
     Content,
     MeetingLine,
     agenda_digest,
@@ -21,7 +20,8 @@ from services.notification.email_rules import (
     recipient_id,
     reminder_due,
 )
-from services.notification.email_tokens import sign, verify
+from services.notification.email.tokens import sign, verify
+from services.notification.outbound import policy as domain
 from services.notification.settings import NotificationSettings
 
 NOW = datetime(2027, 5, 10, 8, 0, tzinfo=UTC)
@@ -87,16 +87,16 @@ def test_the_reminder_is_due_at_the_lead_time_and_never_in_the_past() -> None:
 
 
 def test_smtp_reply_codes() -> None:
-    assert outcome_of_smtp(250) == domain.OK
-    assert outcome_of_smtp(451) == domain.FAILED
-    assert outcome_of_smtp(421) == domain.FAILED
-    assert outcome_of_smtp(550) == domain.REJECTED
-    assert outcome_of_smtp(554) == domain.REJECTED
+    assert outcome_of_smtp(250) == "delivered"
+    assert outcome_of_smtp(451) == "failed"
+    assert outcome_of_smtp(421) == "failed"
+    assert outcome_of_smtp(550) == "rejected"
+    assert outcome_of_smtp(554) == "rejected"
     policy = domain.RetryPolicy(schedule=(5, 60))
-    rejected = domain.decide(domain.Attempt(domain.REJECTED), 1, policy, NOW, lambda: 0.5)
-    assert rejected.status == domain.DEAD
-    failed = domain.decide(domain.Attempt(domain.FAILED), 1, policy, NOW, lambda: 0.5)
-    assert failed.status == domain.PENDING
+    rejected = domain.decide(domain.Attempt("rejected"), 1, policy, NOW, lambda: 0.5)
+    assert rejected.status == "dead"
+    failed = domain.decide(domain.Attempt("failed"), 1, policy, NOW, lambda: 0.5)
+    assert failed.status == "pending"
 
 
 def test_the_digest_is_about_the_agenda_not_its_order() -> None:

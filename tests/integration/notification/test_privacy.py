@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import uuid
 
-from services.notification.email_rules import recipient_id
+from services.notification.email.rules import Role, recipient_id
 from shared.contracts.registration import ErasedSubject, PersonErased, Withdrawn
 from shared.envelope import Context, Envelope, new_event
 from shared.testing.plugin import LOG_DIR
 from tests.factories import PEOPLE
-from tests.notification.conftest import ROADSHOW, Env, Receiver, SmtpServer
-from tests.notification.mailworld import deliver, emails, make_world
+from tests.integration.notification.conftest import ROADSHOW, Env, Receiver, SmtpServer
+from tests.integration.notification.mailworld import deliver, emails, make_world
 
 TABLES = (
     "participants",
@@ -90,7 +90,7 @@ async def test_people_live_in_one_table_and_erasure_removes_them(
         )
     )
     for party in (e0, p1):
-        role = "enterprise.president" if party == e0 else "participant.contact"
+        role: Role = "enterprise.president" if party == e0 else "participant.contact"
         row = await env.pool.fetchrow(
             "SELECT * FROM recipients WHERE id = $1", recipient_id(role, party)
         )

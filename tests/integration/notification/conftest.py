@@ -1,4 +1,4 @@
-"""Fixtures of the notification tests: the service on a fresh database with a
+"""Fixtures of the notification integration tests: the service on a fresh database with a
 controllable clock, real HTTP receivers on loopback, and helpers that feed it
 registration and matching events through its consumer handlers (no Kafka)."""
 
@@ -27,11 +27,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
 from pydantic import BaseModel, SecretStr
 
-from services.notification.app import MIGRATIONS, create_app, create_service
-from services.notification.consumer import handlers
-from services.notification.delivery import DeliveryWorker
-from services.notification.service import Notifications
+from services.notification.bootstrap import MIGRATIONS, PRODUCER, create_app, create_worker
+from services.notification.events.handlers import event_handlers
+from services.notification.outbound.worker import DeliveryWorker
 from services.notification.settings import NotificationSettings
+from services.notification.use_cases import UseCases, create_use_cases
 from shared.contracts import parse_data
 from shared.contracts.matching import Match, MatchComponent, Meeting, match_id_for
 from shared.contracts.registration import (
@@ -44,10 +44,12 @@ from shared.contracts.registration import (
 )
 from shared.db import create_pool
 from shared.envelope import Context, Envelope, new_event
+from shared.event_handlers import EventHandlers
 from shared.partner_keys import hash_token, new_token, store_key
 from shared.taxonomy import ParticipantKind, PartnershipType, Stage
 from shared.testing.plugin import DatabaseFactory
 from shared.topics import Topics
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from tests import factories
 
 ADMIN = "notification-admin-token"
@@ -193,12 +195,14 @@ def notification_settings(dsn: str, topics: Topics, **overrides: Any) -> Notific
 @dataclass
 class Env:
     """The notification service without Kafka: HTTP API on a real server, the
-    use cases, and workers driven round by round under a fake clock."""
+    use cases and event handlers, and workers driven round by round under a
+    fake clock."""
 
     client: TestClient[Any, Any]
     dsn: str
     settings: NotificationSettings
-    service: Notifications
+    use_cases: UseCases
+    handlers: EventHandlers
     clock: FakeClock
     pool: asyncpg.Pool
     resolver: StaticResolver
@@ -206,9 +210,15 @@ class Env:
     # (contact), so e-mail tests know whose inbox to look in.
     people: dict[uuid.UUID, dict[str, str]] = field(default_factory=dict)
 
+    @property
+    def units(self) -> UnitsOfWork:
+        return UnitsOfWork(self.pool, PRODUCER, self.settings.topics.notification)
+
     @contextlib.asynccontextmanager
     async def worker(self) -> AsyncIterator[DeliveryWorker]:
-        worker = DeliveryWorker(self.settings, self.service, resolver=self.resolver, pool=self.pool)
+        worker = create_worker(
+            self.settings, clock=self.clock, resolver=self.resolver, units=self.units
+        )
         async with worker.opened():
             yield worker
 
@@ -225,8 +235,18 @@ class Env:
 
     async def consume(self, envelope: Envelope) -> None:
         """What the idempotent consumer does with one event, minus Kafka."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await handlers(self.service)[envelope.type](conn, envelope, parse_data(envelope))
+        async with self.pool.acquire() as conn:
+            await self.handle(conn, envelope)
+
+    async def handle(self, conn: asyncpg.Connection, envelope: Envelope) -> None:
+        """Run the event's handlers in a unit on `conn` (joining its transaction)."""
+        async with UnitOfWork.joining(
+            conn,
+            Context.caused_by(envelope),
+            producer=PRODUCER,
+            topic=self.settings.topics.notification,
+        ) as uow:
+            await self.handlers.run(uow, [(envelope, parse_data(envelope))])
 
     def participant_event(
         self,
@@ -442,12 +462,13 @@ async def make_env(databases: DatabaseFactory) -> AsyncIterator[EnvFactory]:
         settings = notification_settings(dsn, topics, **overrides)
         clock = FakeClock()
         resolver = StaticResolver()
-        service = create_service(settings, clock=clock, resolver=resolver)
-        client = TestClient(TestServer(create_app(settings, service=service)))
+        use_cases = create_use_cases(settings, clock=clock, resolver=resolver)
+        client = TestClient(TestServer(create_app(settings, use_cases=use_cases)))
         await client.start_server()
         pool = await create_pool(dsn, 5)
         opened.append((client, pool))
-        return Env(client, dsn, settings, service, clock, pool, resolver)
+        handlers = event_handlers(use_cases)
+        return Env(client, dsn, settings, use_cases, handlers, clock, pool, resolver)
 
     yield make
     for client, pool in opened:
