@@ -19,7 +19,7 @@ from services.notification.email.rules import Content
 from services.notification.email.smtp import Mailer
 from services.notification.email.tokens import sign
 from services.notification.outbound import repository as outbound
-from services.notification.outbound.policy import Attempt, Clock, Decision, RetryPolicy, decide
+from services.notification.outbound.policy import Attempt, Clock, Decision, RetryPolicy
 from services.notification.settings import NotificationSettings
 from shared.envelope import Context
 from shared.unit_of_work import UnitOfWork
@@ -149,12 +149,9 @@ class EmailChannel:
     ) -> Decision | None:
         """Store how an attempt ended and what happens next; None when the lease
         was lost (another worker owns the e-mail, or it was cancelled)."""
-        now = self._clock()
-        decision = decide(attempt, job.tries, self.policy, now, self._rand)
-        settled = await outbound.record_attempt(
-            uow.conn, job.notification_id, job.number, job.token, attempt, decision, now
+        return await outbound.conclude(
+            uow.conn, job, attempt, self.policy, self._clock(), self._rand
         )
-        return decision if settled else None
 
     def log_fields(self, job: EmailDelivery) -> dict[str, str]:
         # Ids only: the message names a person.

@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Literal
 
 from services.notification.email.rules import Change, EmailKind, MeetingLine, Previous, Role
-from services.notification.outbound.policy import NotificationStatus
-from services.notification.outbound.repository import AttemptRecord
-from shared.contracts.matching import Meeting, MeetingMoved, MeetingStatus
+from services.notification.outbound.repository import AttemptRecord, Outbound
+from shared.contracts.matching import Meeting, MeetingEventType, MeetingMoved, MeetingStatus
 
 OptedOutBy = Literal["recipient", "partner"]
 
@@ -87,22 +86,13 @@ class StoredMeeting:
 
 
 @dataclass(frozen=True)
-class Email:
-    id: uuid.UUID  # also the Message-ID of every try
+class Email(Outbound):
+    """A message; its id is also the Message-ID of every try. Its body is the
+    content as JSON, without the person's name or address."""
+
     kind: EmailKind
     category: str
-    event_id: uuid.UUID
-    event_type: str
-    status: NotificationStatus
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-    dead_at: datetime | None
     cancelled_at: datetime | None
-    body: str
 
 
 @dataclass(frozen=True)
@@ -120,9 +110,6 @@ class EmailDetail:
     attempts: list[AttemptRecord]
 
 
-MeetingEvent = Literal["meeting.scheduled", "meeting.moved", "meeting.cancelled"]
-
-
 @dataclass(frozen=True)
 class MeetingPlan:
     """What a meeting event does to the stored meeting, and what its people are told."""
@@ -134,7 +121,7 @@ class MeetingPlan:
 
 
 def plan_meeting(
-    before: StoredMeeting | None, event: MeetingEvent, data: Meeting
+    before: StoredMeeting | None, event: MeetingEventType, data: Meeting
 ) -> MeetingPlan | None:
     """How a meeting event changes the meeting (None: not at all). Only a meeting
     already published is news to its people: moved elsewhere, or cancelled."""

@@ -19,7 +19,7 @@ from services.notification.email.model import (
     StoredMeeting,
 )
 from services.notification.email.rules import Role
-from services.notification.outbound.repository import keyset_page
+from services.notification.outbound.repository import fetch_page
 from shared.contracts.matching import Meeting
 from shared.contracts.registration import Roadshow
 
@@ -448,15 +448,15 @@ _EMAIL = """id, email_kind AS kind, category, event_id, event_type, status, atte
 async def list_emails(
     conn: asyncpg.Connection, recipient_id: uuid.UUID, *, after: int | None, limit: int
 ) -> tuple[list[Email], int | None]:
-    rows = await conn.fetch(
+    page, key = await fetch_page(
+        conn,
         f"""SELECT seq, {_EMAIL} FROM notifications WHERE recipient_id = $1 AND channel = 'email'
               AND seq > $2 ORDER BY seq LIMIT $3""",
         recipient_id,
-        after or 0,
-        limit + 1,
+        after=after,
+        limit=limit,
     )
-    page, key = keyset_page(list(rows), limit)
-    return [Email(**{k: v for k, v in r.items() if k != "seq"}) for r in page], key
+    return [Email(**r) for r in page], key
 
 
 async def get_email(

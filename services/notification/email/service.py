@@ -26,7 +26,6 @@ from services.notification.email.model import (
     Cause,
     Email,
     EmailDetail,
-    MeetingEvent,
     PersonOnFile,
     plan_meeting,
 )
@@ -36,7 +35,7 @@ from services.notification.outbound import repository as outbound
 from services.notification.outbound.policy import Clock
 from services.notification.outbound.repository import Redelivery
 from services.notification.parties import repository as parties
-from shared.contracts.matching import Meeting, ScheduleCompleted
+from shared.contracts.matching import Meeting, MeetingEventType, ScheduleCompleted
 from shared.contracts.registration import Enterprise, Participant, Person, PersonErased, Roadshow
 from shared.envelope import Envelope
 from shared.errors import Conflict, NotFound
@@ -240,7 +239,7 @@ class Schedules:
         await self._try_publish(uow.conn, data.schedule_id)
 
     async def meeting_changed(
-        self, uow: UnitOfWork, envelope: Envelope, event: MeetingEvent, data: Meeting
+        self, uow: UnitOfWork, envelope: Envelope, event: MeetingEventType, data: Meeting
     ) -> None:
         """A meeting scheduled, moved or cancelled (see `plan_meeting`)."""
         if not self.enabled:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import cast
 
-from services.notification.email.model import MeetingEvent
 from services.notification.email.rules import CONTACT, PRESIDENT
 from services.notification.parties import service as parties
 from services.notification.use_cases import UseCases
 from services.notification.webhooks.routing import WEBHOOK_EVENT_TYPES
-from shared.contracts.matching import Match, Meeting, ScheduleCompleted
+from shared.contracts.matching import Match, Meeting, MeetingEventType, ScheduleCompleted
 from shared.contracts.registration import (
     Enterprise,
     Participant,
@@ -77,7 +76,7 @@ def event_handlers(use: UseCases) -> EventHandlers:
     @handlers.on("meeting.scheduled", "meeting.moved", "meeting.cancelled")
     async def meeting_changed(uow: UnitOfWork, event: Envelope, data: Meeting) -> None:
         # The contracts registry gave this handler one of its three types.
-        await use.schedules.meeting_changed(uow, event, cast(MeetingEvent, event.type), data)
+        await use.schedules.meeting_changed(uow, event, cast(MeetingEventType, event.type), data)
 
     @handlers.on("schedule.completed")
     async def schedule_completed(uow: UnitOfWork, event: Envelope, data: ScheduleCompleted) -> None:

@@ -36,7 +36,7 @@ from services.notification.webhooks.model import SubscriptionChange
 from services.notification.webhooks.routing import WEBHOOK_EVENT_TYPES
 from shared.errors import NotFound
 from shared.http.api import Api, Call
-from shared.http.pagination import Page, PageOut, encode_cursor
+from shared.http.pagination import PageOut, encode_cursor
 
 USE_CASES = web.AppKey("use_cases", UseCases)
 
@@ -53,11 +53,6 @@ api = Api(
 
 def _use(call: Call[Any, Any]) -> UseCases:
     return call.app[USE_CASES]
-
-
-def _after(page: Page) -> int | None:
-    key = page.after(int)
-    return None if key is None else int(key[0])
 
 
 def _cursor(key: int | None) -> str | None:
@@ -113,7 +108,7 @@ async def create_subscription(call: Call[SubscriptionIn, None]) -> SubscriptionC
 )
 async def list_subscriptions(call: Call[None, SubscriptionQuery]) -> PageOut[SubscriptionOut]:
     q = call.query
-    items, key = await _use(call).subscriptions.page(call.uow, after=_after(q), limit=q.limit)
+    items, key = await _use(call).subscriptions.page(call.uow, after=q.after_seq(), limit=q.limit)
     return PageOut[SubscriptionOut](
         items=[SubscriptionOut.of(s) for s in items], next_cursor=_cursor(key)
     )
@@ -177,7 +172,7 @@ async def rotate_secret(call: Call[RotateIn, None]) -> SecretOut:
 async def list_notifications(call: Call[None, NotificationQuery]) -> PageOut[NotificationOut]:
     q = call.query
     items, key = await _use(call).subscriptions.notifications(
-        call.uow, call.id("subscription_id"), status=q.status, after=_after(q), limit=q.limit
+        call.uow, call.id("subscription_id"), status=q.status, after=q.after_seq(), limit=q.limit
     )
     return PageOut[NotificationOut](
         items=[NotificationOut.of(n) for n in items], next_cursor=_cursor(key)
@@ -320,7 +315,7 @@ async def list_emails(call: Call[None, EmailQuery]) -> PageOut[EmailOut]:
     role, party_id = _person(call)
     q = call.query
     items, key = await _use(call).mailboxes.emails(
-        call.uow, role, party_id, after=_after(q), limit=q.limit
+        call.uow, role, party_id, after=q.after_seq(), limit=q.limit
     )
     return PageOut[EmailOut](items=[EmailOut.of(e) for e in items], next_cursor=_cursor(key))
 

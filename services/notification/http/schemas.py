@@ -66,6 +66,15 @@ Description = Annotated[str, Field(max_length=500)]
 NotificationStatus = Literal["pending", "delivered", "dead"]
 
 
+def fields_of(source: object, schema: type[BaseModel], **given: Any) -> dict[str, Any]:
+    """A response schema's fields from a domain result: each `given` one as
+    given, every other one read from the attribute of the same name."""
+    return {
+        name: given[name] if name in given else getattr(source, name)
+        for name in schema.model_fields
+    }
+
+
 class EventTypesOut(BaseModel):
     event_types: list[str]
 
@@ -124,7 +133,7 @@ class SubscriptionOut(BaseModel):
 
     @classmethod
     def of(cls, s: Subscription) -> SubscriptionOut:
-        return cls(**_subscription_fields(s))
+        return cls(**fields_of(s, cls, subscription_id=s.id))
 
 
 class SubscriptionCreated(SubscriptionOut):
@@ -134,24 +143,11 @@ class SubscriptionCreated(SubscriptionOut):
 
     @classmethod
     def of_new(cls, new: NewSubscription) -> SubscriptionCreated:
-        return cls(**_subscription_fields(new.subscription), secret=new.secret)
-
-
-def _subscription_fields(s: Subscription) -> dict[str, Any]:
-    return {
-        "subscription_id": s.id,
-        "url": s.url,
-        "description": s.description,
-        "event_types": s.event_types,
-        "participant_ids": s.participant_ids,
-        "participant_kinds": s.participant_kinds,
-        "sectors": s.sectors,
-        "status": s.status,
-        "disabled_reason": s.disabled_reason,
-        "version": s.version,
-        "created_at": s.created_at,
-        "updated_at": s.updated_at,
-    }
+        return cls(
+            **fields_of(
+                new.subscription, cls, subscription_id=new.subscription.id, secret=new.secret
+            )
+        )
 
 
 class RotateIn(Strict):
@@ -169,11 +165,7 @@ class SecretOut(BaseModel):
 
     @classmethod
     def of(cls, r: RotatedSecret) -> SecretOut:
-        return cls(
-            subscription_id=r.subscription_id,
-            secret=r.secret,
-            previous_expires_at=r.previous_expires_at,
-        )
+        return cls(**fields_of(r, cls))
 
 
 class SubscriptionQuery(Page):
@@ -200,24 +192,7 @@ class NotificationOut(BaseModel):
 
     @classmethod
     def of(cls, n: Notification) -> NotificationOut:
-        return cls(**_notification_fields(n))
-
-
-def _notification_fields(n: Notification) -> dict[str, Any]:
-    return {
-        "notification_id": n.id,
-        "subscription_id": n.subscription_id,
-        "event_id": n.event_id,
-        "event_type": n.event_type,
-        "status": n.status,
-        "attempts": n.attempts,
-        "next_attempt_at": n.next_attempt_at,
-        "last_status_code": n.last_status_code,
-        "last_error": n.last_error,
-        "created_at": n.created_at,
-        "delivered_at": n.delivered_at,
-        "dead_at": n.dead_at,
-    }
+        return cls(**fields_of(n, cls, notification_id=n.id))
 
 
 class AttemptOut(BaseModel):
@@ -231,15 +206,7 @@ class AttemptOut(BaseModel):
 
     @classmethod
     def of(cls, a: AttemptRecord) -> AttemptOut:
-        return cls(
-            number=a.number,
-            started_at=a.started_at,
-            finished_at=a.finished_at,
-            outcome=a.outcome,
-            status_code=a.status_code,
-            latency_ms=a.latency_ms,
-            error=a.error,
-        )
+        return cls(**fields_of(a, cls))
 
 
 class NotificationDetail(NotificationOut):
@@ -248,10 +215,15 @@ class NotificationDetail(NotificationOut):
 
     @classmethod
     def of_detail(cls, d: NotificationWithAttempts) -> NotificationDetail:
+        n = d.notification
         return cls(
-            **_notification_fields(d.notification),
-            payload=json.loads(d.notification.body),
-            attempt_log=[AttemptOut.of(a) for a in d.attempts],
+            **fields_of(
+                n,
+                cls,
+                notification_id=n.id,
+                payload=json.loads(n.body),
+                attempt_log=[AttemptOut.of(a) for a in d.attempts],
+            )
         )
 
 
@@ -331,26 +303,7 @@ class EmailOut(BaseModel):
 
     @classmethod
     def of(cls, e: Email) -> EmailOut:
-        return cls(**_email_fields(e))
-
-
-def _email_fields(e: Email) -> dict[str, Any]:
-    return {
-        "message_id": e.id,
-        "kind": e.kind,
-        "category": e.category,
-        "event_id": e.event_id,
-        "event_type": e.event_type,
-        "status": e.status,
-        "attempts": e.attempts,
-        "next_attempt_at": e.next_attempt_at,
-        "last_status_code": e.last_status_code,
-        "last_error": e.last_error,
-        "created_at": e.created_at,
-        "delivered_at": e.delivered_at,
-        "dead_at": e.dead_at,
-        "cancelled_at": e.cancelled_at,
-    }
+        return cls(**fields_of(e, cls, message_id=e.id))
 
 
 class EmailDetail(EmailOut):
@@ -361,10 +314,15 @@ class EmailDetail(EmailOut):
 
     @classmethod
     def of_detail(cls, d: EmailWithAttempts) -> EmailDetail:
+        e = d.email
         return cls(
-            **_email_fields(d.email),
-            content=json.loads(d.email.body),
-            attempt_log=[AttemptOut.of(a) for a in d.attempts],
+            **fields_of(
+                e,
+                cls,
+                message_id=e.id,
+                content=json.loads(e.body),
+                attempt_log=[AttemptOut.of(a) for a in d.attempts],
+            )
         )
 
 

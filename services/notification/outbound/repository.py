@@ -5,14 +5,21 @@ takes the caller's connection, so the use case decides the transaction."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
-from services.notification.outbound.policy import Attempt, Channel, Decision
+from services.notification.outbound.policy import (
+    Attempt,
+    Channel,
+    Decision,
+    NotificationStatus,
+    RetryPolicy,
+    decide,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,24 @@ class Leased:
     event_id: uuid.UUID
     event_type: str
     correlation_id: str
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """Where a notification of either channel stands, as the API shows it."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID  # the event that caused it
+    event_type: str
+    status: NotificationStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    dead_at: datetime | None
+    body: str
 
 
 @dataclass(frozen=True)
@@ -136,6 +161,39 @@ async def record_attempt(
     return bool(result != "UPDATE 0")
 
 
+class Claimed(Protocol):
+    """A leased attempt as a channel holds it."""
+
+    @property
+    def notification_id(self) -> uuid.UUID: ...
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def tries(self) -> int: ...
+
+    @property
+    def token(self) -> uuid.UUID: ...
+
+
+async def conclude(
+    conn: asyncpg.Connection,
+    job: Claimed,
+    attempt: Attempt,
+    policy: RetryPolicy,
+    now: datetime,
+    rand: Callable[[], float],
+) -> Decision | None:
+    """Decide what follows the attempt under the channel's policy and store it;
+    None when the lease was lost."""
+    decision = decide(attempt, job.tries, policy, now, rand)
+    settled = await record_attempt(
+        conn, job.notification_id, job.number, job.token, attempt, decision, now
+    )
+    return decision if settled else None
+
+
 async def attempts_of(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[AttemptRecord]:
     rows = await conn.fetch(
         """SELECT number, started_at, finished_at, outcome, status_code, latency_ms, error
@@ -145,12 +203,16 @@ async def attempts_of(conn: asyncpg.Connection, notification_id: uuid.UUID) -> l
     return [AttemptRecord(**dict(r)) for r in rows]
 
 
-def keyset_page(rows: list[asyncpg.Record], limit: int) -> tuple[list[asyncpg.Record], int | None]:
-    """A page of `limit` rows fetched with one extra (in `seq` order), and the
-    seq the next page starts after (None: this is the last)."""
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1]["seq"]
-    return rows, None
+async def fetch_page(
+    conn: asyncpg.Connection, query: str, *args: Any, after: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of a list in `seq` order: `query` selects `seq` and takes `args`,
+    then the seq to start after and the row limit as its last two parameters.
+    Returns the rows (without seq) and the seq the next page starts after
+    (None: this is the last)."""
+    rows = await conn.fetch(query, *args, after or 0, limit + 1)
+    key = rows[limit - 1]["seq"] if len(rows) > limit else None
+    return [{k: v for k, v in r.items() if k != "seq"} for r in rows[:limit]], key
 
 
 @dataclass(frozen=True)

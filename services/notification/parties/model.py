@@ -23,14 +23,21 @@ class Party:
 
 
 @dataclass(frozen=True)
-class KnownParticipant:
+class KnownParty:
+    """A participant or enterprise as registration last described it."""
+
     id: uuid.UUID
-    partner_id: uuid.UUID
+    partner_id: uuid.UUID | None  # who registered it
     roadshow_id: uuid.UUID
-    kind: str
     name: str
     sectors: tuple[str, ...]
-    status: str
+    status: str  # active | withdrawn
+
+
+@dataclass(frozen=True)
+class KnownParticipant(KnownParty):
+    partner_id: uuid.UUID  # always known: nothing about a participant is routed without it
+    kind: str
 
     @property
     def party(self) -> Party:
@@ -38,14 +45,8 @@ class KnownParticipant:
 
 
 @dataclass(frozen=True)
-class KnownEnterprise:
-    id: uuid.UUID
-    partner_id: uuid.UUID | None
-    roadshow_id: uuid.UUID
-    name: str
+class KnownEnterprise(KnownParty):
     country: str
-    sectors: tuple[str, ...]
-    status: str
 
     @property
     def party(self) -> Party:

@@ -22,7 +22,6 @@ from services.notification.outbound.policy import (
     Clock,
     Decision,
     RetryPolicy,
-    decide,
     outcome_of_status,
     parse_retry_after,
     pick_within_limits,
@@ -63,11 +62,7 @@ class Delivery:
 
     @property
     def context(self) -> Context:
-        return Context(
-            correlation_id=self.correlation_id,
-            partner_id=self.partner_id,
-            causation_id=str(self.event_id),
-        )
+        return self.ended.context
 
     @property
     def ended(self) -> Ended:
@@ -182,11 +177,8 @@ class WebhookChannel:
         later, or dead; a 410 also disables the subscription. Returns None when
         the lease had expired (another worker owns the notification now)."""
         now = self._clock()
-        decision = decide(attempt, job.tries, self.policy, now, self._rand)
-        settled = await outbound.record_attempt(
-            uow.conn, job.notification_id, job.number, job.token, attempt, decision, now
-        )
-        if not settled:
+        decision = await outbound.conclude(uow.conn, job, attempt, self.policy, now, self._rand)
+        if decision is None:
             return None
         emit_outcome(uow, job.ended, decision.event, now)
         if attempt.outcome == "gone":

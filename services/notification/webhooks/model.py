@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from services.notification.outbound.policy import NotificationStatus
-from services.notification.outbound.repository import AttemptRecord
+from services.notification.outbound.repository import AttemptRecord, Outbound
 from services.notification.webhooks.routing import Filters
+from shared.envelope import Context
 
 SubscriptionStatus = Literal["active", "disabled"]
 
@@ -83,20 +83,10 @@ class RotatedSecret:
 
 
 @dataclass(frozen=True)
-class Notification:
-    id: uuid.UUID  # also the webhook-id of every try
+class Notification(Outbound):
+    """A webhook; its id is also the webhook-id of every try."""
+
     subscription_id: uuid.UUID
-    event_id: uuid.UUID
-    event_type: str
-    status: NotificationStatus
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-    dead_at: datetime | None
-    body: str
 
 
 @dataclass(frozen=True)
@@ -116,6 +106,15 @@ class Ended:
     event_type: str
     correlation_id: str
     attempts: int
+
+    @property
+    def context(self) -> Context:
+        """The flow of the event that caused the notification."""
+        return Context(
+            correlation_id=self.correlation_id,
+            partner_id=self.partner_id,
+            causation_id=str(self.event_id),
+        )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from services.notification.outbound.repository import keyset_page
+from services.notification.outbound.repository import fetch_page
 from services.notification.webhooks.model import (
     SUBSCRIPTION_FIELDS,
     Ended,
@@ -28,7 +28,7 @@ _SUBSCRIPTION = """id, partner_id, url, description, event_types, participant_id
 
 
 def _subscription(row: Mapping[str, Any]) -> Subscription:
-    return Subscription(**{k: v for k, v in row.items() if k != "seq"})
+    return Subscription(**row)
 
 
 async def insert_subscription(
@@ -91,14 +91,14 @@ async def list_subscriptions(
     conn: asyncpg.Connection, partner_id: uuid.UUID, *, after: int | None, limit: int
 ) -> tuple[list[Subscription], int | None]:
     """A page in creation order, and the key the next one starts after (None: the end)."""
-    rows = await conn.fetch(
+    page, key = await fetch_page(
+        conn,
         f"""SELECT seq, {_SUBSCRIPTION} FROM subscriptions
              WHERE partner_id = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
         partner_id,
-        after or 0,
-        limit + 1,
+        after=after,
+        limit=limit,
     )
-    page, key = keyset_page(list(rows), limit)
     return [_subscription(r) for r in page], key
 
 
@@ -284,17 +284,17 @@ async def list_notifications(
     after: int | None,
     limit: int,
 ) -> tuple[list[Notification], int | None]:
-    rows = await conn.fetch(
+    page, key = await fetch_page(
+        conn,
         f"""SELECT seq, {_NOTIFICATION} FROM notifications
-             WHERE subscription_id = $1 AND seq > $2 AND ($3::text IS NULL OR status = $3)
+             WHERE subscription_id = $1 AND ($2::text IS NULL OR status = $2) AND seq > $3
              ORDER BY seq LIMIT $4""",
         subscription_id,
-        after or 0,
         status,
-        limit + 1,
+        after=after,
+        limit=limit,
     )
-    page, key = keyset_page(list(rows), limit)
-    return [Notification(**{k: v for k, v in r.items() if k != "seq"}) for r in page], key
+    return [Notification(**r) for r in page], key
 
 
 async def get_notification(

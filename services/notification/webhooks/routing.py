@@ -10,19 +10,17 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from services.notification.parties.model import Party
-from shared.contracts.matching import Match, Meeting, MeetingMoved
+from shared.contracts.matching import (
+    Match,
+    MatchEventType,
+    Meeting,
+    MeetingEventType,
+    MeetingMoved,
+)
 
 # What a subscriber can ask for: every match and meeting that concerns its
-# participants, including their withdrawal and cancellation. A subset of
-# matching's event types (the type checker holds it to them).
-WebhookEventType = Literal[
-    "match.proposed",
-    "match.updated",
-    "match.withdrawn",
-    "meeting.scheduled",
-    "meeting.moved",
-    "meeting.cancelled",
-]
+# participants, including their withdrawal and cancellation.
+WebhookEventType = Literal[MatchEventType, MeetingEventType]
 WEBHOOK_EVENT_TYPES: tuple[WebhookEventType, ...] = get_args(WebhookEventType)
 
 

@@ -34,7 +34,7 @@ from services.notification.webhooks.signing import new_secret
 from shared.contracts import parse_data
 from shared.contracts.matching import Match, Meeting
 from shared.contracts.notification import DeliveryOutcome, NotificationEventType
-from shared.envelope import Context, Envelope
+from shared.envelope import Envelope
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.logging import get_logger
 from shared.unit_of_work import UnitOfWork
@@ -61,12 +61,11 @@ class Subscriptions:
 
     async def create(self, uow: UnitOfWork, fields: dict[str, Any]) -> NewSubscription:
         """Subscribe the caller's endpoint; `fields` are the subscription's columns."""
-        assert uow.ctx.partner_id is not None
         await self._check_url(fields["url"])
         now = self.clock()
         secret = new_secret()
         created = await repo.insert_subscription(
-            uow.conn, uuid.uuid4(), uow.ctx.partner_id, fields, now
+            uow.conn, uuid.uuid4(), uow.partner_id, fields, now
         )
         await repo.insert_secret(uow.conn, created.id, secret, now)
         log.info("subscription.created", subscription_id=str(created.id))
@@ -76,9 +75,8 @@ class Subscriptions:
         self, uow: UnitOfWork, subscription_id: uuid.UUID, *, for_update: bool = False
     ) -> Subscription:
         """The caller's subscription; another partner's answers as missing."""
-        assert uow.ctx.partner_id is not None
         found = await repo.get_subscription(
-            uow.conn, uow.ctx.partner_id, subscription_id, for_update=for_update
+            uow.conn, uow.partner_id, subscription_id, for_update=for_update
         )
         if found is None:
             raise NotFound("no such subscription", field="subscription_id")
@@ -87,8 +85,7 @@ class Subscriptions:
     async def page(
         self, uow: UnitOfWork, *, after: int | None, limit: int
     ) -> tuple[list[Subscription], int | None]:
-        assert uow.ctx.partner_id is not None
-        return await repo.list_subscriptions(uow.conn, uow.ctx.partner_id, after=after, limit=limit)
+        return await repo.list_subscriptions(uow.conn, uow.partner_id, after=after, limit=limit)
 
     async def update(
         self, uow: UnitOfWork, subscription_id: uuid.UUID, change: SubscriptionChange
@@ -308,9 +305,4 @@ def emit_outcome(
         status=_STATUS_OF[event],
         at=now,
     )
-    flow = Context(
-        correlation_id=ended.correlation_id,
-        partner_id=ended.partner_id,
-        causation_id=str(ended.event_id),
-    )
-    uow.acting_as(flow).emit(event, ended.id, outcome)
+    uow.acting_as(ended.context).emit(event, ended.id, outcome)
