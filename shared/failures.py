@@ -31,8 +31,13 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
+class NotYet(Exception):
+    """Raised by a handler when what it needs has not arrived yet (an event from
+    another topic): transient, so the consumer retries until it has."""
+
+
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, _TRANSIENT_TYPES):
+    if isinstance(exc, (*_TRANSIENT_TYPES, NotYet)):
         return True
     if isinstance(exc, asyncpg.PostgresError):
         sqlstate = str(getattr(exc, "sqlstate", "") or "")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import sys
 from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.personal_data import parse_key
 from shared.topics import Topics
 
 
@@ -63,6 +64,25 @@ class ServiceSettings(BaseSettings):
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix)
+
+
+class PersonalDataSettings(BaseSettings):
+    """For the services that read or write people's sealed fields (crypto-shredding)."""
+
+    personal_data_key: SecretStr = Field(
+        description="Key-encryption key (base64url of 32 random bytes) that wraps each "
+        "person's key on the keys topic; the same in registration and notification",
+    )
+
+    @field_validator("personal_data_key")
+    @classmethod
+    def _a_key(cls, value: SecretStr) -> SecretStr:
+        parse_key(value.get_secret_value())
+        return value
+
+    @property
+    def kek(self) -> bytes:
+        return parse_key(self.personal_data_key.get_secret_value())
 
 
 S = TypeVar("S", bound=BaseSettings)

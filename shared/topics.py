@@ -24,10 +24,15 @@ class Topics:
     def notification(self) -> str:
         return f"{self.prefix}notification.v1"
 
+    @property
+    def keys(self) -> str:
+        """Personal-data keys (compacted where the broker compacts: Apache Kafka)."""
+        return f"{self.prefix}keys.v1"
+
     @staticmethod
     def dead_letter(topic: str) -> str:
         return f"{topic}.dlq"
 
     def all(self) -> list[str]:
-        main = [self.registration, self.matching, self.notification]
+        main = [self.registration, self.matching, self.notification, self.keys]
         return main + [self.dead_letter(t) for t in main]

@@ -47,10 +47,13 @@ class UnitOfWork:
             raise RuntimeError("this unit acts for no partner")
         return self.ctx.partner_id
 
-    def emit(self, type_: EventType, key: uuid.UUID | str, data: BaseModel) -> Envelope:
-        """Stage an event of this service; it goes out only if the unit commits."""
+    def emit(
+        self, type_: EventType, key: uuid.UUID | str, data: BaseModel, *, topic: str | None = None
+    ) -> Envelope:
+        """Stage an event of this service (on its topic, or `topic`); it goes out only
+        if the unit commits."""
         event = new_event(self.producer, self.ctx, type_, key, data)
-        self._staged.events.append((self.topic, event))
+        self._staged.events.append((topic or self.topic, event))
         return event
 
     def stage(self, topic: str, event: Envelope) -> None:

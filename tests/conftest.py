@@ -14,11 +14,14 @@ from pydantic import SecretStr
 from services.registration.bootstrap import MIGRATIONS, create_app, create_relay
 from services.registration.settings import RegistrationSettings
 from shared.embedded import EmbeddedBroker
+from shared.personal_data import encode_key
 from shared.testing.plugin import DatabaseFactory
 from shared.topics import Topics
 from tests import factories
 
 ADMIN = "test-admin-token"
+# The suite's key-encryption key in tests (registration and notification share it).
+PERSONAL_DATA_KEY = encode_key(bytes(range(32)))
 
 
 @dataclass
@@ -56,6 +59,7 @@ def registration_settings(
         kafka_bootstrap_servers=broker.bootstrap_servers,
         topic_prefix=topics.prefix,
         admin_token=SecretStr(ADMIN),
+        personal_data_key=SecretStr(PERSONAL_DATA_KEY),
         outbox_poll_seconds=0.2,
         **extra,
     )

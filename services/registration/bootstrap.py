@@ -11,9 +11,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.registration.http.routes import api
+from services.registration.http.routes import KEYRING, api
 from services.registration.model import IssuedKey
 from services.registration.partners import service as partners
+from services.registration.privacy.keys import Keyring
 from services.registration.settings import RegistrationSettings
 from shared.cli import Command
 from shared.db import SHARED_MIGRATIONS, connect
@@ -28,13 +29,15 @@ MIGRATIONS = [("shared", SHARED_MIGRATIONS), (NAME, Path(__file__).parent / "mig
 
 
 def create_app(settings: RegistrationSettings) -> web.Application:
-    return create_service_app(
+    app = create_service_app(
         api,
         settings,
         producer=NAME,
         topic=settings.topics.registration,
         admin_token=settings.admin_token,
     )
+    app[KEYRING] = Keyring(kek=settings.kek, topic=settings.topics.keys)
+    return app
 
 
 def create_relay(settings: RegistrationSettings) -> OutboxRelay:

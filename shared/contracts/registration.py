@@ -32,6 +32,8 @@ RegistrationEventType = Literal[
     "participant.updated",
     "participant.withdrawn",
     "person.erased",
+    "person.key_issued",
+    "person.key_destroyed",
 ]
 ErasedKind = Literal["enterprise.president", "participant.contact"]
 
@@ -67,6 +69,8 @@ class Roadshow(Contract):
 
 
 class Person(Contract):
+    # In events, name, email and phone are sealed with the person's own key
+    # (`shared.personal_data`): unreadable once the person is erased.
     name: str | None
     title: str | None = None
     email: str | None
@@ -139,6 +143,21 @@ class PersonErased(Contract):
     subjects: list[ErasedSubject]
 
 
+class PersonKeyIssued(Contract):
+    """On the keys topic (compacted, keyed by subject): the key that opens a person's
+    sealed fields, wrapped with the suite's key-encryption key."""
+
+    subject_id: uuid.UUID
+    kind: ErasedKind
+    wrapped_key: str
+
+
+class PersonKeyDestroyed(Contract):
+    """On the keys topic: the key is gone; compaction drops the issued one."""
+
+    subject_id: uuid.UUID
+
+
 REGISTRATION_CONTRACTS: dict[tuple[RegistrationEventType, int], type[BaseModel]] = {
     ("partner.registered", 1): PartnerRegistered,
     ("partner.key_issued", 1): PartnerKeyIssued,
@@ -155,4 +174,6 @@ REGISTRATION_CONTRACTS: dict[tuple[RegistrationEventType, int], type[BaseModel]]
     ("participant.updated", 1): Participant,
     ("participant.withdrawn", 1): Withdrawn,
     ("person.erased", 1): PersonErased,
+    ("person.key_issued", 1): PersonKeyIssued,
+    ("person.key_destroyed", 1): PersonKeyDestroyed,
 }

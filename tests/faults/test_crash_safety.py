@@ -24,7 +24,7 @@ from shared.testing.plugin import LOG_DIR, DatabaseFactory, count_rows
 from shared.testing.waiting import eventually
 from shared.topics import Topics
 from tests import factories
-from tests.conftest import ADMIN, Registration
+from tests.conftest import ADMIN, PERSONAL_DATA_KEY, Registration
 
 
 def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -157,13 +157,16 @@ async def test_relay_killed_mid_burst_loses_nothing(
         )
         assert resp.status == 201
     total = await count_rows(registration.dsn, "outbox")
-    assert total == 3 + 1000  # partner, key, road show; then the burst of 1,000
+    # Partner, API key, road show; then the burst of 1,000 (10 delegations of 99), and
+    # on the keys topic the 990 presidents' keys.
+    assert total == 3 + 1000 + 990
     env = {
         "REGISTRATION_DATABASE_URL": registration.dsn,
         "REGISTRATION_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "REGISTRATION_TOPIC_PREFIX": registration.topics.prefix,
         "REGISTRATION_OUTBOX_BATCH_SIZE": "10",
         "REGISTRATION_ADMIN_TOKEN": ADMIN,
+        "REGISTRATION_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
         "REGISTRATION_LOG_FILE": str(LOG_DIR / "relay.jsonl"),
     }
 
@@ -197,7 +200,9 @@ async def test_relay_killed_mid_burst_loses_nothing(
         relay.send_signal(signal.SIGTERM)
         relay.wait(20)
     records = await read_topic(
-        broker.bootstrap_servers, registration.topics.registration, at_least=total, settle_ms=300
+        broker.bootstrap_servers, registration.topics.registration, at_least=1003, settle_ms=300
+    ) + await read_topic(
+        broker.bootstrap_servers, registration.topics.keys, at_least=990, settle_ms=300
     )
     conn = await asyncpg.connect(registration.dsn)
     try:

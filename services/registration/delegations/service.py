@@ -10,6 +10,7 @@ import asyncpg
 
 from services.registration import model
 from services.registration.delegations import repository as repo
+from services.registration.privacy.keys import Keyring
 from services.registration.roadshows.service import require_roadshow
 from shared.contracts import registration as c
 from shared.errors import NotFound
@@ -17,7 +18,7 @@ from shared.unit_of_work import UnitOfWork
 
 
 async def register_delegation(
-    uow: UnitOfWork, cmd: model.NewDelegation
+    uow: UnitOfWork, keys: Keyring, cmd: model.NewDelegation
 ) -> model.DelegationWithEnterprises:
     partner_id = uow.partner_id
     await require_roadshow(uow, cmd.roadshow_id)
@@ -36,7 +37,7 @@ async def register_delegation(
     delegation = repo.delegation_of(row, [e.enterprise_id for e in enterprises])
     uow.emit("delegation.registered", delegation_id, delegation)
     for e in enterprises:
-        uow.emit("enterprise.registered", e.enterprise_id, e)
+        uow.emit("enterprise.registered", e.enterprise_id, await keys.sealed_enterprise(uow, e))
     return model.DelegationWithEnterprises(delegation, enterprises)
 
 
@@ -67,7 +68,7 @@ async def list_delegations(
 
 
 async def add_enterprise(
-    uow: UnitOfWork, delegation_id: uuid.UUID, cmd: model.NewEnterprise
+    uow: UnitOfWork, keys: Keyring, delegation_id: uuid.UUID, cmd: model.NewEnterprise
 ) -> c.Enterprise:
     partner_id = uow.partner_id
     row = await _locked_delegation(uow, delegation_id)
@@ -80,7 +81,7 @@ async def add_enterprise(
     enterprises = await repo.enterprises_of_delegation(uow.conn, delegation_id)
     delegation = repo.delegation_of(row, [e.enterprise_id for e in enterprises])
     enterprise = next(e for e in enterprises if e.enterprise_id == enterprise_id)
-    uow.emit("enterprise.registered", enterprise_id, enterprise)
+    uow.emit("enterprise.registered", enterprise_id, await keys.sealed_enterprise(uow, enterprise))
     uow.emit("delegation.updated", delegation_id, delegation)
     return enterprise
 
@@ -150,7 +151,7 @@ async def list_enterprises(
 
 
 async def update_enterprise(
-    uow: UnitOfWork, enterprise_id: uuid.UUID, patch: model.EnterpriseChanges
+    uow: UnitOfWork, keys: Keyring, enterprise_id: uuid.UUID, patch: model.EnterpriseChanges
 ) -> c.Enterprise:
     current = await get_enterprise(uow, enterprise_id, for_update=True)
     model.ensure_active(current.status, "enterprise")
@@ -158,7 +159,7 @@ async def update_enterprise(
         return current
     fields = model.merge_patch(current, patch, model.NewEnterprise)
     enterprise = await repo.update_enterprise(uow.conn, enterprise_id, fields)
-    uow.emit("enterprise.updated", enterprise_id, enterprise)
+    uow.emit("enterprise.updated", enterprise_id, await keys.sealed_enterprise(uow, enterprise))
     return enterprise
 
 

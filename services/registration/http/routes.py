@@ -3,9 +3,10 @@ work; the handler calls the use case and maps its result to the response."""
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from services.registration import model
 from services.registration.delegations import service as delegations
-from services.registration.erasure import service as erasure
 from services.registration.http.schemas import (
     DelegationIn,
     DelegationOut,
@@ -29,11 +30,16 @@ from services.registration.http.schemas import (
 )
 from services.registration.participants import service as participants
 from services.registration.partners import service as partners
+from services.registration.privacy import service as privacy
+from services.registration.privacy.keys import Keyring
 from services.registration.roadshows import service as roadshows
 from shared.contracts import registration as c
 from shared.http.api import Api, Call
 from shared.http.pagination import PageOut
 from shared.taxonomy import LINKED_GROUPS, SECTOR_GROUPS
+
+# Seals people's fields in the events use cases emit (wired by bootstrap).
+KEYRING = web.AppKey("keyring", Keyring)
 
 api = Api(
     title="Roadshow registration",
@@ -180,7 +186,9 @@ async def update_roadshow(call: Call[RoadshowPatch, None]) -> c.Roadshow:
     idempotent=True,
 )
 async def register_delegation(call: Call[DelegationIn, None]) -> DelegationOut:
-    return DelegationOut.of(await delegations.register_delegation(call.uow, call.body))
+    return DelegationOut.of(
+        await delegations.register_delegation(call.uow, call.app[KEYRING], call.body)
+    )
 
 
 @api.route(
@@ -247,7 +255,8 @@ async def withdraw_delegation(call: Call[None, None]) -> DelegationOut:
     idempotent=True,
 )
 async def add_enterprise(call: Call[EnterpriseIn, None]) -> c.Enterprise:
-    return await delegations.add_enterprise(call.uow, call.id("delegation_id"), call.body)
+    keys = call.app[KEYRING]
+    return await delegations.add_enterprise(call.uow, keys, call.id("delegation_id"), call.body)
 
 
 # --- enterprises --------------------------------------------------------------------------
@@ -292,7 +301,8 @@ async def get_enterprise(call: Call[None, None]) -> c.Enterprise:
     tag="enterprises",
 )
 async def update_enterprise(call: Call[EnterprisePatch, None]) -> c.Enterprise:
-    return await delegations.update_enterprise(call.uow, call.id("enterprise_id"), call.body)
+    keys = call.app[KEYRING]
+    return await delegations.update_enterprise(call.uow, keys, call.id("enterprise_id"), call.body)
 
 
 @api.route(
@@ -320,7 +330,7 @@ async def withdraw_enterprise(call: Call[None, None]) -> c.Enterprise:
     idempotent=True,
 )
 async def register_participant(call: Call[ParticipantIn, None]) -> c.Participant:
-    return await participants.register_participant(call.uow, call.body)
+    return await participants.register_participant(call.uow, call.app[KEYRING], call.body)
 
 
 @api.route(
@@ -362,7 +372,10 @@ async def get_participant(call: Call[None, None]) -> c.Participant:
     tag="participants",
 )
 async def update_participant(call: Call[ParticipantPatch, None]) -> c.Participant:
-    return await participants.update_participant(call.uow, call.id("participant_id"), call.body)
+    keys = call.app[KEYRING]
+    return await participants.update_participant(
+        call.uow, keys, call.id("participant_id"), call.body
+    )
 
 
 @api.route(
@@ -389,5 +402,5 @@ async def withdraw_participant(call: Call[None, None]) -> c.Participant:
     tag="privacy",
 )
 async def erase_person(call: Call[ErasureIn, None]) -> ErasureOut:
-    done = await erasure.erase_person(call.uow, call.body.email)
+    done = await privacy.erase_person(call.uow, call.app[KEYRING], call.body.email)
     return ErasureOut(erasure_id=done.erasure_id, subjects=done.subjects)

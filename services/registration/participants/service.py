@@ -7,18 +7,22 @@ import uuid
 
 from services.registration import model
 from services.registration.participants import repository as repo
+from services.registration.privacy.keys import Keyring
 from services.registration.roadshows.service import require_roadshow
 from shared.contracts import registration as c
 from shared.errors import NotFound
 from shared.unit_of_work import UnitOfWork
 
 
-async def register_participant(uow: UnitOfWork, cmd: model.NewParticipant) -> c.Participant:
+async def register_participant(
+    uow: UnitOfWork, keys: Keyring, cmd: model.NewParticipant
+) -> c.Participant:
     await require_roadshow(uow, cmd.roadshow_id)
     participant = await repo.upsert_participant(
         uow.conn, uuid.uuid4(), uow.partner_id, cmd.model_dump()
     )
-    uow.emit("participant.registered", participant.participant_id, participant)
+    sealed = await keys.sealed_participant(uow, participant)
+    uow.emit("participant.registered", participant.participant_id, sealed)
     return participant
 
 
@@ -49,7 +53,7 @@ async def list_participants(
 
 
 async def update_participant(
-    uow: UnitOfWork, participant_id: uuid.UUID, patch: model.ParticipantChanges
+    uow: UnitOfWork, keys: Keyring, participant_id: uuid.UUID, patch: model.ParticipantChanges
 ) -> c.Participant:
     current = await get_participant(uow, participant_id, for_update=True)
     model.ensure_active(current.status, "participant")
@@ -57,7 +61,7 @@ async def update_participant(
         return current
     fields = model.merge_patch(current, patch, model.NewParticipant)
     participant = await repo.upsert_participant(uow.conn, participant_id, uow.partner_id, fields)
-    uow.emit("participant.updated", participant_id, participant)
+    uow.emit("participant.updated", participant_id, await keys.sealed_participant(uow, participant))
     return participant
 
 

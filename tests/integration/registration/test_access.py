@@ -106,7 +106,8 @@ async def test_idempotency_key_replays_and_detects_reuse(registration: Registrat
     assert await third.json() == await first.json()
     assert await count_rows(registration.dsn, "delegations") == 1
     assert await count_rows(registration.dsn, "enterprises") == 2
-    assert await count_rows(registration.dsn, "outbox") == outbox_before + 3
+    # Once: the delegation, its two enterprises, and each president's key.
+    assert await count_rows(registration.dsn, "outbox") == outbox_before + 5
     other = {**body, "name": "another delegation"}
     resp = await registration.client.post("/v1/delegations", json=other, headers=headers)
     assert resp.status == 409

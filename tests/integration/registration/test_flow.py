@@ -3,12 +3,14 @@ its events come back from the real broker, valid and in order per aggregate."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from shared import personal_data as pd
 from shared.contracts import parse_data
 from shared.embedded import EmbeddedBroker
 from shared.envelope import Envelope
@@ -77,9 +79,26 @@ async def test_delegation_reaches_database_and_topic(
     assert [e.data["version"] for e in by_key[enterprise_id]] == [1, 2, 3]
     registered = by_key[enterprise_id][0]
     assert registered.partner_id == uuid.UUID(partner["X-Partner-Id"])
-    assert (
-        registered.data["president"]["email"] == delegation["enterprises"][0]["president"]["email"]
-    )
+    # The president travels sealed with their own key: readable with it, not without.
+    president = registered.data["president"]
+    sent = delegation["enterprises"][0]["president"]
+    assert sent["email"] not in json.dumps(registered.data)
+    key = await _person_key(registration.dsn, registered.key)
+    subject = uuid.UUID(registered.key)
+    assert pd.open_sealed(key, subject, president["email"]) == sent["email"]
+    assert pd.open_sealed(key, subject, president["name"]) == sent["name"]
+    assert president["title"] == sent.get("title")
+
+
+async def _person_key(dsn: str, subject: str) -> bytes:
+    conn = await asyncpg.connect(dsn)
+    try:
+        key: bytes = await conn.fetchval(
+            "SELECT key FROM person_keys WHERE subject_id = $1", uuid.UUID(subject)
+        )
+        return key
+    finally:
+        await conn.close()
 
 
 async def test_correlation_id_travels_from_request_to_events(

@@ -1,0 +1,117 @@
+"""Erasure's SQL: a person's fields cleared wherever this partner recorded them."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from services.registration.delegations.repository import enterprise_of
+from services.registration.participants.repository import participant_of
+from shared.contracts import registration as c
+
+
+async def erase_presidents(
+    conn: asyncpg.Connection, partner_id: uuid.UUID, email: str
+) -> list[c.Enterprise]:
+    rows = await conn.fetch(
+        """UPDATE enterprises SET president_name = NULL, president_title = NULL,
+                  president_email = NULL, president_phone = NULL,
+                  version = version + 1, updated_at = now()
+            WHERE partner_id = $1 AND lower(president_email) = lower($2) RETURNING *""",
+        partner_id,
+        email,
+    )
+    return [enterprise_of(r) for r in rows]
+
+
+async def erase_contacts(
+    conn: asyncpg.Connection, partner_id: uuid.UUID, email: str
+) -> list[c.Participant]:
+    rows = await conn.fetch(
+        """UPDATE participants SET contact_name = NULL, contact_title = NULL,
+                  contact_email = NULL, contact_phone = NULL,
+                  version = version + 1, updated_at = now()
+            WHERE partner_id = $1 AND lower(contact_email) = lower($2) RETURNING *""",
+        partner_id,
+        email,
+    )
+    return [participant_of(r) for r in rows]
+
+
+async def insert_erasure(
+    conn: asyncpg.Connection, erasure_id: uuid.UUID, partner_id: uuid.UUID, subjects: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO erasures (id, partner_id, subjects) VALUES ($1, $2, $3)",
+        erasure_id,
+        partner_id,
+        subjects,
+    )
+
+
+# --- personal-data keys --------------------------------------------------------------
+
+
+async def person_key(conn: asyncpg.Connection, subject_id: uuid.UUID) -> bytes | None:
+    """The subject's live key (None: none yet, or destroyed)."""
+    key: bytes | None = await conn.fetchval(
+        "SELECT key FROM person_keys WHERE subject_id = $1 AND key IS NOT NULL", subject_id
+    )
+    return key
+
+
+async def store_person_key(
+    conn: asyncpg.Connection, subject_id: uuid.UUID, kind: str, key: bytes
+) -> bytes:
+    """Keep `key` for the subject unless a live one exists (then that one wins)."""
+    stored: bytes | None = await conn.fetchval(
+        """INSERT INTO person_keys (subject_id, kind, key) VALUES ($1, $2, $3)
+           ON CONFLICT (subject_id) DO UPDATE
+                  SET key = EXCLUDED.key, created_at = now(), destroyed_at = NULL
+            WHERE person_keys.key IS NULL
+           RETURNING key""",
+        subject_id,
+        kind,
+        key,
+    )
+    if stored is None:  # a live key was there first
+        stored = await person_key(conn, subject_id)
+    assert stored is not None
+    return stored
+
+
+async def destroy_person_keys(conn: asyncpg.Connection, subject_ids: list[uuid.UUID]) -> None:
+    await conn.execute(
+        "UPDATE person_keys SET key = NULL, destroyed_at = now()"
+        " WHERE subject_id = ANY($1::uuid[]) AND key IS NOT NULL",
+        subject_ids,
+    )
+    # The outbox keeps every event for replay; the ones that carried these keys must
+    # not be sent again.
+    await conn.execute(
+        "DELETE FROM outbox WHERE event_type = 'person.key_issued' AND key = ANY($1::text[])",
+        [str(s) for s in subject_ids],
+    )
+
+
+async def idempotent_replies_naming(
+    conn: asyncpg.Connection, partner_id: uuid.UUID, subject_ids: list[uuid.UUID]
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT key, response FROM idempotency_keys WHERE partner_id = $1 AND response::text ~ $2",
+        partner_id,
+        "|".join(str(s) for s in subject_ids) or "(?!)",
+    )
+    return rows
+
+
+async def replace_idempotent_reply(
+    conn: asyncpg.Connection, partner_id: uuid.UUID, key: str, response: object
+) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET response = $3 WHERE partner_id = $1 AND key = $2",
+        partner_id,
+        key,
+        response,
+    )
