@@ -47,6 +47,7 @@ from shared.embedded import (
     stop_process,
 )
 from shared.kafka import ensure_topics
+from shared.personal_data import encode_key, new_key
 from shared.topics import Topics
 
 SERVICE_NAMES = ("registration", "matching", "notification")
@@ -209,10 +210,8 @@ def start_services(home: Path, server_url: str, bootstrap: str, smtp_port: int) 
     first_port = int(os.environ.get("ROADSHOW_HTTP_PORT", "8081"))
     db_prefix = os.environ.get("ROADSHOW_DB_PREFIX", "roadshow_")
     replicas = max(1, int(os.environ.get("ROADSHOW_REPLICAS", "1")))
-    token_file = home / "admin-token"
-    if not token_file.exists():
-        token_file.write_text(secrets.token_urlsafe(24))
-        token_file.chmod(0o600)
+    token_file = _secret_file(home / "admin-token", secrets.token_urlsafe(24))
+    personal_data_key = _secret_file(home / "personal-data-key", encode_key(new_key()))
     names = available_services()
     asyncio.run(_prepare(server_url, bootstrap, [db_prefix + n for n in names]))
     running: list[Running] = []
@@ -225,7 +224,10 @@ def start_services(home: Path, server_url: str, bootstrap: str, smtp_port: int) 
             port=port,
             home=home,
             admin_token=token_file.read_text().strip(),
-            extra=local_mail_settings(home, smtp_port, port) if name == "notification" else None,
+            extra={
+                "PERSONAL_DATA_KEY": personal_data_key.read_text().strip(),
+                **(local_mail_settings(home, smtp_port, port) if name == "notification" else {}),
+            },
         )
         module = [sys.executable, "-m", f"services.{name}"]
         # The broker's memory storage starts empty: re-publish the outbox so the
@@ -244,6 +246,14 @@ def start_services(home: Path, server_url: str, bootstrap: str, smtp_port: int) 
     return running
 
 
+def _secret_file(path: Path, new_value: str) -> Path:
+    """A secret kept in the state folder, made once, readable by its owner only."""
+    if not path.exists():
+        path.write_text(new_value)
+        path.chmod(0o600)
+    return path
+
+
 # Services whose consumers share their topics' partitions with more group members.
 SCALED_OUT = ("matching", "notification")
 
@@ -252,7 +262,7 @@ async def _prepare(server_url: str, bootstrap: str, databases: list[str]) -> Non
     for name in databases:
         await create_database(server_url, name)
     # Migrations run when each service starts; topics are created here, explicitly.
-    await ensure_topics(bootstrap, Topics().all())
+    await ensure_topics(bootstrap, Topics().all(), compacted=Topics().compacted())
 
 
 if __name__ == "__main__":

@@ -90,7 +90,11 @@ class ServiceCli(Generic[S]):
             print(f"{count} events marked for re-publishing")
         else:
             await migrate(dsn, self.migrations)
-            await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all())
+            await ensure_topics(
+                settings.kafka_bootstrap_servers,
+                settings.topics.all(),
+                compacted=settings.topics.compacted(),
+            )
             app = self.create_app(settings) if command in ("serve", "api") else None
             loops = self.background(settings) if command in ("serve", "worker") else []
             if app is not None:

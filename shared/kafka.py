@@ -29,9 +29,13 @@ def make_producer(bootstrap_servers: str, idempotent: bool = False) -> AIOKafkaP
 
 
 async def ensure_topics(
-    bootstrap_servers: str, names: list[str], partitions: int = PARTITIONS
+    bootstrap_servers: str,
+    names: list[str],
+    partitions: int = PARTITIONS,
+    compacted: frozenset[str] = frozenset(),
 ) -> None:
-    """Create topics explicitly (auto-created ones get the broker's default layout)."""
+    """Create topics explicitly (auto-created ones get the broker's default layout);
+    those in `compacted` keep only each key's latest record."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
@@ -41,7 +45,16 @@ async def ensure_topics(
             # Another process may have created it first.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                    [
+                        NewTopic(
+                            n,
+                            num_partitions=partitions,
+                            replication_factor=1,
+                            # Keys of erased people must not outlive their tombstone.
+                            topic_configs={"cleanup.policy": "compact"} if n in compacted else {},
+                        )
+                        for n in missing
+                    ]
                 )
     finally:
         await admin.close()

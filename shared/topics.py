@@ -33,6 +33,9 @@ class Topics:
     def dead_letter(topic: str) -> str:
         return f"{topic}.dlq"
 
+    def compacted(self) -> frozenset[str]:
+        return frozenset({self.keys})
+
     def all(self) -> list[str]:
         main = [self.registration, self.matching, self.notification, self.keys]
         return main + [self.dead_letter(t) for t in main]
