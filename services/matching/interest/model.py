@@ -18,36 +18,44 @@ an eligible pair a priority: the scheduler places it before anything else.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
-ACCEPT, DECLINE, MUST_MEET, EXPIRED = "accept", "decline", "must-meet", "expired"
-ANSWERS = (ACCEPT, DECLINE, MUST_MEET)
-POSITIVE = frozenset({ACCEPT, MUST_MEET})
-OPT_IN, OPT_OUT = "opt-in", "opt-out"
-Mode = Literal["opt-in", "opt-out"]
+from shared.contracts.matching import Attendance, InterestAnswer, InterestState, Side
+
+ACCEPT: InterestAnswer = "accept"
+DECLINE: InterestAnswer = "decline"
+MUST_MEET: InterestAnswer = "must-meet"
+EXPIRED: InterestState = "expired"
+ANSWERS: tuple[InterestAnswer, ...] = get_args(InterestAnswer)
+POSITIVE: frozenset[InterestState] = frozenset({ACCEPT, MUST_MEET})
+MatchingMode = Literal["opt-in", "opt-out"]
+OPT_IN: MatchingMode = "opt-in"
+OPT_OUT: MatchingMode = "opt-out"
 
 
 @dataclass(frozen=True)
 class PairInterest:
     """Both sides' latest answers (None: not answered) and when they were given."""
 
-    enterprise: str | None = None
-    participant: str | None = None
+    enterprise: InterestState | None = None
+    participant: InterestState | None = None
     enterprise_at: datetime | None = None
     participant_at: datetime | None = None
 
 
-def expiring_side(pair: PairInterest, now: datetime, ttl: timedelta) -> str | None:
+def expiring_side(pair: PairInterest, now: datetime, ttl: timedelta) -> Side | None:
     """The side whose request expired by `now` ("enterprise" or "participant"),
     or None. A request is open when one side gave a real answer and the other
     has not answered at all; it expires `ttl` after that answer."""
-    for silent, answered, at in (
+    sides: tuple[tuple[Side, InterestState | None, datetime | None], ...] = (
         ("enterprise", pair.participant, pair.participant_at),
         ("participant", pair.enterprise, pair.enterprise_at),
-    ):
+    )
+    for silent, answered, at in sides:
         own = pair.enterprise if silent == "enterprise" else pair.participant
         if own is None and answered in ANSWERS and at is not None and at + ttl <= now:
             return silent
@@ -83,7 +91,7 @@ def must_meet(pair: PairInterest) -> bool:
     return not declined(pair) and MUST_MEET in (pair.enterprise, pair.participant)
 
 
-def eligible(mode: str, pair: PairInterest) -> bool:
+def eligible(mode: MatchingMode, pair: PairInterest) -> bool:
     """May the scheduler use this pair (its score already passed the threshold)?"""
     if declined(pair):
         return False
@@ -113,7 +121,7 @@ class Figures:
 
 
 def figures(
-    pairs: Iterable[PairInterest], scheduled: int, attendance: Iterable[str | None]
+    pairs: Iterable[PairInterest], scheduled: int, attendance: Iterable[Attendance | None]
 ) -> Figures:
     """An event's figures from its matches' interest, its number of scheduled
     meetings and the attendance recorded on them."""
@@ -130,3 +138,37 @@ def figures(
         cancelled=marks.count("cancelled"),
         no_show_rate=round(no_show / (held + no_show), 4) if held + no_show else None,
     )
+
+
+@dataclass(frozen=True)
+class RecordInterest:
+    """One side's answer, posted by the partner that registered that side."""
+
+    side: Side
+    interest: InterestAnswer
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    mode: MatchingMode
+    interest_ttl_hours: int
+    scheduling_closes_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RoadshowSettings:
+    """The organiser's matching settings of a road show."""
+
+    roadshow_id: uuid.UUID
+    mode: MatchingMode
+    interest_ttl_hours: int
+    scheduling_closes_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RecordedAttendance:
+    meeting_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    match_id: uuid.UUID
+    attendance: Attendance
+    recorded_at: datetime

@@ -1,4 +1,4 @@
-"""Matching's rules as pure functions over plain data and numpy arrays (no I/O).
+"""Scoring as pure functions over plain data and numpy arrays (no I/O).
 
 A match score in [0, 1] is the weighted mean of named components, each in [0, 1]:
 
@@ -18,7 +18,8 @@ so score = sum(weight * component score) exactly.
 Scoring is vectorised: `score(enterprises, participants)` scores M x N pairs at
 once from feature matrices, so one enterprise against every participant of its
 road show (or the reverse) is a handful of matrix products. Reasons are written
-only for the pairs that become matches (`explain`).
+only for the pairs that become matches (`explain`). `plan_rescore` decides, for
+one party that changed, which of its matches are proposed, updated or withdrawn.
 """
 
 from __future__ import annotations
@@ -27,20 +28,19 @@ import math
 import re
 import uuid
 import zlib
-import zoneinfo
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from services.matching import interest
-from services.matching.scheduler import Instance
-from shared.contracts.matching import MatchComponent
+from services.matching.interest.model import PairInterest
+from shared.contracts.matching import Match, MatchComponent, Side, match_id_for
 from shared.taxonomy import (
     GROUP_OF,
     SECTORS,
@@ -104,6 +104,7 @@ class EnterpriseProfile:
     funding_currency: str
     partnership_types: tuple[str, ...]
     summary: str
+    partner_id: uuid.UUID | None = None  # the partner that registered it
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class ParticipantProfile:
     currency: str | None
     offers: tuple[str, ...]
     focus: str
+    partner_id: uuid.UUID | None = None
 
 
 # --- text -------------------------------------------------------------------------------
@@ -498,194 +500,125 @@ def plan_changes(
     )
 
 
-# --- the event's time slots ---------------------------------------------------------------
+MatchEventType = Literal["match.proposed", "match.updated", "match.withdrawn"]
 
 
 @dataclass(frozen=True)
-class SlotGrid:
-    timezone: str
-    start_date: date
-    end_date: date
-    day_start: time
-    day_end: time
-    slot_minutes: int
-    tables: int
+class MatchChange:
+    """A match to publish: the event that announces it and what it says."""
+
+    event_type: MatchEventType
+    match: Match
 
 
-def slot_times(grid: SlotGrid) -> list[tuple[datetime, datetime]]:
-    """Every slot_minutes between day_start and day_end on each day, as wall-clock
-    times in the event's zone (so a DST change keeps 09:00 at 09:00)."""
-    zone = zoneinfo.ZoneInfo(grid.timezone)
-    step = timedelta(minutes=grid.slot_minutes)
-    out = []
-    day = grid.start_date
-    while day <= grid.end_date:
-        start = datetime.combine(day, grid.day_start)
-        end_of_day = datetime.combine(day, grid.day_end)
-        while start + step <= end_of_day:
-            out.append((start.replace(tzinfo=zone), (start + step).replace(tzinfo=zone)))
-            start += step
-        day += timedelta(days=1)
-    return out
+@dataclass(frozen=True)
+class Rescoring:
+    """One party scored against every active counterpart of its road show: one
+    of the two profile lists holds only that party."""
+
+    side: Side
+    roadshow_id: uuid.UUID
+    enterprises: Sequence[EnterpriseProfile]
+    participants: Sequence[ParticipantProfile]
 
 
-def available_slots(
-    slots: Sequence[tuple[datetime, datetime]], unavailable: Sequence[tuple[datetime, datetime]]
-) -> BoolArray:
-    """False for each slot that overlaps one of the unavailable periods."""
-    free = np.ones(len(slots), dtype=bool)
-    for i, (start, end) in enumerate(slots):
-        for u_start, u_end in unavailable:
-            if start < u_end and u_start < end:
-                free[i] = False
-                break
-    return free
-
-
-def eligible_for_scheduling(
-    status: Sequence[str],
-    scores: FloatArray,
+def plan_rescore(
+    r: Rescoring,
+    existing: Sequence[Match],
+    weights: Weights,
     threshold: float,
-    mode: str = interest.OPT_OUT,
-    pairs: Sequence[interest.PairInterest] | None = None,
-) -> BoolArray:
-    """Which matches the scheduler may use: proposed, at or above the threshold,
-    and allowed by both sides' interest under the organiser's mode (a decline
-    never passes; opt-in needs both sides' accept or must-meet)."""
-    proposed: BoolArray = np.asarray(status) == "proposed"
-    out: BoolArray = proposed & (scores >= threshold)
-    if pairs is not None:
-        allowed = np.array([interest.eligible(mode, p) for p in pairs], dtype=bool)
-        out &= allowed.reshape(out.shape)
-    return out
+    delta: float,
+) -> list[MatchChange]:
+    """Score the party against every counterpart at once (one row of the score
+    matrix), then propose, update or withdraw by comparing with what was last
+    published (`existing`: the party's matches, any status). Proposed matches
+    whose counterpart is no longer active are withdrawn too."""
+    changes: list[MatchChange] = []
+    seen: set[uuid.UUID] = set()
+    if r.enterprises and r.participants:
+        changes, seen = _scored_changes(r, existing, weights, threshold, delta)
+    return changes + plan_withdrawal([m for m in existing if m.match_id not in seen])
 
 
-# --- the scheduling problem of an event ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Party:
-    """A party as the scheduler sees it."""
-
-    party_id: uuid.UUID
-    max_meetings: int | None = None
-    unavailable: tuple[tuple[datetime, datetime], ...] = ()
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A match the scheduler might turn into a meeting."""
-
-    match_id: uuid.UUID
-    enterprise_id: uuid.UUID
-    participant_id: uuid.UUID
-    score: float
-    status: str
-    answers: interest.PairInterest = field(default_factory=interest.PairInterest)
-
-
-@dataclass(frozen=True)
-class PreviousMeeting:
-    """A meeting of the current schedule: rescheduling keeps it here if it can."""
-
-    match_id: uuid.UUID
-    slot: int
-    table: int  # 0-based, as the solver counts
-
-
-@dataclass(frozen=True)
-class SchedulingProblem:
-    instance: Instance
-    grid: SlotGrid
-    slots: list[tuple[datetime, datetime]]
-    match_ids: list[uuid.UUID]  # per pair of the instance
-    enterprise_ids: list[uuid.UUID]
-    participant_ids: list[uuid.UUID]
-    # Per pair: a must-meet (placed first). And the previous schedule's meetings
-    # that are still eligible, as (pairs, slots, tables) for `scheduler.solve`.
-    must: BoolArray | None = None
-    fixed: tuple[IntArray, IntArray, IntArray] | None = None
-
-
-def scheduling_problem(
-    grid: SlotGrid,
-    enterprises: Sequence[Party],
-    participants: Sequence[Party],
-    candidates: Sequence[Candidate],
-    *,
-    threshold: float,
-    fair_minimum: int,
-    enterprise_cap: int | None,
-    fairness_penalty: float = 10.0,
-    mode: str = interest.OPT_OUT,
-    now: datetime | None = None,
-    interest_ttl: timedelta | None = None,
-    previous: Sequence[PreviousMeeting] = (),
-) -> SchedulingProblem:
-    """The solver's instance for an event: its slots, its active parties with caps
-    and availability, and the eligible matches between them under the
-    organiser's mode, with interest as it stands at `now` (a request past its
-    deadline counts as expired even before the periodic check recorded it).
-    `previous` meetings still eligible are handed to the solver to keep."""
-    slots = slot_times(grid)
-    e_index = {p.party_id: i for i, p in enumerate(enterprises)}
-    p_index = {p.party_id: i for i, p in enumerate(participants)}
-    known = [c for c in candidates if c.enterprise_id in e_index and c.participant_id in p_index]
-    scores = np.array([c.score for c in known], dtype=np.float64)
-    answers = [
-        interest.with_expiry(c.answers, now, interest_ttl)
-        if now is not None and interest_ttl is not None
-        else c.answers
-        for c in known
+def plan_withdrawal(matches: Sequence[Match]) -> list[MatchChange]:
+    """Withdraw those of `matches` that are proposed (a party left, or its
+    counterpart is no longer active)."""
+    return [
+        MatchChange(
+            "match.withdrawn",
+            m.model_copy(update={"status": "withdrawn", "version": m.version + 1}),
+        )
+        for m in matches
+        if m.status == "proposed"
     ]
-    keep = eligible_for_scheduling([c.status for c in known], scores, threshold, mode, answers)
-    pairs = [c for c, k in zip(known, keep, strict=True) if k]
-    must = np.array(
-        [interest.must_meet(a) for a, k in zip(answers, keep, strict=True) if k], dtype=bool
-    ).reshape(len(pairs))
-    pair_of = {c.match_id: i for i, c in enumerate(pairs)}
-    still = [m for m in previous if m.match_id in pair_of]
-    fixed = (
-        np.array([pair_of[m.match_id] for m in still], dtype=np.int64).reshape(len(still)),
-        np.array([m.slot for m in still], dtype=np.int64).reshape(len(still)),
-        np.array([m.table for m in still], dtype=np.int64).reshape(len(still)),
-    )
-    n_slots = len(slots)
 
-    def caps(parties: Sequence[Party], default: int | None) -> IntArray:
-        return np.array(
-            [p.max_meetings or default or n_slots for p in parties], dtype=np.int64
-        ).reshape(len(parties))
 
-    def availability(parties: Sequence[Party]) -> BoolArray:
-        out = np.ones((len(parties), n_slots), dtype=bool)
-        for i, p in enumerate(parties):
-            if p.unavailable:
-                out[i] = available_slots(slots, p.unavailable)
-        return out
+def _scored_changes(
+    r: Rescoring, existing: Sequence[Match], weights: Weights, threshold: float, delta: float
+) -> tuple[list[MatchChange], set[uuid.UUID]]:
+    """The changes among the scored counterparts, and the match ids of those
+    that had been published before."""
+    es, ps = r.enterprises, r.participants
+    scores = score(enterprise_features(es), participant_features(ps), weights)
+    total = scores.total.ravel()  # one row or one column: one entry per counterpart
+    ii, jj = np.unravel_index(np.arange(total.size), (len(es), len(ps)))
+    # What was last published, per counterpart.
+    if r.side == "enterprise":
+        by_counterpart = {m.participant_id: m for m in existing}
+        counterparts = [p.participant_id for p in ps]
+    else:
+        by_counterpart = {m.enterprise_id: m for m in existing}
+        counterparts = [e.enterprise_id for e in es]
+    last = [by_counterpart.get(c) for c in counterparts]
+    old = np.array([m.score if m else np.nan for m in last], dtype=np.float64)
+    active = np.array([m is not None and m.status == "proposed" for m in last])
+    plan = plan_changes(total, old, active, threshold, delta)
+    changes: list[MatchChange] = []
+    steps: tuple[tuple[MatchEventType, IntArray], ...] = (
+        ("match.proposed", plan.proposed),
+        ("match.updated", plan.updated),
+        ("match.withdrawn", plan.withdrawn),
+    )
+    for event_type, indexes in steps:
+        for k in indexes:
+            i, j = int(ii[k]), int(jj[k])
+            previous = last[k]
+            components, applicable = scores.pair(i, j)
+            match = Match(
+                match_id=match_id_for(es[i].enterprise_id, ps[j].participant_id),
+                roadshow_id=r.roadshow_id,
+                enterprise_id=es[i].enterprise_id,
+                participant_id=ps[j].participant_id,
+                participant_kind=ps[j].kind,
+                score=float(total[k]),
+                components=explain(es[i], ps[j], components, applicable, weights),
+                status="withdrawn" if event_type == "match.withdrawn" else "proposed",
+                version=previous.version + 1 if previous is not None else 1,
+                enterprise_partner_id=es[i].partner_id,
+                participant_partner_id=ps[j].partner_id,
+            )
+            changes.append(MatchChange(event_type, match))
+    return changes, {m.match_id for m in last if m is not None}
 
-    instance = Instance(
-        n_enterprises=len(enterprises),
-        n_participants=len(participants),
-        n_slots=n_slots,
-        tables=grid.tables,
-        pair_enterprise=np.array([e_index[c.enterprise_id] for c in pairs], dtype=np.int64),
-        pair_participant=np.array([p_index[c.participant_id] for c in pairs], dtype=np.int64),
-        pair_score=np.array([c.score for c in pairs], dtype=np.float64),
-        enterprise_cap=caps(enterprises, enterprise_cap),
-        participant_cap=caps(participants, None),
-        enterprise_available=availability(enterprises),
-        participant_available=availability(participants),
-        fair_minimum=fair_minimum,
-        fairness_penalty=fairness_penalty,
-    )
-    return SchedulingProblem(
-        instance=instance,
-        grid=grid,
-        slots=slots,
-        match_ids=[c.match_id for c in pairs],
-        enterprise_ids=[p.party_id for p in enterprises],
-        participant_ids=[p.party_id for p in participants],
-        must=must,
-        fixed=fixed if still else None,
-    )
+
+@dataclass(frozen=True)
+class MatchView:
+    """A match as partners read it: with both sides' names and answers."""
+
+    match: Match
+    enterprise_name: str | None
+    participant_name: str | None
+    interest: PairInterest
+    # When the silent side's request expires (one side answered, the other not);
+    # shown on a single match, not in lists.
+    interest_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MatchFilter:
+    """Which page of a party's or road show's proposed matches, best first."""
+
+    limit: int
+    after: tuple[float, uuid.UUID] | None = None  # the (score, match id) the page starts after
+    kind: ParticipantKind | None = None
+    min_score: float | None = None

@@ -1,44 +1,33 @@
-"""HTTP request and response models of the matching API (responses reuse the
-event contracts' shapes, so partners see one vocabulary), and the CSV and
-iCalendar renderings of a schedule."""
+"""HTTP request and response models of the matching API, and only those
+(responses reuse the event contracts' shapes, so partners see one vocabulary).
+`routes.py` maps them to and from the use cases' commands and results."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from icalendar import Calendar, Event
 from pydantic import BaseModel, Field, field_validator
 
+from services.matching.interest.model import MatchingMode
+from services.matching.scheduling.model import JobStatus
 from shared.contracts import matching as contracts
+from shared.contracts.matching import Attendance, InterestAnswer, InterestState, Side
+from shared.http.pagination import Page, PageOut
 from shared.http.requests import Strict
 from shared.taxonomy import ParticipantKind
 
 Score = Annotated[float, Field(ge=0, le=1)]
-JobStatus = Literal["queued", "running", "succeeded", "failed"]
 
 
-class Page(Strict):
-    limit: Annotated[int, Field(ge=1, le=500)] = 50
-    cursor: (
-        Annotated[str, Field(max_length=200, description="next_cursor of the previous page")] | None
-    ) = None
-
-
-class MatchQuery(Page):
+class MatchQuery(Page, Strict):
     kind: ParticipantKind | None = Field(default=None, description="Only participants of this kind")
     min_score: Score | None = Field(default=None, description="Only matches scoring at least this")
 
 
-class ParticipantMatchQuery(Page):
+class ParticipantMatchQuery(Page, Strict):
     min_score: Score | None = Field(default=None, description="Only matches scoring at least this")
-
-
-InterestAnswer = Literal["accept", "decline", "must-meet"]
-InterestState = Literal["accept", "decline", "must-meet", "expired"]
 
 
 class MatchOut(contracts.Match):
@@ -57,14 +46,12 @@ class MatchOut(contracts.Match):
 
 
 class InterestIn(Strict):
-    side: Literal["enterprise", "participant"] = Field(
-        description="The side you registered; only its partner may answer for it"
-    )
+    side: Side = Field(description="The side you registered; only its partner may answer for it")
     interest: InterestAnswer
 
 
 class MatchingSettingsIn(Strict):
-    mode: Literal["opt-in", "opt-out"] = Field(
+    mode: MatchingMode = Field(
         default="opt-out",
         description="opt-in: only pairs both sides accepted are scheduled; opt-out: every "
         "match above the threshold unless a side declines",
@@ -86,20 +73,20 @@ class MatchingSettingsIn(Strict):
 
 class MatchingSettingsOut(BaseModel):
     roadshow_id: uuid.UUID
-    mode: Literal["opt-in", "opt-out"]
+    mode: MatchingMode
     interest_ttl_hours: int
     scheduling_closes_at: datetime | None
 
 
 class AttendanceIn(Strict):
-    attendance: Literal["held", "no-show", "cancelled"]
+    attendance: Attendance
 
 
 class AttendanceOut(BaseModel):
     meeting_id: uuid.UUID
     roadshow_id: uuid.UUID
     match_id: uuid.UUID
-    attendance: Literal["held", "no-show", "cancelled"]
+    attendance: Attendance
     recorded_at: datetime
 
 
@@ -129,9 +116,7 @@ class ScheduleChanges(BaseModel):
     added_meeting_ids: list[uuid.UUID]
 
 
-class MatchPage(BaseModel):
-    items: list[MatchOut] = Field(description="Best first")
-    next_cursor: str | None = Field(description="Pass as cursor for the next page; null at the end")
+MatchPage = PageOut[MatchOut]  # best first
 
 
 class ScheduleJobIn(Strict):
@@ -189,71 +174,3 @@ class ScheduleOut(BaseModel):
     timezone: str
     venue: str
     meetings: list[MeetingOut] = Field(description="By slot, then table")
-
-    def to_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "slot",
-                "starts_at",
-                "ends_at",
-                "table",
-                "enterprise_id",
-                "enterprise",
-                "participant_id",
-                "participant",
-                "participant_kind",
-                "score",
-                "meeting_id",
-                "match_id",
-            ]
-        )
-        for m in self.meetings:
-            writer.writerow(
-                [
-                    m.slot,
-                    m.starts_at.isoformat(),
-                    m.ends_at.isoformat(),
-                    m.table,
-                    m.enterprise_id,
-                    _cell(m.enterprise_name),
-                    m.participant_id,
-                    _cell(m.participant_name),
-                    m.participant_kind.value,
-                    f"{m.score:.4f}",
-                    m.meeting_id,
-                    m.match_id,
-                ]
-            )
-        return out.getvalue()
-
-    def to_ical(self, calendar_name: str) -> bytes:
-        """One VEVENT per meeting, in the event's time zone (with its VTIMEZONE)."""
-        cal = Calendar()
-        cal.add("prodid", "-//Roadshow//matching//EN")
-        cal.add("version", "2.0")
-        cal.add("x-wr-calname", calendar_name)
-        cal.add("x-wr-timezone", self.timezone)
-        stamp = datetime.now(UTC)
-        for m in self.meetings:
-            event = Event()
-            event.add("uid", f"{m.meeting_id}@roadshow")
-            event.add("dtstamp", stamp)
-            event.add("dtstart", m.starts_at)
-            event.add("dtend", m.ends_at)
-            event.add(
-                "summary",
-                f"{m.enterprise_name or m.enterprise_id} - {m.participant_name or m.participant_id}",
-            )
-            event.add("location", f"{self.venue}, table {m.table}")
-            event.add("description", f"1:1 meeting, match score {m.score:.2f}")
-            cal.add_component(event)
-        cal.add_missing_timezones()
-        return bytes(cal.to_ical())
-
-
-def _cell(value: str | None) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; names are data."""
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
