@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test lint bench clean chromium
+.PHONY: up demo test test-unit lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ demo: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
+# Pure tests only: no database, no broker, no browser (under 15 s).
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy shared services deploy demo
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy shared services deploy demo bench tests
 
 clean:
 	rm -rf $(VENV) .roadshow .pytest_cache .mypy_cache

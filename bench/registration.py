@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
 from demo.generator import generate
-from services.registration.app import MIGRATIONS, create_app, create_relay
+from services.registration.bootstrap import MIGRATIONS, create_app, create_relay
 from services.registration.settings import RegistrationSettings
 from shared.contracts.registration import PartnerRegistered
 from shared.db import connect, migrate

@@ -28,17 +28,17 @@ THRESHOLD = 0.45
 
 # Words partners use about each group's projects, for summaries and focus texts.
 VOCABULARY = {
-    "ai": "machine learning models vision language inference training data platform".split(),
-    "mobility": "autonomous driving vehicles fleet lidar perception urban delivery".split(),
-    "logistics": "logistics networks warehouse routing freight supply chain delivery".split(),
-    "energy": "battery management storage grid charging solar cells energy".split(),
-    "data": "big data cloud analytics security sensors platform internet things".split(),
-    "robotics": "robots robotic arms automation factory drones inspection".split(),
-    "health": "medical devices diagnostics biotech clinical health imaging".split(),
-    "finance": "payments fintech lending blockchain settlement banking".split(),
-    "manufacturing": "semiconductors materials precision manufacturing chips factory".split(),
+    "ai": ["machine", "learning", "models", "vision", "language", "inference", "training", "data", "platform"],
+    "mobility": ["autonomous", "driving", "vehicles", "fleet", "lidar", "perception", "urban", "delivery"],
+    "logistics": ["logistics", "networks", "warehouse", "routing", "freight", "supply", "chain", "delivery"],
+    "energy": ["battery", "management", "storage", "grid", "charging", "solar", "cells", "energy"],
+    "data": ["big", "data", "cloud", "analytics", "security", "sensors", "platform", "internet", "things"],
+    "robotics": ["robots", "robotic", "arms", "automation", "factory", "drones", "inspection"],
+    "health": ["medical", "devices", "diagnostics", "biotech", "clinical", "health", "imaging"],
+    "finance": ["payments", "fintech", "lending", "blockchain", "settlement", "banking"],
+    "manufacturing": ["semiconductors", "materials", "precision", "manufacturing", "chips", "factory"],
 }
-GENERIC = "growth partners market expansion scale team revenue customers china".split()
+GENERIC = ["growth", "partners", "market", "expansion", "scale", "team", "revenue", "customers", "china"]
 STAGES = [s.value for s in STAGE_ORDER]
 KIND_OFFERS = {
     ParticipantKind.FUND: ["equity-investment", "market-entry"],

@@ -11,6 +11,11 @@ Environment:
   ROADSHOW_HTTP_PORT     first service port (default 8081; the next ones follow)
   ROADSHOW_HOME          state folder (default ./.roadshow)
   ROADSHOW_DB_PREFIX     database names are <prefix><service> (default roadshow_)
+  ROADSHOW_REPLICAS      members per consumer group for matching and notification
+                         (default 1; more start `worker` processes beside `serve`)
+
+A service process that dies is restarted with backoff (and said so on stderr),
+instead of stopping the suite.
 
 E-mail to people goes to a local SMTP catcher (aiosmtpd) that keeps every message
 in the maildir ./.roadshow/mail, so nothing leaves the machine.
@@ -50,8 +55,43 @@ SERVICE_NAMES = ("registration", "matching", "notification")
 @dataclass
 class Running:
     name: str
-    url: str
+    url: str | None  # None: a `worker` replica with no HTTP API
+    command: list[str]
+    env: dict[str, str]
     process: subprocess.Popen[bytes]
+    restarts: int = 0
+    restart_at: float | None = None
+
+    @classmethod
+    def start(cls, name: str, url: str | None, command: list[str], env: dict[str, str]) -> Running:
+        return cls(name, url, command, env, _spawn(command, env))
+
+    def supervise(self, now: float) -> None:
+        """Restart the process once it has died, after a backoff that grows per restart."""
+        if self.restart_at is None:
+            if self.process.poll() is None:
+                return
+            self.restarts += 1
+            delay = min(30.0, 2.0 ** (self.restarts - 1))
+            self.restart_at = now + delay
+            print(
+                f"{self.name} (pid {self.process.pid}) exited with {self.process.returncode};"
+                f" restarting in {delay:.0f} s",
+                file=sys.stderr,
+            )
+        elif now >= self.restart_at:
+            self.process = _spawn(self.command, self.env)
+            self.restart_at = None
+            print(f"{self.name} restarted (pid {self.process.pid})", file=sys.stderr)
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,  # JSON logs go to .roadshow/logs/<name>.jsonl
+        start_new_session=True,
+    )
 
 
 def available_services() -> list[str]:
@@ -119,14 +159,6 @@ def main() -> int:
     home = Path(os.environ.get("ROADSHOW_HOME", ".roadshow")).resolve()
     (home / "logs").mkdir(parents=True, exist_ok=True)
     kafka_port = int(os.environ.get("ROADSHOW_KAFKA_PORT", "9092"))
-    first_port = int(os.environ.get("ROADSHOW_HTTP_PORT", "8081"))
-    db_prefix = os.environ.get("ROADSHOW_DB_PREFIX", "roadshow_")
-    token_file = home / "admin-token"
-    if not token_file.exists():
-        token_file.write_text(secrets.token_urlsafe(24))
-        token_file.chmod(0o600)
-    admin_token = token_file.read_text().strip()
-
     stop_requested = False
 
     def request_stop(*_: object) -> None:
@@ -144,9 +176,8 @@ def main() -> int:
         broker.start()
         mail.start()
         print(f"mail       smtp://127.0.0.1:{mail.port} -> maildir {home / 'mail'}")
-        print(
-            f"broker     kafka://{broker.bootstrap_servers} (tansu, memory storage, pid {broker.process.pid if broker.process else '?'})"
-        )
+        pid = broker.process.pid if broker.process else "?"
+        print(f"broker     kafka://{broker.bootstrap_servers} (tansu, memory storage, pid {pid})")
         server_url = os.environ.get("ROADSHOW_DATABASE_URL")
         if not server_url:
             postgres = EmbeddedPostgres(home / "pgdata").start()
@@ -154,47 +185,13 @@ def main() -> int:
             print(f"postgres   embedded in {home / 'pgdata'}")
         else:
             print("postgres   from ROADSHOW_DATABASE_URL")
-        names = available_services()
-        asyncio.run(_prepare(server_url, broker.bootstrap_servers, [db_prefix + n for n in names]))
-        for i, name in enumerate(names):
-            port = first_port + i
-            env = service_env(
-                name,
-                db_url=database_url(server_url, db_prefix + name),
-                bootstrap=broker.bootstrap_servers,
-                port=port,
-                home=home,
-                admin_token=admin_token,
-                extra=local_mail_settings(home, mail.port, port)
-                if name == "notification"
-                else None,
-            )
-            # The broker's memory storage starts empty: re-publish the outbox so the
-            # other services catch up (their inboxes drop what they already had).
-            subprocess.run(
-                [sys.executable, "-m", f"services.{name}", "replay"],
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}", "serve"],
-                env=env,
-                stdout=subprocess.DEVNULL,  # JSON logs go to .roadshow/logs/<name>.jsonl
-                start_new_session=True,
-            )
-            running.append(Running(name, f"http://127.0.0.1:{port}", process))
-        for r in running:
-            wait_ready(r.url, r.process)
-            print(f"{r.name:<10} {r.url}  (docs {r.url}/docs, pid {r.process.pid})")
+        running = start_services(home, server_url, broker.bootstrap_servers, mail.port)
         print(f"logs       {home / 'logs'}")
-        print(f"operator   token in {token_file}")
+        print(f"operator   token in {home / 'admin-token'}")
         print("ready. Ctrl-C stops everything started here.")
         while not stop_requested:
             for r in running:
-                if r.process.poll() is not None:
-                    print(f"{r.name} exited with {r.process.returncode}; stopping", file=sys.stderr)
-                    return 1
+                r.supervise(time.monotonic())
             time.sleep(0.5)
         return 0
     finally:
@@ -205,6 +202,50 @@ def main() -> int:
         if postgres is not None:
             postgres.stop()
         print("stopped.")
+
+
+def start_services(home: Path, server_url: str, bootstrap: str, smtp_port: int) -> list[Running]:
+    """Each service as its own process (plus `worker` replicas), once it is ready."""
+    first_port = int(os.environ.get("ROADSHOW_HTTP_PORT", "8081"))
+    db_prefix = os.environ.get("ROADSHOW_DB_PREFIX", "roadshow_")
+    replicas = max(1, int(os.environ.get("ROADSHOW_REPLICAS", "1")))
+    token_file = home / "admin-token"
+    if not token_file.exists():
+        token_file.write_text(secrets.token_urlsafe(24))
+        token_file.chmod(0o600)
+    names = available_services()
+    asyncio.run(_prepare(server_url, bootstrap, [db_prefix + n for n in names]))
+    running: list[Running] = []
+    for i, name in enumerate(names):
+        port = first_port + i
+        env = service_env(
+            name,
+            db_url=database_url(server_url, db_prefix + name),
+            bootstrap=bootstrap,
+            port=port,
+            home=home,
+            admin_token=token_file.read_text().strip(),
+            extra=local_mail_settings(home, smtp_port, port) if name == "notification" else None,
+        )
+        module = [sys.executable, "-m", f"services.{name}"]
+        # The broker's memory storage starts empty: re-publish the outbox so the
+        # other services catch up (their inboxes drop what they already had).
+        subprocess.run([*module, "replay"], env=env, check=True, stdout=subprocess.DEVNULL)
+        running.append(Running.start(name, f"http://127.0.0.1:{port}", [*module, "serve"], env))
+        if name in SCALED_OUT:
+            for n in range(2, replicas + 1):
+                running.append(Running.start(f"{name}-{n}", None, [*module, "worker"], env))
+    for r in running:
+        if r.url is not None:
+            wait_ready(r.url, r.process)
+            print(f"{r.name:<10} {r.url}  (docs {r.url}/docs, pid {r.process.pid})")
+        else:
+            print(f"{r.name:<10} worker replica (pid {r.process.pid})")
+    return running
+
+
+# Services whose consumers share their topics' partitions with more group members.
+SCALED_OUT = ("matching", "notification")
 
 
 async def _prepare(server_url: str, bootstrap: str, databases: list[str]) -> None:

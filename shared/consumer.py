@@ -1,11 +1,21 @@
 """The idempotent consumer every service reads its topics through.
 
-For each message: parse the envelope and its contract, then in one transaction
-record the event id in `inbox` and run the handler; only after that commit is the
-Kafka offset committed. A redelivered or replayed event hits the inbox's primary
-key and changes nothing. A message that cannot be parsed, or whose handler keeps
-failing after `max_attempts`, goes to the topic's dead-letter topic with the error
-and the partition moves on.
+Per poll, each partition's records are worked on concurrently with the other
+partitions', and in their order within the partition (so one key's events keep
+their order). A partition's batch is handled in ONE transaction: its event ids
+go into `inbox` in one statement (a redelivered or replayed event conflicts and is
+skipped), every fresh event runs through its handlers, and only after that commit
+is the partition's offset committed.
+
+Failures:
+- a record that cannot be parsed or breaks its contract goes to the topic's
+  dead-letter topic at once (it would fail the same way on every try);
+- a transient failure (connection lost or refused, pool closed, serialization
+  failure, deadlock, timeout) is retried with backoff until it passes — never
+  dead-lettered; the partition waits and readiness says so;
+- any other failure of a batch is retried event by event, so that only the event
+  that fails goes to the dead-letter topic, after `max_attempts` tries.
+The poll loop itself survives any exception: it logs, backs off and reconnects.
 """
 
 from __future__ import annotations
@@ -13,14 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
@@ -28,7 +40,8 @@ from shared import metrics
 from shared.contracts import UnknownEventType, parse_data
 from shared.db import create_pool
 from shared.envelope import Context, Envelope
-from shared.event_handlers import EventHandler, EventHandlers
+from shared.event_handlers import EventHandlers
+from shared.failures import backoff_seconds, is_transient
 from shared.kafka import make_producer
 from shared.logging import get_logger
 from shared.settings import ServiceSettings
@@ -36,6 +49,15 @@ from shared.topics import Topics
 from shared.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
+
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    record: Record
+    envelope: Envelope
+    data: BaseModel
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -52,20 +74,21 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class IdempotentConsumer:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only settings, each with its default
         self,
         *,
         name: str,
         topics: list[str],
         handlers: EventHandlers,
         dsn: str,
+        bootstrap_servers: str,
         producer: str,
         emits_to: str,
-        bootstrap_servers: str,
         pool_max: int = 5,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         fetch_max_wait_ms: int = 50,
+        max_batch: int = 500,
         idempotent_producer: bool = False,
         session_timeout_ms: int = 10_000,
         after_commit: Callable[[Envelope], None] | None = None,
@@ -83,6 +106,7 @@ class IdempotentConsumer:
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
         self._fetch_wait = fetch_max_wait_ms
+        self._max_batch = max_batch
         self._idempotent = idempotent_producer
         # A member that died is noticed after this long; its partitions wait until then.
         self._session_timeout_ms = session_timeout_ms
@@ -90,9 +114,13 @@ class IdempotentConsumer:
         # the hook tests use to die in exactly that window.
         self._after_commit = after_commit
         self._consumer: AIOKafkaConsumer | None = None
+        self._dead_letters: AIOKafkaProducer | None = None
+        self._stop = asyncio.Event()
         self._pending: dict[TopicPartition, int] = {}
         self.last_poll = time.monotonic()
         self.handled = 0
+        # Set while a transient failure holds a partition back (readiness shows it).
+        self.waiting_on: str | None = None
 
     def healthy(self, max_silence: float = 30.0) -> bool:
         """Ready means the poll loop is turning, not merely that a socket is open
@@ -100,6 +128,24 @@ class IdempotentConsumer:
         return self._consumer is not None and time.monotonic() - self.last_poll < max_silence
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
+        attempt = 0
+        while not stop.is_set():
+            try:
+                await self._run_connected(stop)
+                attempt = 0
+            except Exception as exc:  # the loop outlives any failure, and says so
+                attempt += 1
+                log.error(
+                    "consumer.loop_failed",
+                    consumer=self.name,
+                    error=type(exc).__name__,
+                    detail=str(exc)[:500],
+                    retry_in=backoff_seconds(attempt, 0.5),
+                )
+                await _wait(stop, backoff_seconds(attempt, 0.5))
+
+    async def _run_connected(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             group_id=self.name,
@@ -112,27 +158,29 @@ class IdempotentConsumer:
         )
         consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
         dead_letters = make_producer(self._bootstrap, self._idempotent)
-        self._pool = await create_pool(self._dsn, self._pool_max)
-        await consumer.start()
-        await dead_letters.start()
-        self._consumer = consumer
-        log.info("consumer.started", consumer=self.name, topics=self._topics)
         try:
+            self._pool = await create_pool(self._dsn, self._pool_max)
+            await consumer.start()
+            await dead_letters.start()
+            self._consumer, self._dead_letters = consumer, dead_letters
+            log.info("consumer.started", consumer=self.name, topics=self._topics)
             while not stop.is_set():
                 self.last_poll = time.monotonic()
-                batch = await consumer.getmany(timeout_ms=500, max_records=200)
-                for tp, records in batch.items():
-                    for record in records:
-                        await self._process(record, dead_letters)
-                        self._pending[tp] = record.offset + 1
+                batch = await consumer.getmany(timeout_ms=500, max_records=self._max_batch)
+                # Partitions concurrently; within one, records in order.
+                await asyncio.gather(*(self._partition(tp, rs) for tp, rs in batch.items()))
                 await self.commit_pending()
         finally:
-            with contextlib.suppress(KafkaError):
+            with contextlib.suppress(KafkaError, IllegalStateError):
                 await self.commit_pending()
-            self._consumer = None
-            await consumer.stop()
-            await dead_letters.stop()
-            await self._pool.close()
+            self._consumer = self._dead_letters = None
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            with contextlib.suppress(Exception):
+                await dead_letters.stop()
+            if self._pool is not None:
+                with contextlib.suppress(Exception):
+                    await self._pool.close()
 
     async def commit_pending(self) -> None:
         if not self._pending or self._consumer is None:
@@ -140,105 +188,202 @@ class IdempotentConsumer:
         offsets, self._pending = self._pending, {}
         try:
             await self._consumer.commit(offsets)
-        except CommitFailedError:
-            # The group moved on; the events will come again and the inbox absorbs them.
-            log.warning("consumer.commit_failed", consumer=self.name)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group moved on (or a partition is no longer ours): its events come
+            # again, to whoever owns it now, and the inbox absorbs them.
+            log.warning("consumer.commit_failed", consumer=self.name, error=type(exc).__name__)
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes], dead_letters: Any) -> None:
-        source = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+    # --- one partition's batch ---------------------------------------------------------
+
+    async def _partition(self, tp: TopicPartition, records: list[Record]) -> None:
+        parsed: list[_Parsed] = []
+        for record in records:
+            item = await self._parse(record)
+            if item is not None:
+                parsed.append(item)
+        if parsed:
+            failed = await self._retrying_transient(
+                f"{tp.topic}/{tp.partition}", lambda: self._handle(parsed)
+            )
+            if failed is not None:  # not transient: find the event that fails, alone
+                for item in parsed:
+                    await self._one_by_one(item)
+        if records:
+            self._pending[tp] = records[-1].offset + 1
+
+    async def _parse(self, record: Record) -> _Parsed | None:
+        """The record as an envelope and its contract; None when there is nothing to
+        handle (an event type nobody here wants, or a record now dead-lettered)."""
         try:
             envelope = Envelope.from_bytes(record.value or b"")
         except ValidationError as exc:
-            await self._dead_letter(record, dead_letters, "unparseable", _fields(exc))
-            return
-        handlers = self._handlers.handlers_for(envelope.type)
-        if not handlers:
+            await self._dead_letter(record, "unparseable", _fields(exc))
+            return None
+        if not self._handlers.handles(envelope.type):
             metrics.CONSUMED.labels(self.name, "ignored").inc()
-            return
-        with structlog.contextvars.bound_contextvars(
-            correlation_id=envelope.correlation_id,
-            event_id=str(envelope.id),
-            event_type=envelope.type,
-        ):
-            try:
-                data: BaseModel = parse_data(envelope)
-            except (ValidationError, UnknownEventType) as exc:
-                detail = _fields(exc) if isinstance(exc, ValidationError) else str(exc)
-                await self._dead_letter(record, dead_letters, "invalid-contract", detail)
-                return
-            for attempt in range(1, self._max_attempts + 1):
-                try:
-                    done = await self._handle_once(envelope, data, handlers)
-                    break
-                except Exception as exc:  # one bad message must not stop the partition
-                    log.warning(
-                        "consumer.handler_failed",
-                        consumer=self.name,
-                        attempt=attempt,
-                        error=type(exc).__name__,
-                        **source,
-                    )
-                    if attempt == self._max_attempts:
-                        await self._dead_letter(record, dead_letters, "handler-failed", repr(exc))
-                        return
-                    await asyncio.sleep(self._retry_base * 2 ** (attempt - 1))
-            metrics.CONSUMED.labels(self.name, "handled" if done else "duplicate").inc()
-            age = (datetime.now(UTC) - envelope.occurred_at).total_seconds()
-            metrics.CONSUMER_LAG_SECONDS.labels(self.name).set(age)
-            if done:
-                self.handled += 1
-                log.info("consumer.handled", consumer=self.name, **source)
-                if self._after_commit is not None:
-                    self._after_commit(envelope)
+            return None
+        try:
+            data = parse_data(envelope)
+        except (ValidationError, UnknownEventType) as exc:
+            detail = _fields(exc) if isinstance(exc, ValidationError) else str(exc)
+            with _bound(envelope):
+                await self._dead_letter(record, "invalid-contract", detail)
+            return None
+        return _Parsed(record, envelope, data)
 
-    async def _handle_once(
-        self, envelope: Envelope, data: BaseModel, handlers: tuple[EventHandler, ...]
-    ) -> bool:
+    async def _handle(self, items: list[_Parsed]) -> None:
+        """One transaction: inbox rows in bulk, then every fresh event, in order."""
         assert self._pool is not None
+        started = time.perf_counter()
         async with (
             self._pool.acquire() as conn,
             UnitOfWork.joining(
-                conn, Context.caused_by(envelope), producer=self._producer, topic=self._emits_to
+                conn,
+                Context.caused_by(items[0].envelope),
+                producer=self._producer,
+                topic=self._emits_to,
             ) as uow,
         ):
-            fresh = await conn.fetchval(
-                "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                self.name,
-                envelope.id,
-                envelope.type,
-            )
-            if not fresh:
-                return False
-            for handler in handlers:
-                await handler(uow, envelope, data)
-            return True
+            fresh_ids = {
+                r["event_id"]
+                for r in await conn.fetch(
+                    "INSERT INTO inbox (consumer, event_id, event_type)"
+                    " SELECT $1, e.id, e.type FROM unnest($2::uuid[], $3::text[]) AS e(id, type)"
+                    " ON CONFLICT DO NOTHING RETURNING event_id",
+                    self.name,
+                    [i.envelope.id for i in items],
+                    [i.envelope.type for i in items],
+                )
+            }
+            fresh = _first_of_each(items, fresh_ids)
+            await self._handlers.run(uow, [(i.envelope, i.data) for i in fresh])
+        self._handled(items, fresh, time.perf_counter() - started)
 
-    async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], producer: Any, reason: str, detail: str
-    ) -> None:
-        await producer.send_and_wait(
-            Topics.dead_letter(record.topic),
-            value=record.value,
-            key=record.key,
-            headers=[
-                ("reason", reason.encode()),
-                ("error", detail.encode()),
-                ("consumer", self.name.encode()),
-                ("source_topic", record.topic.encode()),
-                ("source_partition", str(record.partition).encode()),
-                ("source_offset", str(record.offset).encode()),
-            ],
-        )
-        metrics.CONSUMED.labels(self.name, "dead-lettered").inc()
-        log.error(
-            "consumer.dead_lettered",
+    async def _one_by_one(self, item: _Parsed) -> None:
+        with _bound(item.envelope):
+            error = ""
+            for attempt in range(1, self._max_attempts + 1):
+                failed = await self._retrying_transient(
+                    str(item.envelope.id), lambda: self._handle([item])
+                )
+                if failed is None:
+                    return
+                error = failed
+                log.warning(
+                    "consumer.handler_failed",
+                    consumer=self.name,
+                    attempt=attempt,
+                    error=error,
+                    **_source(item.record),
+                )
+                if attempt < self._max_attempts:
+                    await _wait(self._stop, backoff_seconds(attempt, self._retry_base))
+            await self._dead_letter(item.record, "handler-failed", error)
+
+    async def _retrying_transient(
+        self, what: str, work: Callable[[], Awaitable[object]]
+    ) -> str | None:
+        """`await work()`, retrying transient failures with backoff for as long as it
+        takes. None once it passed; the error when it failed deterministically."""
+        attempt = 0
+        while True:
+            try:
+                await work()
+            except Exception as exc:
+                if not is_transient(exc):
+                    return repr(exc)[:1000]
+                attempt += 1
+                self.waiting_on = what
+                metrics.CONSUMED.labels(self.name, "transient-retry").inc()
+                log.warning(
+                    "consumer.transient_failure",
+                    consumer=self.name,
+                    error=type(exc).__name__,
+                    attempt=attempt,
+                    waiting_on=what,
+                )
+                if self._stop.is_set():
+                    raise
+                await _wait(self._stop, backoff_seconds(attempt, self._retry_base, cap=5.0))
+                continue
+            if self.waiting_on == what:
+                self.waiting_on = None
+                log.info("consumer.recovered", consumer=self.name, waited_on=what)
+            return None
+
+    def _handled(self, items: list[_Parsed], fresh: list[_Parsed], seconds: float) -> None:
+        duplicates = len(items) - len(fresh)
+        if duplicates:
+            metrics.CONSUMED.labels(self.name, "duplicate").inc(duplicates)
+        if not fresh:
+            return
+        metrics.CONSUMED.labels(self.name, "handled").inc(len(fresh))
+        age = (datetime.now(UTC) - fresh[-1].envelope.occurred_at).total_seconds()
+        metrics.CONSUMER_LAG_SECONDS.labels(self.name).set(age)
+        self.handled += len(fresh)
+        last = fresh[-1].record
+        log.info(
+            "consumer.handled",
             consumer=self.name,
-            reason=reason,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
+            events=len(fresh),
+            ms=round(seconds * 1000, 1),
+            correlation_id=fresh[-1].envelope.correlation_id,
+            **_source(last),
         )
+        if self._after_commit is not None:
+            for item in fresh:
+                self._after_commit(item.envelope)
+
+    async def _dead_letter(self, record: Record, reason: str, detail: str) -> None:
+        async def send() -> None:
+            assert self._dead_letters is not None
+            await self._dead_letters.send_and_wait(
+                Topics.dead_letter(record.topic),
+                value=record.value,
+                key=record.key,
+                headers=[
+                    ("reason", reason.encode()),
+                    ("error", detail[:2000].encode()),
+                    ("consumer", self.name.encode()),
+                    ("source_topic", record.topic.encode()),
+                    ("source_partition", str(record.partition).encode()),
+                    ("source_offset", str(record.offset).encode()),
+                ],
+            )
+
+        failed = await self._retrying_transient(f"dead-letter {record.offset}", send)
+        if failed is not None:
+            raise RuntimeError(f"could not dead-letter: {failed}")
+        metrics.CONSUMED.labels(self.name, "dead-lettered").inc()
+        log.error("consumer.dead_lettered", consumer=self.name, reason=reason, **_source(record))
+
+
+def _first_of_each(items: list[_Parsed], fresh_ids: set[uuid.UUID]) -> list[_Parsed]:
+    """The items whose ids the inbox took, each id once (a batch may carry an event twice)."""
+    left = set(fresh_ids)
+    out = []
+    for item in items:
+        if item.envelope.id in left:
+            left.discard(item.envelope.id)
+            out.append(item)
+    return out
+
+
+def _source(record: Record) -> dict[str, Any]:
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+
+
+def _bound(envelope: Envelope) -> contextlib.AbstractContextManager[Any]:
+    return structlog.contextvars.bound_contextvars(
+        correlation_id=envelope.correlation_id,
+        event_id=str(envelope.id),
+        event_type=envelope.type,
+    )
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _fields(exc: ValidationError) -> str:

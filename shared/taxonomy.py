@@ -67,7 +67,9 @@ def relation(a: str, b: str) -> str | None:
 
 def _known_sector(value: str) -> str:
     if value not in GROUP_OF:
-        raise ValueError(f"unknown sector {value!r}; see GET /v1/sectors")
+        # Quote a little of the value, never all of it: error answers stay small.
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise ValueError(f"unknown sector {shown!r}; see GET /v1/sectors")
     return value
 
 

@@ -40,6 +40,13 @@ class UnitOfWork:
     topic: str
     _staged: _Staged = field(default_factory=_Staged, repr=False)
 
+    @property
+    def partner_id(self) -> uuid.UUID:
+        """The partner this unit acts for (partner routes, and events a partner caused)."""
+        if self.ctx.partner_id is None:
+            raise RuntimeError("this unit acts for no partner")
+        return self.ctx.partner_id
+
     def emit(self, type_: EventType, key: uuid.UUID | str, data: BaseModel) -> Envelope:
         """Stage an event of this service; it goes out only if the unit commits."""
         event = new_event(self.producer, self.ctx, type_, key, data)

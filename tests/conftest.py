@@ -11,7 +11,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from services.registration.app import MIGRATIONS, create_app, create_relay
+from services.registration.bootstrap import MIGRATIONS, create_app, create_relay
 from services.registration.settings import RegistrationSettings
 from shared.embedded import EmbeddedBroker
 from shared.testing.plugin import DatabaseFactory

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
-from shared.contracts.matching import MeetingMoved
-from shared.contracts.matching import Match, Meeting
+from shared.contracts.matching import Match, Meeting, MeetingMoved
 
 Clock = Callable[[], datetime]
 

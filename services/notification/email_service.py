@@ -37,8 +37,7 @@ from services.notification.schemas import (
     RedeliverRangeIn,
 )
 from services.notification.settings import NotificationSettings
-from shared.contracts.matching import MeetingMoved
-from shared.contracts.matching import Meeting, ScheduleCompleted
+from shared.contracts.matching import Meeting, MeetingMoved, ScheduleCompleted
 from shared.contracts.registration import (
     Enterprise,
     Participant,

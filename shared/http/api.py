@@ -111,7 +111,7 @@ class Api:
     description: str = ""
     endpoints: list[Endpoint] = field(default_factory=list)
 
-    def route(
+    def route(  # noqa: PLR0913 - keyword-only parts of one route declaration
         self,
         method: str,
         path: str,
@@ -323,8 +323,10 @@ async def read_json(request: web.Request) -> Any:
     raw = await request.read()
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BodyNotJson(str(exc)) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers past Python's 4,300-digit limit;
+        # RecursionError, documents nested deeper than the parser goes.
+        raise BodyNotJson(type(exc).__name__) from None
 
 
 def path_id(request: web.Request, name: str) -> uuid.UUID:

@@ -4,6 +4,7 @@ metrics), authentication by the route's declaration, and errors as problem+json.
 from __future__ import annotations
 
 import hmac
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,8 +28,23 @@ ADMIN_TOKEN = web.AppKey("admin_token", SecretStr)
 POOL = web.AppKey("pool", asyncpg.Pool)
 
 
+# Ids a client may choose travel into every log line and event of the flow, so they
+# are short and plain: letters, digits and . _ : / - only.
+TRACE_ID = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    for header in ("X-Request-ID", "X-Correlation-ID"):
+        value = request.headers.get(header)
+        if value is not None and not TRACE_ID.fullmatch(value):
+            return problem(
+                422,
+                "Invalid Header",
+                "1 to 128 letters, digits or . _ : / -",
+                field=header,
+                instance=request.path,
+            )
     request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
     correlation_id = request.headers.get("X-Correlation-ID") or request_id
     request[CORRELATION_ID] = correlation_id
@@ -60,7 +76,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
 
 
 @web.middleware
-async def problem_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def problem_errors(  # noqa: PLR0911 - one answer per kind of error: the mapping table
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
     instance = request.path
     try:
         return await handler(request)

@@ -44,6 +44,11 @@ class Page(BaseModel):
             return None
         return decode_cursor(self.cursor, kinds)
 
+    def after_seq(self) -> int | None:
+        """The sequence number this page starts after, for lists in insertion order."""
+        key = self.after(int)
+        return None if key is None else int(key[0])
+
 
 class PageOut(BaseModel, Generic[T]):
     items: list[T]

@@ -47,6 +47,9 @@ def problem(
     return web.json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
 
 
+MAX_ERRORS = 20
+
+
 def from_domain_error(exc: errors.DomainError, instance: str) -> web.Response:
     status = next((code for cls, code in STATUS_OF.items() if isinstance(exc, cls)), 400)
     title = {401: "Unauthenticated", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}.get(
@@ -59,12 +62,12 @@ def from_domain_error(exc: errors.DomainError, instance: str) -> web.Response:
 def from_validation_error(exc: ValidationError, instance: str, prefix: str = "") -> web.Response:
     """422 naming every offending field as a dotted path (`enterprises.0.sectors.1`)."""
     items = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-        # Messages may quote the input (e.g. an unknown sector); keep them, scrubbed.
-        items.append(
-            {"field": loc or "body", "message": scrub_text(err["msg"]), "type": err["type"]}
-        )
+    # A body of ten thousand bad items gets the first of them named, not a huge answer.
+    for err in exc.errors(include_url=False, include_input=False)[:MAX_ERRORS]:
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")[:200]
+        # Messages may quote the input (e.g. an unknown sector); keep them, scrubbed, short.
+        message = scrub_text(err["msg"][:300])
+        items.append({"field": loc or "body", "message": message, "type": err["type"]})
     first = items[0]
     return problem(
         422,

@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for old in LOG_ROOT.glob("run-*"):
         if old != LOG_DIR and not _alive(int(old.name.removeprefix("run-") or 0)):
             shutil.rmtree(old, ignore_errors=True)
-    configure_logging("tests", "info", str(TEST_LOG), stream=open(os.devnull, "w"))
+    configure_logging("tests", "info", str(TEST_LOG), stream=open(os.devnull, "w"))  # noqa: SIM115 - for the whole session
 
 
 def _alive(pid: int) -> bool:

@@ -12,15 +12,18 @@ import os
 import signal
 import sys
 
-import asyncpg
-
 from shared.consumer import IdempotentConsumer
 from shared.envelope import Envelope
+from shared.event_handlers import EventHandlers
 from shared.logging import configure_logging
+from shared.unit_of_work import UnitOfWork
+
+handlers = EventHandlers()
 
 
-async def record_effect(conn: asyncpg.Connection, envelope: Envelope, _data: object) -> None:
-    await conn.execute("INSERT INTO effects (event_id) VALUES ($1)", envelope.id)
+@handlers.on("partner.registered")
+async def record_effect(uow: UnitOfWork, envelope: Envelope, _data: object) -> None:
+    await uow.conn.execute("INSERT INTO effects (event_id) VALUES ($1)", envelope.id)
 
 
 async def main() -> None:
@@ -37,8 +40,10 @@ async def main() -> None:
     consumer = IdempotentConsumer(
         name=group,
         topics=[topic],
-        handlers={"partner.registered": record_effect},
+        handlers=handlers,
         dsn=dsn,
+        producer="effect-consumer",
+        emits_to=f"{topic}.effects",
         bootstrap_servers=bootstrap,
         max_attempts=2,
         retry_base_seconds=0.01,

@@ -21,14 +21,14 @@ import asyncpg
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
+from services.registration.app import MIGRATIONS as REGISTRATION_MIGRATIONS
+from services.registration.app import create_app as create_registration_app
+from services.registration.app import create_relay as create_registration_relay
 
 from services.matching.app import MIGRATIONS, SchedulingWorker, create_app, create_relay
 from services.matching.consumer import create_consumer, handlers
 from services.matching.service import Matching
 from services.matching.settings import MatchingSettings
-from services.registration.app import MIGRATIONS as REGISTRATION_MIGRATIONS
-from services.registration.app import create_app as create_registration_app
-from services.registration.app import create_relay as create_registration_relay
 from shared.consumer import IdempotentConsumer
 from shared.contracts import parse_data
 from shared.contracts import registration as reg

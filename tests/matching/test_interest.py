@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.matching.api import SERVICE
-from shared.contracts.matching import InterestRecorded, MeetingMoved
-from shared.contracts.matching import Meeting
+from shared.contracts.matching import InterestRecorded, Meeting, MeetingMoved
 from shared.testing.waiting import eventually
 from tests.matching.conftest import (
     Store,

@@ -175,7 +175,7 @@ def test_weights_are_configurable_and_scores_stay_in_range() -> None:
 def _random_profiles(
     rng: random.Random, m: int, n: int
 ) -> tuple[list[d.EnterpriseProfile], list[d.ParticipantProfile]]:
-    words = "robot battery data cloud fleet perception vision retail bank lending logistics".split()
+    words = ["robot", "battery", "data", "cloud", "fleet", "perception", "vision", "retail", "bank", "lending", "logistics"]
     types = [t.value for t in PartnershipType]
     stages = [s.value for s in STAGE_ORDER]
     es = [

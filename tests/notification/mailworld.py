@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from icalendar import Calendar
 
-from shared.contracts.matching import MeetingMoved
-from shared.contracts.matching import Meeting, ScheduleCompleted, match_id_for
+from shared.contracts.matching import Meeting, MeetingMoved, ScheduleCompleted, match_id_for
 from shared.envelope import Context, Envelope, new_event
 from tests.notification.conftest import ROADSHOW, Env
 

@@ -125,10 +125,7 @@ class ParticipantProfile:
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    """a about across after all also an and any are as at be been being both but by can
-    company companies for from has have help helps in including into is it its looking
-    more most new of on or our over such than that the their them these they this those
-    through to using we what which while who will with within without year years""".split()
+    ["a", "about", "across", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "being", "both", "but", "by", "can", "company", "companies", "for", "from", "has", "have", "help", "helps", "in", "including", "into", "is", "it", "its", "looking", "more", "most", "new", "of", "on", "or", "our", "over", "such", "than", "that", "the", "their", "them", "these", "they", "this", "those", "through", "to", "using", "we", "what", "which", "while", "who", "will", "with", "within", "without", "year", "years"]
 )
 # Abbreviations partners write either way.
 _EXPAND = {

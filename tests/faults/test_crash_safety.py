@@ -8,14 +8,16 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from services.registration.app import MIGRATIONS
+from services.registration.bootstrap import MIGRATIONS
 from shared.contracts.registration import PartnerRegistered
 from shared.db import SHARED_MIGRATIONS, connect
+from shared.embedded import EmbeddedBroker
 from shared.envelope import Context, Envelope, new_event
 from shared.testing.kafka import read_topic
 from shared.testing.plugin import LOG_DIR, DatabaseFactory, count_rows
@@ -39,7 +41,7 @@ async def _exited(process: subprocess.Popen[bytes]) -> int | None:
 
 
 async def test_consumer_killed_between_commit_and_offset_doubles_nothing(
-    databases: DatabaseFactory, broker, topics: Topics
+    databases: DatabaseFactory, broker: EmbeddedBroker, topics: Topics
 ) -> None:
     dsn = await databases.fresh([("shared", SHARED_MIGRATIONS)])
     conn = await asyncpg.connect(dsn)
@@ -79,7 +81,9 @@ async def test_consumer_killed_between_commit_and_offset_doubles_nothing(
     first = _spawn([*args, "30", log])
     returncode = await eventually(lambda: _exited(first), within=60, what="consumer to kill itself")
     assert returncode == -signal.SIGKILL
-    assert await count_rows(dsn, "effects") == 30  # died right after the 30th commit
+    # It died right after the batch holding the 30th effect committed, before that
+    # batch's offset commit (other partitions' batches may have been mid-transaction).
+    assert 30 <= await count_rows(dsn, "effects") <= 100
 
     second = _spawn([*args, "0", log])
     try:
@@ -127,7 +131,9 @@ async def _committed_total(bootstrap: str, group: str, topic: str) -> int:
 
 
 @pytest.mark.no_relay
-async def test_relay_killed_mid_burst_loses_nothing(registration: Registration, broker) -> None:
+async def test_relay_killed_mid_burst_loses_nothing(
+    registration: Registration, broker: EmbeddedBroker
+) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
     for _ in range(10):
@@ -191,12 +197,14 @@ async def test_relay_killed_mid_burst_loses_nothing(registration: Registration, 
     assert len(sent) - len(expected) <= 10
 
 
-async def _over(probe, n):  # type: ignore[no-untyped-def]
+async def _over(probe: Callable[[], Awaitable[int]], n: int) -> int | None:
     value = await probe()
     return value if value >= n else None
 
 
-async def test_relay_never_skips_a_late_committing_row(registration: Registration, broker) -> None:
+async def test_relay_never_skips_a_late_committing_row(
+    registration: Registration, broker: EmbeddedBroker
+) -> None:
     """A transaction that took its outbox id early but commits after later ids were
     published is still published (no cursor past uncommitted ids)."""
     from shared.outbox import add_events

@@ -14,7 +14,7 @@ import yaml
 
 from shared.settings import ServiceSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = [p.name for p in (ROOT / "services").iterdir() if (p / "settings.py").exists()]
 
 

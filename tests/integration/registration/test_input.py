@@ -146,12 +146,13 @@ async def test_bad_participant_names_the_field(
 
 async def test_bad_roadshow_dates_and_zone(registration: Registration) -> None:
     partner = await registration.new_partner()
-    for change, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"end_date": "2027-05-01"}, "end_date"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"day_end": "08:00"}, "day_end"),
         ({"slot_minutes": 0}, "slot_minutes"),
-    ]:
+    ]
+    for change, field in cases:
         resp = await registration.client.post(
             "/v1/roadshows", json=factories.roadshow(**change), headers=partner
         )

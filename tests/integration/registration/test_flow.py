@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
 from shared.contracts import parse_data
+from shared.embedded import EmbeddedBroker
 from shared.envelope import Envelope
 from shared.testing.kafka import read_topic
 from shared.testing.waiting import eventually
@@ -16,7 +18,9 @@ from tests import factories
 from tests.conftest import Registration
 
 
-async def test_delegation_reaches_database_and_topic(registration: Registration, broker) -> None:
+async def test_delegation_reaches_database_and_topic(
+    registration: Registration, broker: EmbeddedBroker
+) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
     resp = await registration.client.post(
@@ -79,7 +83,7 @@ async def test_delegation_reaches_database_and_topic(registration: Registration,
 
 
 async def test_correlation_id_travels_from_request_to_events(
-    registration: Registration, broker
+    registration: Registration, broker: EmbeddedBroker
 ) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
@@ -140,7 +144,7 @@ async def test_lists_paginate_and_filter(registration: Registration) -> None:
 
 
 async def test_withdrawing_a_delegation_withdraws_its_enterprises(
-    registration: Registration, broker
+    registration: Registration, broker: EmbeddedBroker
 ) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)
@@ -178,6 +182,6 @@ async def test_withdrawing_a_delegation_withdraws_its_enterprises(
     assert sorted(types) == ["delegation.withdrawn", "enterprise.withdrawn", "enterprise.withdrawn"]
 
 
-async def _at_least(probe, n):  # type: ignore[no-untyped-def]
+async def _at_least(probe: Callable[[], Awaitable[list[str]]], n: int) -> list[str] | None:
     found = await probe()
     return found if len(found) >= n else None

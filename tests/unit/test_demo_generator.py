@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 
 from demo.generator import generate
-from services.registration.schemas import DelegationIn, ParticipantIn, RoadshowIn
+from services.registration.http.schemas import DelegationIn, ParticipantIn, RoadshowIn
 
 
 def test_generator_is_seeded_valid_and_sized() -> None:

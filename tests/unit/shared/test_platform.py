@@ -1,22 +1,17 @@
-"""Pure rules, no I/O: taxonomy, patch merging, contracts, settings."""
+"""The platform's pure parts: taxonomy, envelope and contracts, idempotency, settings."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import uuid
 
-import pytest
-from pydantic import ValidationError
-
-from services.registration.domain import merge_patch
-from services.registration.schemas import EnterpriseIn, EnterprisePatch, ParticipantIn
 from shared.contracts import parse_data
+from shared.contracts.registration import PartnerRegistered
 from shared.envelope import Context, Envelope, new_event
-from shared.errors import InvalidInput
 from shared.http.idempotency import request_hash
 from shared.taxonomy import SECTORS, relation
-from tests import factories
 
 
 def test_sector_relations() -> None:
@@ -28,31 +23,7 @@ def test_sector_relations() -> None:
     assert len(SECTORS) == len(set(SECTORS))
 
 
-def test_merge_patch_validates_the_whole_result() -> None:
-    current = EnterpriseIn.model_validate(factories.enterprise())
-    merged = merge_patch(current, EnterprisePatch(sectors=["robotics"]), EnterpriseIn)
-    assert merged["sectors"] == ["robotics"]
-    assert merged["name"] == current.name
-    with pytest.raises(InvalidInput) as err:
-        merge_patch(current, EnterprisePatch.model_validate({"name": None}), EnterpriseIn)
-    assert err.value.field == "name"
-
-
-def test_participant_rules_name_their_field() -> None:
-    body = factories.participant("8d7f5a52-4a55-4c0e-9f39-2f3f0e8a0b11", kind="bank")
-    ParticipantIn.model_validate(body)
-    with pytest.raises(InvalidInput) as err:
-        ParticipantIn.model_validate({**body, "offers": ["debt-financing", "rd-collaboration"]})
-    assert err.value.field == "offers.1"
-    with pytest.raises(ValidationError):
-        ParticipantIn.model_validate({**body, "surprise": 1})
-
-
 def test_envelope_roundtrip_and_tolerance_of_unknown_fields() -> None:
-    import uuid
-
-    from shared.contracts.registration import PartnerRegistered
-
     pid = uuid.uuid4()
     e = new_event(
         "registration",

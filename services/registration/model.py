@@ -1,41 +1,51 @@
-"""HTTP request and response models of the registration API (not the event
-contracts, though responses reuse their shapes so partners see one vocabulary).
+"""Registration's domain: what a valid road show, delegation, enterprise and
+participant is (the commands partners send, with their invariants), the rules of
+change, and the results use cases return. Plain data and pure functions, no I/O.
 
-Requests are strict: unknown fields are refused, so a typo is a 422 naming it."""
+The HTTP request models in `http/schemas.py` are these commands under their API
+names; only `http/` knows them as such.
+"""
 
 from __future__ import annotations
 
 import uuid
 import zoneinfo
+from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
 
-from shared.contracts import registration as contracts
-from shared.errors import InvalidInput
-from shared.http.pagination import Page
+from shared.contracts import registration as c
+from shared.errors import Conflict, InvalidInput
 from shared.http.requests import Strict, unique
 from shared.taxonomy import OFFERS_BY_KIND, ParticipantKind, PartnershipType, Sector, Stage
+
+M = TypeVar("M", bound=BaseModel)
+
+Status = Literal["active", "withdrawn"]
+# Road shows happen in this century: dates far outside it are typos, and would
+# overflow the slot grid every service derives from them.
+EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2099, 12, 31)
+ACTIVE: Status = "active"
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{7,20}$")]
 Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
-Status = Literal["active", "withdrawn"]
 Sectors = Annotated[list[Sector], Field(min_length=1, max_length=8)]
 
 
-class PersonIn(Strict):
+class PersonDetails(Strict):
     name: Name
     title: Annotated[str, Field(max_length=200)] | None = None
     email: EmailStr
     phone: Phone | None = None
 
 
-class ProjectIn(Strict):
+class ProjectDetails(Strict):
     title: Name
     summary: Annotated[str, Field(min_length=1, max_length=5000)]
     stage: Stage
@@ -46,37 +56,37 @@ class ProjectIn(Strict):
     _unique_types = field_validator("partnership_types")(unique)
 
 
-class EnterpriseIn(Strict):
+class NewEnterprise(Strict):
     name: Name
     country: Country
     sectors: Sectors
-    president: PersonIn
-    project: ProjectIn
+    president: PersonDetails
+    project: ProjectDetails
 
     _unique_sectors = field_validator("sectors")(unique)
 
 
-class EnterprisePatch(Strict):
+class EnterpriseChanges(Strict):
     name: Name | None = None
     country: Country | None = None
     sectors: Sectors | None = None
-    president: PersonIn | None = None
-    project: ProjectIn | None = None
+    president: PersonDetails | None = None
+    project: ProjectDetails | None = None
 
 
-class DelegationIn(Strict):
+class NewDelegation(Strict):
     roadshow_id: uuid.UUID
     name: Name
     origin_country: Country
-    enterprises: Annotated[list[EnterpriseIn], Field(min_length=1, max_length=200)]
+    enterprises: Annotated[list[NewEnterprise], Field(min_length=1, max_length=200)]
 
 
-class DelegationPatch(Strict):
+class DelegationChanges(Strict):
     name: Name | None = None
     origin_country: Country | None = None
 
 
-class RoadshowIn(Strict):
+class NewRoadshow(Strict):
     name: Name
     venue: Name
     timezone: Annotated[str, Field(max_length=64, description="IANA zone, e.g. Asia/Shanghai")]
@@ -104,7 +114,10 @@ class RoadshowIn(Strict):
         return value
 
     @model_validator(mode="after")
-    def _ordered(self) -> RoadshowIn:
+    def _ordered(self) -> NewRoadshow:
+        for name in ("start_date", "end_date"):
+            if not EARLIEST_DATE <= getattr(self, name) <= LATEST_DATE:
+                raise InvalidInput(f"between {EARLIEST_DATE} and {LATEST_DATE}", field=name)
         if self.end_date < self.start_date:
             raise InvalidInput("must not be before start_date", field="end_date")
         if (self.end_date - self.start_date).days > 30:
@@ -114,7 +127,7 @@ class RoadshowIn(Strict):
         return self
 
 
-class RoadshowPatch(Strict):
+class RoadshowChanges(Strict):
     name: Name | None = None
     venue: Name | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = None
@@ -126,7 +139,7 @@ class RoadshowPatch(Strict):
     tables: Annotated[int, Field(ge=1, le=2000)] | None = None
 
 
-class ParticipantIn(Strict):
+class NewParticipant(Strict):
     roadshow_id: uuid.UUID
     kind: ParticipantKind
     name: Name
@@ -138,12 +151,12 @@ class ParticipantIn(Strict):
     currency: Currency | None = None
     offers: Annotated[list[PartnershipType], Field(min_length=1)]
     max_meetings: Annotated[int, Field(ge=1, le=48)] | None = None
-    contact: PersonIn
+    contact: PersonDetails
 
     _unique_sectors = field_validator("sectors")(unique)
 
     @model_validator(mode="after")
-    def _consistent(self) -> ParticipantIn:
+    def _consistent(self) -> NewParticipant:
         allowed = OFFERS_BY_KIND[self.kind]
         for i, offer in enumerate(self.offers):
             if offer not in allowed:
@@ -165,7 +178,7 @@ class ParticipantIn(Strict):
         return self
 
 
-class ParticipantPatch(Strict):
+class ParticipantChanges(Strict):
     name: Name | None = None
     sectors: Sectors | None = None
     focus: Annotated[str, Field(min_length=1, max_length=5000)] | None = None
@@ -175,60 +188,69 @@ class ParticipantPatch(Strict):
     currency: Currency | None = None
     offers: list[PartnershipType] | None = None
     max_meetings: Annotated[int, Field(ge=1, le=48)] | None = None
-    contact: PersonIn | None = None
+    contact: PersonDetails | None = None
 
 
-class ErasureIn(Strict):
-    email: EmailStr
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new API key: the token is shown once and never stored in clear."""
+
+    partner_id: uuid.UUID
+    key_id: uuid.UUID
+    api_key: str
 
 
-class ErasureOut(BaseModel):
+@dataclass(frozen=True)
+class DelegationWithEnterprises:
+    delegation: c.Delegation
+    enterprises: list[c.Enterprise]
+
+
+@dataclass(frozen=True)
+class Erasure:
     erasure_id: uuid.UUID
     subjects: int
 
 
-class PartnerIn(Strict):
-    name: Name
+@dataclass(frozen=True)
+class PartyFilter:
+    """What a partner's list of delegations, enterprises or participants is narrowed to."""
 
-
-class PartnerKeyOut(BaseModel):
-    partner_id: uuid.UUID
-    key_id: uuid.UUID
-    api_key: str = Field(description="Shown once; store it, it cannot be read again")
-
-
-class RoadshowQuery(Page):
-    pass
-
-
-class DelegationQuery(Page):
     roadshow_id: uuid.UUID | None = None
     status: Status | None = None
-
-
-class EnterpriseQuery(Page):
-    roadshow_id: uuid.UUID | None = None
     delegation_id: uuid.UUID | None = None
-    status: Status | None = None
-    sector: list[Sector] | None = Field(default=None, description="Any of these sectors")
-
-
-class ParticipantQuery(Page):
-    roadshow_id: uuid.UUID | None = None
     kind: ParticipantKind | None = None
-    status: Status | None = None
-    sector: list[Sector] | None = Field(default=None, description="Any of these sectors")
+    sectors: list[str] | None = None
 
 
-class DelegationOut(contracts.Delegation):
-    enterprises: list[contracts.Enterprise] = Field(default_factory=list)
+def withdrawn(
+    aggregate_id: uuid.UUID, state: c.Delegation | c.Enterprise | c.Participant
+) -> c.Withdrawn:
+    return c.Withdrawn(id=aggregate_id, roadshow_id=state.roadshow_id, version=state.version)
 
 
-class SectorGroupOut(BaseModel):
-    group: str
-    sectors: list[str]
-    linked_groups: list[str]
+def ensure_active(status: str, what: str) -> None:
+    """Raises Conflict (field `status`) for a withdrawn aggregate."""
+    if status != ACTIVE:
+        raise Conflict(f"this {what} is withdrawn and cannot change", field="status")
 
 
-class SectorsOut(BaseModel):
-    groups: list[SectorGroupOut]
+def merge_patch(current: M, patch: BaseModel, full: type[BaseModel]) -> dict[str, Any]:
+    """Apply the fields a PATCH set onto the current state and validate the result
+    as a whole (so cross-field rules hold after the change). Returns the new state
+    as the `full` model's fields."""
+    changes = patch.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise InvalidInput("cannot be null; leave it out to keep it", field=name)
+    merged = {
+        **current.model_dump(mode="json"),
+        **patch.model_dump(mode="json", exclude_unset=True),
+    }
+    return full.model_validate(
+        {k: v for k, v in merged.items() if k in full.model_fields}
+    ).model_dump()
+
+
+def has_changes(patch: BaseModel) -> bool:
+    return bool(patch.model_fields_set)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from shared.embedded import EmbeddedBroker
 from shared.envelope import Envelope
 from shared.testing.kafka import read_topic
 from shared.testing.plugin import count_rows
@@ -61,7 +62,7 @@ async def test_partner_b_cannot_touch_partner_a_data(registration: Registration)
 
 
 async def test_keys_authenticate_and_revocation_is_immediate(
-    registration: Registration, broker
+    registration: Registration, broker: EmbeddedBroker
 ) -> None:
     c = registration.client
     assert (await c.get("/v1/delegations")).status == 401
@@ -123,7 +124,7 @@ async def test_idempotency_key_replays_and_detects_reuse(registration: Registrat
 
 
 async def test_erasure_removes_the_person_and_tells_the_others(
-    registration: Registration, broker
+    registration: Registration, broker: EmbeddedBroker
 ) -> None:
     partner = await registration.new_partner()
     roadshow = await registration.new_roadshow(partner)

@@ -1,0 +1,53 @@
+"""Road-show use cases. Every partner reads road shows (several partners register
+into one event); only the organising partner changes one."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.registration import model
+from services.registration.roadshows import repository as repo
+from shared.contracts import registration as c
+from shared.errors import Forbidden, NotFound
+from shared.unit_of_work import UnitOfWork
+
+
+async def create_roadshow(uow: UnitOfWork, cmd: model.NewRoadshow) -> c.Roadshow:
+    roadshow = await repo.insert_roadshow(uow.conn, uuid.uuid4(), uow.partner_id, cmd.model_dump())
+    uow.emit("roadshow.created", roadshow.roadshow_id, roadshow)
+    return roadshow
+
+
+async def get_roadshow(uow: UnitOfWork, roadshow_id: uuid.UUID) -> c.Roadshow:
+    found = await repo.get_roadshow(uow.conn, roadshow_id)
+    if found is None:
+        raise NotFound("no such road show", field="roadshow_id")
+    return found.roadshow
+
+
+async def update_roadshow(
+    uow: UnitOfWork, roadshow_id: uuid.UUID, patch: model.RoadshowChanges
+) -> c.Roadshow:
+    found = await repo.get_roadshow(uow.conn, roadshow_id, for_update=True)
+    if found is None:
+        raise NotFound("no such road show", field="roadshow_id")
+    if found.organiser_id != uow.ctx.partner_id:
+        raise Forbidden("only the organising partner changes a road show", field="roadshow_id")
+    if not model.has_changes(patch):
+        return found.roadshow
+    fields = model.merge_patch(found.roadshow, patch, model.NewRoadshow)
+    roadshow = await repo.update_roadshow(uow.conn, roadshow_id, fields)
+    uow.emit("roadshow.updated", roadshow_id, roadshow)
+    return roadshow
+
+
+async def list_roadshows(
+    uow: UnitOfWork, *, after: int | None, limit: int
+) -> tuple[list[c.Roadshow], str | None]:
+    return await repo.list_roadshows(uow.conn, after=after, limit=limit)
+
+
+async def require_roadshow(uow: UnitOfWork, roadshow_id: uuid.UUID) -> None:
+    """Raises NotFound (field `roadshow_id`); holds the road show still until commit."""
+    if not await repo.lock_roadshow_for_registration(uow.conn, roadshow_id):
+        raise NotFound("no such road show", field="roadshow_id")
