@@ -47,7 +47,6 @@ def _match_out(v: MatchView) -> s.MatchOut:
 
 
 def _job_out(job: Job) -> s.ScheduleJobOut:
-    changes = job.changes
     return s.ScheduleJobOut(
         job_id=job.id,
         roadshow_id=job.roadshow_id,
@@ -64,7 +63,7 @@ def _job_out(job: Job) -> s.ScheduleJobOut:
         total_score=job.total_score,
         upper_bound=job.upper_bound,
         shortfall=job.shortfall,
-        changes=s.ScheduleChanges.model_validate(changes.to_json()) if changes else None,
+        changes=job.changes,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from services.matching.interest.model import MatchingMode
-from services.matching.scheduling.model import JobStatus
+from services.matching.scheduling.model import JobStatus, ScheduleChanges
 from shared.contracts import matching as contracts
 from shared.contracts.matching import Attendance, InterestAnswer, InterestState, Side
 from shared.http.pagination import Page, PageOut
@@ -102,18 +102,6 @@ class FiguresOut(BaseModel):
     no_show_rate: float | None = Field(
         description="no_show / (held + no_show); null until attendance is recorded"
     )
-
-
-class ScheduleChanges(BaseModel):
-    """What a schedule changed against the one before it."""
-
-    kept: int
-    moved: int
-    cancelled: int
-    added: int
-    moved_meeting_ids: list[uuid.UUID]
-    cancelled_meeting_ids: list[uuid.UUID]
-    added_meeting_ids: list[uuid.UUID]
 
 
 MatchPage = PageOut[MatchOut]  # best first

@@ -53,18 +53,31 @@ class ReadModel:
         )
 
     async def enterprise_changed(self, uow: UnitOfWork, data: reg.Enterprise) -> None:
-        await repo.lock_roadshow(uow.conn, data.roadshow_id)
-        if await self._stale(uow, "enterprise", data.enterprise_id, data.version):
-            return
-        await repo.upsert_enterprise(uow.conn, uow.ctx.partner_id, data)
-        await self._rescore(uow, "enterprise", data.enterprise_id, data.roadshow_id, data.status)
+        await self._party_changed(uow, "enterprise", data.enterprise_id, data)
 
     async def participant_changed(self, uow: UnitOfWork, data: reg.Participant) -> None:
+        await self._party_changed(uow, "participant", data.participant_id, data)
+
+    async def _party_changed(
+        self,
+        uow: UnitOfWork,
+        side: Side,
+        party_id: uuid.UUID,
+        data: reg.Enterprise | reg.Participant,
+    ) -> None:
+        """Store the party and rescore it, or withdraw its matches when it is
+        no longer active."""
         await repo.lock_roadshow(uow.conn, data.roadshow_id)
-        if await self._stale(uow, "participant", data.participant_id, data.version):
+        if await self._stale(uow, side, party_id, data.version):
             return
-        await repo.upsert_participant(uow.conn, uow.ctx.partner_id, data)
-        await self._rescore(uow, "participant", data.participant_id, data.roadshow_id, data.status)
+        if isinstance(data, reg.Enterprise):
+            await repo.upsert_enterprise(uow.conn, uow.ctx.partner_id, data)
+        else:
+            await repo.upsert_participant(uow.conn, uow.ctx.partner_id, data)
+        if data.status != "active":
+            await self.scoring.withdraw_matches(uow, side, party_id)
+        else:
+            await self.scoring.rescore(uow, side, party_id, data.roadshow_id)
 
     async def party_withdrawn(self, uow: UnitOfWork, side: Side, data: reg.Withdrawn) -> None:
         await repo.lock_roadshow(uow.conn, data.roadshow_id)
@@ -77,14 +90,6 @@ class ReadModel:
         """Matching keeps organisations and projects, never presidents or contacts
         (see the read model), so an erasure finds nothing here to remove."""
         log.info("matching.erasure_noted", erasure_id=str(data.erasure_id), held=0)
-
-    async def _rescore(
-        self, uow: UnitOfWork, side: Side, party_id: uuid.UUID, roadshow_id: uuid.UUID, status: str
-    ) -> None:
-        if status != "active":
-            await self.scoring.withdraw_matches(uow, side, party_id)
-        else:
-            await self.scoring.rescore(uow, side, party_id, roadshow_id)
 
     async def _stale(self, uow: UnitOfWork, side: Side, party_id: uuid.UUID, version: int) -> bool:
         stored = await repo.locked_party_version(uow.conn, side, party_id)

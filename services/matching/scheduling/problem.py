@@ -123,19 +123,26 @@ class SchedulingProblem:
     fixed: tuple[IntArray, IntArray, IntArray] | None = None
 
 
+@dataclass(frozen=True)
+class Rules:
+    """What decides an event's problem besides its parties and matches."""
+
+    threshold: float
+    fair_minimum: int
+    enterprise_cap: int | None
+    fairness_penalty: float = 10.0
+    mode: interest.MatchingMode = interest.OPT_OUT
+    # Interest as it stands at `now`, with requests living `interest_ttl`.
+    now: datetime | None = None
+    interest_ttl: timedelta | None = None
+
+
 def scheduling_problem(
     grid: SlotGrid,
     enterprises: Sequence[Party],
     participants: Sequence[Party],
     candidates: Sequence[Candidate],
-    *,
-    threshold: float,
-    fair_minimum: int,
-    enterprise_cap: int | None,
-    fairness_penalty: float = 10.0,
-    mode: interest.MatchingMode = interest.OPT_OUT,
-    now: datetime | None = None,
-    interest_ttl: timedelta | None = None,
+    rules: Rules,
     previous: Sequence[PreviousMeeting] = (),
 ) -> SchedulingProblem:
     """The solver's instance for an event: its slots, its active parties with caps
@@ -147,7 +154,7 @@ def scheduling_problem(
     e_index = {p.party_id: i for i, p in enumerate(enterprises)}
     p_index = {p.party_id: i for i, p in enumerate(participants)}
     known = [c for c in candidates if c.enterprise_id in e_index and c.participant_id in p_index]
-    pairs, must = _eligible_pairs(known, threshold, mode, now, interest_ttl)
+    pairs, must = _eligible_pairs(known, rules)
     pair_of = {c.match_id: i for i, c in enumerate(pairs)}
     still = [m for m in previous if m.match_id in pair_of]
     fixed = (
@@ -163,12 +170,12 @@ def scheduling_problem(
         pair_enterprise=np.array([e_index[c.enterprise_id] for c in pairs], dtype=np.int64),
         pair_participant=np.array([p_index[c.participant_id] for c in pairs], dtype=np.int64),
         pair_score=np.array([c.score for c in pairs], dtype=np.float64),
-        enterprise_cap=_caps(enterprises, enterprise_cap, len(slots)),
+        enterprise_cap=_caps(enterprises, rules.enterprise_cap, len(slots)),
         participant_cap=_caps(participants, None, len(slots)),
         enterprise_available=_availability(enterprises, slots),
         participant_available=_availability(participants, slots),
-        fair_minimum=fair_minimum,
-        fairness_penalty=fairness_penalty,
+        fair_minimum=rules.fair_minimum,
+        fairness_penalty=rules.fairness_penalty,
     )
     return SchedulingProblem(
         instance=instance,
@@ -182,22 +189,18 @@ def scheduling_problem(
     )
 
 
-def _eligible_pairs(
-    known: Sequence[Candidate],
-    threshold: float,
-    mode: interest.MatchingMode,
-    now: datetime | None,
-    interest_ttl: timedelta | None,
-) -> tuple[list[Candidate], BoolArray]:
+def _eligible_pairs(known: Sequence[Candidate], rules: Rules) -> tuple[list[Candidate], BoolArray]:
     """The candidates the scheduler may use, and which of them are must-meets."""
     scores = np.array([c.score for c in known], dtype=np.float64)
+    now, ttl = rules.now, rules.interest_ttl
     answers = [
-        interest.with_expiry(c.answers, now, interest_ttl)
-        if now is not None and interest_ttl is not None
+        interest.with_expiry(c.answers, now, ttl)
+        if now is not None and ttl is not None
         else c.answers
         for c in known
     ]
-    keep = eligible_for_scheduling([c.status for c in known], scores, threshold, mode, answers)
+    status = [c.status for c in known]
+    keep = eligible_for_scheduling(status, scores, rules.threshold, rules.mode, answers)
     pairs = [c for c, k in zip(known, keep, strict=True) if k]
     must = np.array(
         [interest.must_meet(a) for a, k in zip(answers, keep, strict=True) if k], dtype=bool

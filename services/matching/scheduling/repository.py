@@ -207,6 +207,7 @@ async def insert_meetings(
 
 async def insert_schedule(
     conn: asyncpg.Connection,
+    *,
     schedule_id: uuid.UUID,
     job: Job,
     roadshow_version: int,
@@ -249,6 +250,7 @@ async def active_job(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> Job | 
 
 async def insert_job(
     conn: asyncpg.Connection,
+    *,
     job_id: uuid.UUID,
     roadshow_id: uuid.UUID,
     partner_id: uuid.UUID,
@@ -322,6 +324,7 @@ async def fail_job(conn: asyncpg.Connection, job_id: uuid.UUID, error: str) -> N
 
 async def finish_job(
     conn: asyncpg.Connection,
+    *,
     job_id: uuid.UUID,
     schedule_id: uuid.UUID,
     meetings: int,

@@ -20,6 +20,7 @@ from services.matching.scheduling.diff import ReschedulePlan, plan_reschedule, r
 from services.matching.scheduling.model import Job, RoadshowSchedule, StartScheduling
 from services.matching.scheduling.problem import (
     PreviousMeeting,
+    Rules,
     SchedulingProblem,
     scheduling_problem,
 )
@@ -98,12 +99,12 @@ class Scheduling:
             )
         job = await repo.insert_job(
             uow.conn,
-            uuid.uuid4(),
-            roadshow_id,
-            partner_id,
-            uow.ctx.correlation_id,
-            cmd.fair_minimum if cmd.fair_minimum is not None else self.fair_minimum,
-            cmd.enterprise_max_meetings or self.enterprise_cap,
+            job_id=uuid.uuid4(),
+            roadshow_id=roadshow_id,
+            partner_id=partner_id,
+            correlation_id=uow.ctx.correlation_id,
+            fair_minimum=cmd.fair_minimum if cmd.fair_minimum is not None else self.fair_minimum,
+            enterprise_max_meetings=cmd.enterprise_max_meetings or self.enterprise_cap,
         )
         log.info("matching.schedule_requested", job_id=str(job.id), roadshow_id=str(roadshow_id))
         return job
@@ -172,12 +173,14 @@ class Scheduling:
             enterprises,
             participants,
             candidates,
-            threshold=self.threshold,
-            fair_minimum=job.fair_minimum,
-            enterprise_cap=job.enterprise_max_meetings,
-            mode=roadshow.matching_mode,
-            now=now,
-            interest_ttl=timedelta(hours=roadshow.interest_ttl_hours),
+            Rules(
+                threshold=self.threshold,
+                fair_minimum=job.fair_minimum,
+                enterprise_cap=job.enterprise_max_meetings,
+                mode=roadshow.matching_mode,
+                now=now,
+                interest_ttl=timedelta(hours=roadshow.interest_ttl_hours),
+            ),
             previous=[
                 PreviousMeeting(v.meeting.match_id, v.meeting.slot, v.meeting.table - 1)
                 for v in current
@@ -250,7 +253,13 @@ async def _store_plan(
 ) -> None:
     bound = plan.schedule.bound
     await repo.insert_schedule(
-        conn, schedule_id, job, roadshow_version, plan.schedule.size, plan.total_score, bound
+        conn,
+        schedule_id=schedule_id,
+        job=job,
+        roadshow_version=roadshow_version,
+        meetings=plan.schedule.size,
+        total_score=plan.total_score,
+        upper_bound=bound,
     )
     await repo.cancel_meetings(conn, [m.meeting_id for m in plan.cancelled])
     await repo.restamp_meetings(conn, [m.meeting_id for m in plan.kept], schedule_id)
@@ -259,11 +268,11 @@ async def _store_plan(
     await readmodel.set_current_schedule(conn, job.roadshow_id, schedule_id)
     await repo.finish_job(
         conn,
-        job.id,
-        schedule_id,
-        plan.schedule.size,
-        plan.total_score,
-        None if bound is None else round(bound, 4),
-        plan.shortfall,
-        plan.changes,
+        job_id=job.id,
+        schedule_id=schedule_id,
+        meetings=plan.schedule.size,
+        total_score=plan.total_score,
+        upper_bound=None if bound is None else round(bound, 4),
+        shortfall=plan.shortfall,
+        changes=plan.changes,
     )

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from services.matching.scheduling.solver.instance import Instance, IntArray, Schedule
+from services.matching.scheduling.solver.instance import BoolArray, Instance, IntArray, Schedule
 
 
 class Board:
@@ -96,39 +96,39 @@ class Board:
         """Give pair k a slot if caps allow, recolouring others when needed."""
         e, p = int(self.e_of[k]), int(self.p_of[k])
         inst = self.inst
-        if self.slot_of[k] >= 0:
-            return False
-        if self.deg_e[e] >= inst.enterprise_cap[e] or self.deg_p[p] >= inst.participant_cap[p]:
-            return False
+        capped = self.deg_e[e] >= inst.enterprise_cap[e] or self.deg_p[p] >= inst.participant_cap[p]
         both = self.av_e[e] & self.av_p[p]
-        if not both.any():
-            return False
-        free_e, free_p = self.at_e[e] < 0, self.at_p[p] < 0
         room = self.load < inst.tables
-        if not room.any():
+        if self.slot_of[k] >= 0 or capped or not both.any() or not room.any():
             return False
+        t = self._slot_for(k, e, p, both, room)
+        if t is None:
+            return False
+        self.add(k, t)
+        return True
+
+    def _slot_for(self, k: int, e: int, p: int, both: BoolArray, room: BoolArray) -> int | None:
+        """A slot for pair k, made free by moving other meetings if need be:
+        the emptiest free slot (keeps tables balanced for later pairs), else a
+        free slot whose tables are made room in, else a Kempe swap, else an
+        eviction of the two sides' meetings."""
+        free_e, free_p = self.at_e[e] < 0, self.at_p[p] < 0
         direct = np.flatnonzero(both & free_e & free_p & room)
         if direct.size:
-            # The emptiest slot keeps tables balanced for later pairs.
-            self.add(k, int(direct[np.argmin(self.load[direct])]))
-            return True
+            return int(direct[np.argmin(self.load[direct])])
         for t in np.flatnonzero(both & free_e & free_p):
             if self._make_room(int(t)):
-                self.add(k, int(t))
-                return True
+                return int(t)
         for alpha in np.flatnonzero(both & free_e & ~free_p):
             for beta in np.flatnonzero(both & free_p & ~free_e):
                 if self._kempe(p, int(alpha), int(beta), from_participant=True):
-                    self.add(k, int(alpha))
-                    return True
+                    return int(alpha)
                 if self._kempe(e, int(beta), int(alpha), from_participant=False):
-                    self.add(k, int(beta))
-                    return True
+                    return int(beta)
         for t in np.flatnonzero(both):
             if self._evict(int(t), e, p):
-                self.add(k, int(t))
-                return True
-        return False
+                return int(t)
+        return None
 
     def _evict(self, t: int, e: int, p: int) -> bool:
         """Move whatever e and p have in slot t to other slots, if they fit there."""

@@ -56,18 +56,7 @@ def _unpin_for(board: Board, k: int, priority: BoolArray, kept: dict[int, int]) 
     meetings in its way (its two sides' meetings in the slots they share, a full
     slot's meetings) and try again. Must-meets come before keeping meetings in
     place; what could not help is pinned again."""
-    inst = board.inst
-    e, p = int(inst.pair_enterprise[k]), int(inst.pair_participant[k])
-    freed: set[int] = set()
-    for t in np.flatnonzero(board.av_e[e] & board.av_p[p]):
-        there = [int(j) for j in (board.at_e[e, t], board.at_p[p, t]) if j >= 0]
-        if board.load[t] >= inst.tables:
-            there += [int(j) for j in board.at_e[:, t] if j >= 0]
-        freed.update(j for j in there if board.pinned[j] and not priority[j])
-    if board.deg_e[e] >= inst.enterprise_cap[e]:
-        freed.update(int(j) for j in board.at_e[e] if j >= 0 and not priority[j])
-    if board.deg_p[p] >= inst.participant_cap[p]:
-        freed.update(int(j) for j in board.at_p[p] if j >= 0 and not priority[j])
+    freed = _in_the_way(board, k, priority)
     for j in freed:
         board.pinned[j] = False
     if board.place(k):
@@ -89,6 +78,24 @@ def _unpin_for(board: Board, k: int, priority: BoolArray, kept: dict[int, int]) 
     for j in freed:
         board.pinned[j] = board.slot_of[j] >= 0
     return False
+
+
+def _in_the_way(board: Board, k: int, priority: BoolArray) -> set[int]:
+    """The ordinary meetings that keep pair k out: pinned ones in the slots its
+    two sides share (a full slot's too), and a capped side's meetings."""
+    inst = board.inst
+    e, p = int(inst.pair_enterprise[k]), int(inst.pair_participant[k])
+    found: set[int] = set()
+    for t in np.flatnonzero(board.av_e[e] & board.av_p[p]):
+        there = [int(j) for j in (board.at_e[e, t], board.at_p[p, t]) if j >= 0]
+        if board.load[t] >= inst.tables:
+            there += [int(j) for j in board.at_e[:, t] if j >= 0]
+        found.update(j for j in there if board.pinned[j] and not priority[j])
+    if board.deg_e[e] >= inst.enterprise_cap[e]:
+        found.update(int(j) for j in board.at_e[e] if j >= 0 and not priority[j])
+    if board.deg_p[p] >= inst.participant_cap[p]:
+        found.update(int(j) for j in board.at_p[p] if j >= 0 and not priority[j])
+    return found
 
 
 # A must-meet pair is worth more than any fairness penalty and any set of
