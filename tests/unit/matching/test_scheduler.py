@@ -11,8 +11,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.matching import domain as d
-from services.matching import scheduler as s
+from services.matching.scheduling import problem as d
+from services.matching.scheduling import solver as s
+from services.matching.scheduling.solver import baselines
+from shared.contracts.matching import MatchStatus
 
 # Derandomised: the same examples every run, so a quality bound cannot flake.
 SETTINGS = settings(
@@ -68,7 +70,7 @@ def test_no_rule_is_ever_broken(inst: s.Instance) -> None:
     ours = s.solve(inst)
     assert s.violations(inst, ours) == []
     assert ours.bound is not None and s.objective(inst, ours) <= ours.bound + 1e-6
-    assert s.violations(inst, s.round_robin(inst)) == []
+    assert s.violations(inst, baselines.round_robin(inst)) == []
 
 
 @SETTINGS
@@ -76,7 +78,7 @@ def test_no_rule_is_ever_broken(inst: s.Instance) -> None:
 def test_column_generation_reaches_the_full_lp(inst: s.Instance) -> None:
     """Pricing adds every pair the shortlist missed: the bound is the full LP's."""
     common = inst.common_slots()
-    usable = common.any(axis=1)
+    usable = np.asarray(common.any(axis=1), dtype=bool)
     _, full = s.select_pairs(inst, usable, common, shortlist=0)
     _, priced = s.select_pairs(inst, usable, common, shortlist=1)
     assert abs(full - priced) < 1e-6
@@ -86,7 +88,7 @@ def test_column_generation_reaches_the_full_lp(inst: s.Instance) -> None:
 @given(instances())
 def test_close_to_the_exact_optimum(inst: s.Instance) -> None:
     ours = s.solve(inst)
-    exact, bound, proven = s.exact_schedule(inst, time_limit=20)
+    exact, bound, proven = baselines.exact_schedule(inst, time_limit=20)
     assert proven and s.violations(inst, exact) == []
     best = s.objective(inst, exact)
     assert s.objective(inst, ours) <= best + 1e-6  # the MILP really is the optimum
@@ -146,7 +148,7 @@ def replace_fair(inst: s.Instance, fair_minimum: int) -> s.Instance:
     st.lists(st.integers(0, 15), max_size=3),
 )
 def test_only_eligible_pairs_meet_and_only_when_available(
-    matches: list[tuple[float, str]], busy_slots: list[int]
+    matches: list[tuple[float, MatchStatus]], busy_slots: list[int]
 ) -> None:
     grid = d.SlotGrid("Europe/Paris", date(2027, 6, 1), date(2027, 6, 1), time(9), time(13), 15, 4)
     slots = d.slot_times(grid)
@@ -170,9 +172,7 @@ def test_only_eligible_pairs_meet_and_only_when_available(
         enterprises,
         participants,
         candidates,
-        threshold=0.5,
-        fair_minimum=1,
-        enterprise_cap=None,
+        d.Rules(threshold=0.5, fair_minimum=1, enterprise_cap=None),
     )
     result = s.solve(problem.instance)
     assert s.violations(problem.instance, result) == []

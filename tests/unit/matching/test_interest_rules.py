@@ -9,15 +9,18 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 import pytest
 
-from services.matching import domain
-from services.matching import interest as mi
-from services.matching import scheduler as s
+from services.matching.interest import model as mi
+from services.matching.scheduling import problem as domain
+from services.matching.scheduling import solver as s
+from shared.contracts.matching import InterestState
 
 T0 = datetime(2027, 5, 1, 9, tzinfo=UTC)
 TTL = timedelta(hours=24)
 
 
-def pair(e: str | None = None, p: str | None = None, at: datetime = T0) -> mi.PairInterest:
+def pair(
+    e: InterestState | None = None, p: InterestState | None = None, at: datetime = T0
+) -> mi.PairInterest:
     return mi.PairInterest(e, p, at if e else None, at if p else None)
 
 
@@ -36,7 +39,7 @@ def pair(e: str | None = None, p: str | None = None, at: datetime = T0) -> mi.Pa
     ],
 )
 def test_eligibility_by_mode(
-    e: str | None, p: str | None, opt_in: bool, opt_out: bool, must: bool
+    e: InterestState | None, p: InterestState | None, opt_in: bool, opt_out: bool, must: bool
 ) -> None:
     answers = pair(e, p)
     assert mi.eligible(mi.OPT_IN, answers) is opt_in
@@ -77,7 +80,7 @@ GRID = domain.SlotGrid(
 
 
 def _problem(
-    answers: dict[tuple[int, int], mi.PairInterest], mode: str
+    answers: dict[tuple[int, int], mi.PairInterest], mode: mi.MatchingMode
 ) -> domain.SchedulingProblem:
     es = [domain.Party(uuid.uuid4()) for _ in range(2)]
     ps = [domain.Party(uuid.uuid4()) for _ in range(3)]
@@ -98,12 +101,14 @@ def _problem(
         es,
         ps,
         candidates,
-        threshold=0.45,
-        fair_minimum=0,
-        enterprise_cap=None,
-        mode=mode,
-        now=T0 + 2 * TTL,
-        interest_ttl=TTL,
+        domain.Rules(
+            threshold=0.45,
+            fair_minimum=0,
+            enterprise_cap=None,
+            mode=mode,
+            now=T0 + 2 * TTL,
+            interest_ttl=TTL,
+        ),
     )
 
 

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from services.matching import domain as d
+from services.matching.scheduling import problem as sp
+from services.matching.scoring import model as d
 from services.matching.settings import MatchingSettings
+from shared.contracts.matching import MatchComponent
 from shared.taxonomy import SECTORS, STAGE_ORDER, ParticipantKind, PartnershipType
 
 SUMMARY = "Camera-only perception and planning for delivery vehicles in dense cities."
@@ -63,7 +65,7 @@ def bank(**changes: object) -> d.ParticipantProfile:
 
 def components(
     e: d.EnterpriseProfile, p: d.ParticipantProfile, weights: d.Weights | None = None
-) -> tuple[float, dict[str, d.MatchComponent]]:
+) -> tuple[float, dict[str, MatchComponent]]:
     w = weights or d.Weights()
     s = d.score(d.enterprise_features([e]), d.participant_features([p]), w)
     scores, applicable = s.pair(0, 0)
@@ -157,9 +159,9 @@ def test_weights_are_configurable_and_scores_stay_in_range() -> None:
     )
     assert text_only == 0.0 and base > 0.7
     assert c["text_similarity"].weight == 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must not all be 0"):
         d.Weights(sector_fit=0, partnership_fit=0, text_similarity=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-negative"):
         d.Weights(sector_fit=-1)
     settings = MatchingSettings(database_url="postgresql://x", weight_text_similarity=0.5)
     assert settings.weights().text_similarity == 0.5
@@ -175,7 +177,19 @@ def test_weights_are_configurable_and_scores_stay_in_range() -> None:
 def _random_profiles(
     rng: random.Random, m: int, n: int
 ) -> tuple[list[d.EnterpriseProfile], list[d.ParticipantProfile]]:
-    words = ["robot", "battery", "data", "cloud", "fleet", "perception", "vision", "retail", "bank", "lending", "logistics"]
+    words = [
+        "robot",
+        "battery",
+        "data",
+        "cloud",
+        "fleet",
+        "perception",
+        "vision",
+        "retail",
+        "bank",
+        "lending",
+        "logistics",
+    ]
     types = [t.value for t in PartnershipType]
     stages = [s.value for s in STAGE_ORDER]
     es = [
@@ -238,7 +252,7 @@ def test_plan_changes_proposes_updates_and_withdraws() -> None:
 
 
 def test_slots_are_wall_clock_times_in_the_events_zone() -> None:
-    grid = d.SlotGrid(
+    grid = sp.SlotGrid(
         timezone="America/New_York",
         start_date=date(2027, 3, 13),
         end_date=date(2027, 3, 14),  # clocks go forward on the 14th
@@ -247,11 +261,11 @@ def test_slots_are_wall_clock_times_in_the_events_zone() -> None:
         slot_minutes=40,
         tables=5,
     )
-    slots = d.slot_times(grid)
+    slots = sp.slot_times(grid)
     assert len(slots) == 6  # 09:00, 09:40, 10:20 on each day
     assert [s.strftime("%H:%M") for s, _ in slots[:3]] == ["09:00", "09:40", "10:20"]
     assert slots[0][0].utcoffset() != slots[3][0].utcoffset()
     assert slots[3][0].hour == 9 and str(slots[3][0].tzinfo) == "America/New_York"
     zone = ZoneInfo("America/New_York")
     busy = [(datetime(2027, 3, 13, 9, 30, tzinfo=zone), datetime(2027, 3, 13, 10, 0, tzinfo=zone))]
-    assert d.available_slots(slots, busy).tolist() == [False, False, True, True, True, True]
+    assert sp.available_slots(slots, busy).tolist() == [False, False, True, True, True, True]
