@@ -20,17 +20,25 @@ from typing import Any
 import asyncpg
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from aiokafka.structs import ConsumerRecord
 from pydantic import SecretStr
-from services.registration.app import MIGRATIONS as REGISTRATION_MIGRATIONS
-from services.registration.app import create_app as create_registration_app
-from services.registration.app import create_relay as create_registration_relay
 
-from services.matching.app import MIGRATIONS, SchedulingWorker, create_app, create_relay
-from services.matching.consumer import create_consumer, handlers
-from services.matching.service import Matching
+from services.matching.bootstrap import (
+    MIGRATIONS,
+    create_app,
+    create_consumer,
+    create_relay,
+    create_worker,
+)
+from services.matching.interest.service import expiry_context
+from services.matching.scheduling.worker import PRODUCER, SchedulingWorker
 from services.matching.settings import MatchingSettings
-from shared.consumer import IdempotentConsumer
-from shared.contracts import parse_data
+from services.matching.use_cases import UseCases
+from services.registration.bootstrap import MIGRATIONS as REGISTRATION_MIGRATIONS
+from services.registration.bootstrap import create_app as create_registration_app
+from services.registration.bootstrap import create_relay as create_registration_relay
+from shared.consumer import IdempotentConsumer, _Parsed
+from shared.contracts import EventType, parse_data
 from shared.contracts import registration as reg
 from shared.db import connect, create_pool
 from shared.embedded import EmbeddedBroker
@@ -40,6 +48,7 @@ from shared.partner_keys import hash_token, new_token, store_key
 from shared.testing.plugin import DatabaseFactory
 from shared.testing.waiting import eventually
 from shared.topics import Topics
+from shared.unit_of_work import UnitOfWork
 from tests import factories
 from tests.conftest import Registration, registration_settings
 
@@ -104,7 +113,12 @@ def participant_contract(
     **overrides: Any,
 ) -> reg.Participant:
     body = factories.participant(str(roadshow_id), kind=kind, **overrides)
-    defaults = {"stages": [], "ticket_min": None, "ticket_max": None, "currency": None}
+    defaults: dict[str, Any] = {
+        "stages": [],
+        "ticket_min": None,
+        "ticket_max": None,
+        "currency": None,
+    }
     return reg.Participant.model_validate(
         {
             "max_meetings": None,
@@ -138,11 +152,12 @@ async def dump_database(conn: asyncpg.Connection) -> str:
 
 @dataclass
 class Store:
-    """Matching on a fresh database; `deliver` plays the consumer (inbox included)."""
+    """Matching on a fresh database; `deliver` plays the consumer (inbox included).
+    The API, the handlers and the workers share `uses` (and so one clock)."""
 
     dsn: str
     settings: MatchingSettings
-    service: Matching
+    uses: UseCases
     client: TestClient[Any, Any]
     consumer: IdempotentConsumer
     conn: asyncpg.Connection
@@ -150,7 +165,7 @@ class Store:
     stops: list[asyncio.Event] = field(default_factory=list)
 
     async def deliver(
-        self, event_type: str, data: Any, partner_id: uuid.UUID | None = None, key: Any = None
+        self, event_type: EventType, data: Any, partner_id: uuid.UUID | None = None, key: Any = None
     ) -> bool:
         """Hand one event to the handlers as the consumer would; False if a duplicate."""
         envelope = new_event(
@@ -163,8 +178,29 @@ class Store:
         return await self.redeliver(envelope)
 
     async def redeliver(self, envelope: Envelope) -> bool:
-        handler = self.consumer._handlers[envelope.type]
-        return await self.consumer._handle_once(envelope, parse_data(envelope), handler)
+        """Through the consumer's own unit of work (inbox row and effect in one
+        transaction), as one batch of one event."""
+        record = ConsumerRecord(
+            self.settings.topics.registration, 0, 0, 0, 0, None, envelope.to_bytes(), None, 0, 0, []
+        )
+        before = self.consumer.handled
+        await self.consumer._handle([_Parsed(record, envelope, parse_data(envelope))])
+        return self.consumer.handled > before
+
+    def unit(
+        self, ctx: Context | None = None
+    ) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
+        """A unit of work on the test's own connection, as the worker opens them."""
+        return UnitOfWork.joining(
+            self.conn,
+            ctx or Context(correlation_id=f"test-{uuid.uuid4().hex[:8]}"),
+            producer=PRODUCER,
+            topic=self.settings.topics.matching,
+        )
+
+    async def expire_interest(self) -> int:
+        async with self.unit(expiry_context()) as uow:
+            return await self.uses.interest.expire(uow)
 
     async def partner(self) -> tuple[uuid.UUID, dict[str, str]]:
         """A partner whose API key matching knows (as if replicated)."""
@@ -184,7 +220,7 @@ class Store:
         return [r["payload"] for r in rows]
 
     def run_worker(self) -> SchedulingWorker:
-        worker = SchedulingWorker(self.settings, self.service, heartbeat_seconds=0.05)
+        worker = create_worker(self.settings, self.uses, heartbeat_seconds=0.05)
         stop = asyncio.Event()
         self.tasks.append(asyncio.create_task(worker.run(stop)))
         self.stops.append(stop)
@@ -195,20 +231,14 @@ class Store:
 async def store(databases: DatabaseFactory) -> AsyncIterator[Store]:
     dsn = await databases.fresh(MIGRATIONS)
     settings = matching_settings(dsn, kafka_bootstrap_servers="127.0.0.1:1")
-    service = Matching(settings)
-    consumer = IdempotentConsumer(
-        name=settings.consumer_group,
-        topics=[settings.topics.registration],
-        handlers=handlers(service),
-        dsn=dsn,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-    )
+    uses = UseCases.from_settings(settings)
+    consumer = create_consumer(settings, uses)
     # The handlers run through the consumer's own inbox transaction (not its poll loop).
     consumer._pool = await create_pool(dsn, 3)
-    client = TestClient(TestServer(create_app(settings)))
+    client = TestClient(TestServer(create_app(settings, uses)))
     await client.start_server()
     conn = await connect(dsn)
-    s = Store(dsn, settings, service, client, consumer, conn)
+    s = Store(dsn, settings, uses, client, consumer, conn)
     try:
         yield s
     finally:
@@ -277,16 +307,16 @@ async def suite(databases: DatabaseFactory, broker: EmbeddedBroker) -> AsyncIter
     settings = matching_settings(
         dsn, kafka_bootstrap_servers=broker.bootstrap_servers, topic_prefix=topics.prefix
     )
-    service = Matching(settings)
-    client = TestClient(TestServer(create_app(settings)))
+    uses = UseCases.from_settings(settings)
+    client = TestClient(TestServer(create_app(settings, uses)))
     await client.start_server()
-    consumer = create_consumer(settings, service)
+    consumer = create_consumer(settings, uses)
     stop = asyncio.Event()
     loops = [
         create_registration_relay(reg_settings).run(stop),
         create_relay(settings).run(stop),
         consumer.run(stop),
-        SchedulingWorker(settings, service, heartbeat_seconds=0.1).run(stop),
+        create_worker(settings, uses, heartbeat_seconds=0.1).run(stop),
     ]
     tasks = [asyncio.create_task(loop) for loop in loops]
     try:

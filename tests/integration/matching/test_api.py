@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.matching.conftest import (
+from tests.integration.matching.conftest import (
     Store,
     enterprise_contract,
     participant_contract,

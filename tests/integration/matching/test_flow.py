@@ -14,15 +14,15 @@ from typing import Any
 import asyncpg
 from prometheus_client import REGISTRY
 
-from services.matching.consumer import handlers
-from services.matching.service import Matching
+from services.matching.events.handlers import event_handlers
+from services.matching.use_cases import UseCases
 from shared.contracts import parse_data
 from shared.envelope import Envelope
 from shared.outbox import replay
 from shared.testing.kafka import read_topic
 from tests import factories
 from tests.factories import PEOPLE
-from tests.matching.conftest import Suite, dump_database
+from tests.integration.matching.conftest import Suite, dump_database
 
 
 async def _post(suite: Suite, path: str, body: Any, headers: dict[str, str]) -> Any:
@@ -139,14 +139,14 @@ async def test_withdrawal_removes_matches_and_meetings(suite: Suite) -> None:
 
     async def scheduled() -> bool:
         job = await suite.get_json(f"/v1/schedule-jobs/{job_id}", ev["organiser"])
-        return job["status"] == "succeeded"
+        return bool(job["status"] == "succeeded")
 
     await suite.wait_for(scheduled, "the schedule")
     await _post(suite, f"/v1/enterprises/{leaving}/withdraw", {}, ev["delegate"])
 
     async def gone() -> bool:
         page = await suite.get_json(f"/v1/enterprises/{leaving}/matches", ev["delegate"])
-        return page["items"] == []
+        return bool(page["items"] == [])
 
     await suite.wait_for(gone, "the withdrawn enterprise's matches to go")
     schedule = await suite.get_json(f"/v1/roadshows/{ev['rid']}/schedule", ev["organiser"])
@@ -178,7 +178,7 @@ async def test_replaying_registration_changes_nothing(suite: Suite) -> None:
     erased = await _post(suite, "/v1/erasures", {"email": email}, ev["delegate"])
     assert erased["subjects"] == 1
 
-    handled = set(handlers(Matching(suite.settings)))
+    handled = set(event_handlers(UseCases.from_settings(suite.settings).readmodel).types)
     reg = await asyncpg.connect(suite.registration.dsn)
     db = await asyncpg.connect(suite.matching_dsn)
     try:
@@ -195,7 +195,7 @@ async def test_replaying_registration_changes_nothing(suite: Suite) -> None:
         assert await replay(reg) > 0
 
         async def replayed() -> bool:
-            return _duplicates(suite) >= duplicates + expected
+            return bool(_duplicates(suite) >= duplicates + expected)
 
         await suite.wait_for(replayed, "the replayed events to arrive as duplicates")
         assert await _snapshot(db) == before
@@ -269,7 +269,7 @@ async def test_opt_in_and_a_decline_after_publication_on_the_broker(suite: Suite
 
     async def scheduled() -> bool:
         job = await suite.get_json(f"/v1/schedule-jobs/{job_id}", ev["organiser"])
-        return job["status"] == "succeeded"
+        return bool(job["status"] == "succeeded")
 
     await suite.wait_for(scheduled, "the schedule")
     before = await suite.get_json(f"/v1/roadshows/{ev['rid']}/schedule", ev["organiser"])

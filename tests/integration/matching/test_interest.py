@@ -8,10 +8,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.matching.api import SERVICE
 from shared.contracts.matching import InterestRecorded, Meeting, MeetingMoved
 from shared.testing.waiting import eventually
-from tests.matching.conftest import (
+from tests.integration.matching.conftest import (
     Store,
     enterprise_contract,
     participant_contract,
@@ -35,8 +34,8 @@ class Clock:
 def _clock(store: Store) -> Clock:
     """One clock for the worker's service and the API's."""
     clock = Clock()
-    store.service.clock = clock
-    store.client.app[SERVICE].clock = clock
+    store.uses.interest.clock = clock
+    store.uses.scheduling.clock = clock
     return clock
 
 
@@ -241,7 +240,7 @@ async def test_expired_requests_free_their_slot(store: Store) -> None:
     # The enterprise asks for both; one fund answers, the other stays silent.
     await _interest(store, silent["match_id"], "enterprise", "must-meet", ev["delegate_headers"])
     await _both(store, ev, answered)
-    assert await store.service.expire_interest(store.conn) == 0
+    assert await store.expire_interest() == 0
     clock.now += timedelta(hours=24)
     store.run_worker()
     job = await _schedule(store, ev, fair_minimum=0)

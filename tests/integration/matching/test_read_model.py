@@ -8,7 +8,7 @@ import uuid
 
 from shared.contracts.matching import Match, match_id_for
 from tests.factories import PEOPLE
-from tests.matching.conftest import (
+from tests.integration.matching.conftest import (
     Store,
     dump_database,
     enterprise_contract,

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
-from services.matching.scheduler import solve
-from services.matching.service import Matching
+from services.matching.scheduling.model import Job
+from services.matching.scheduling.service import LoadedProblem, Scheduling
+from services.matching.scheduling.solver import Schedule, solve
 from shared.contracts.matching import Meeting
 from shared.testing.waiting import eventually
-from tests.matching.conftest import (
+from tests.integration.matching.conftest import (
     Store,
     enterprise_contract,
     matching_settings,
@@ -28,7 +29,25 @@ from tests.matching.conftest import (
 )
 
 # 09:00-12:00 in 30-minute slots: 6 slots, 3 tables each.
-GRID = {"day_start": "09:00", "day_end": "12:00", "slot_minutes": 30, "tables": 3}
+GRID: dict[str, Any] = {"day_start": "09:00", "day_end": "12:00", "slot_minutes": 30, "tables": 3}
+
+
+async def _claim(store: Store, scheduling: Scheduling) -> Job | None:
+    async with store.unit() as uow:
+        return await scheduling.claim_job(uow, uuid.uuid4())
+
+
+async def _problem(store: Store, scheduling: Scheduling, job: Job) -> LoadedProblem:
+    # As the worker does: expired requests are recorded, then the problem is read.
+    await store.expire_interest()
+    return await scheduling.read_problem(store.conn, job)
+
+
+async def _save(
+    store: Store, scheduling: Scheduling, job: Job, loaded: LoadedProblem, schedule: Schedule
+) -> bool:
+    async with store.unit() as uow:
+        return await scheduling.save_schedule(uow, job, loaded, schedule)
 
 
 async def _event(store: Store, enterprises: int = 4, participants: int = 6) -> dict[str, Any]:
@@ -193,20 +212,20 @@ async def test_a_dead_workers_job_is_taken_over(store: Store) -> None:
     ev = await _event(store, enterprises=2, participants=3)
     job = await _start(store, ev["rid"], ev["headers"])
     # A worker claims the job and dies without a heartbeat.
-    quick = Matching(matching_settings(store.dsn, scheduler_lease_seconds=0.2))
-    dead = await quick.claim_job(store.conn, uuid.uuid4())
-    assert dead is not None and str(dead["id"]) == job["job_id"]
-    problem, version = await quick.scheduling_problem(store.conn, dead)
+    quick = Scheduling.from_settings(matching_settings(store.dsn, scheduler_lease_seconds=0.2))
+    dead = await _claim(store, quick)
+    assert dead is not None and str(dead.id) == job["job_id"]
+    loaded = await _problem(store, quick, dead)
 
-    async def taken_over() -> Any:
-        return await quick.claim_job(store.conn, uuid.uuid4())
+    async def taken_over() -> Job | None:
+        return await _claim(store, quick)
 
     alive = await eventually(taken_over, within=10, what="the job's lease to run out")
-    assert alive["id"] == dead["id"] and alive["attempts"] == 2
-    schedule = solve(problem.instance)
+    assert alive.id == dead.id and alive.attempts == 2
+    schedule = solve(loaded.problem.instance)
     # The dead worker comes back too late: its result is refused.
-    assert not await quick.save_schedule(store.conn, dead, problem, version, schedule)
-    assert await quick.save_schedule(store.conn, alive, problem, version, schedule)
+    assert not await _save(store, quick, dead, loaded, schedule)
+    assert await _save(store, quick, alive, loaded, schedule)
     done = await _finished(store, job["job_id"], ev["headers"])
     assert done["status"] == "succeeded" and done["meetings"] == schedule.size
 
@@ -214,33 +233,33 @@ async def test_a_dead_workers_job_is_taken_over(store: Store) -> None:
 async def test_new_slots_or_tables_during_solving_fail_the_job(store: Store) -> None:
     ev = await _event(store, enterprises=2, participants=3)
     job = await _start(store, ev["rid"], ev["headers"])
-    claimed = await store.service.claim_job(store.conn, uuid.uuid4())
+    claimed = await _claim(store, store.uses.scheduling)
     assert claimed is not None
-    problem, version = await store.service.scheduling_problem(store.conn, claimed)
-    schedule = solve(problem.instance)
+    loaded = await _problem(store, store.uses.scheduling, claimed)
+    schedule = solve(loaded.problem.instance)
     # A new venue name leaves the solution valid...
     renamed = roadshow_contract(ev["rid"], version=2, **GRID, venue="Hall B")
     await store.deliver("roadshow.updated", renamed, ev["organiser"])
     # ...fewer tables do not.
     fewer = roadshow_contract(ev["rid"], version=3, **{**GRID, "tables": 2})
     await store.deliver("roadshow.updated", fewer, ev["organiser"])
-    assert not await store.service.save_schedule(store.conn, claimed, problem, version, schedule)
+    assert not await _save(store, store.uses.scheduling, claimed, loaded, schedule)
     done = await _finished(store, job["job_id"], ev["headers"])
     assert done["status"] == "failed" and "changed while scheduling" in done["error"]
     assert await _scheduled(store, ev["rid"]) == []
 
     # Started again, it schedules on the new grid, and a rename does not disturb it.
     job = await _start(store, ev["rid"], ev["headers"])
-    claimed = await store.service.claim_job(store.conn, uuid.uuid4())
+    claimed = await _claim(store, store.uses.scheduling)
     assert claimed is not None
-    problem, version = await store.service.scheduling_problem(store.conn, claimed)
+    loaded = await _problem(store, store.uses.scheduling, claimed)
     await store.deliver(
         "roadshow.updated",
         roadshow_contract(ev["rid"], version=4, **{**GRID, "tables": 2}, venue="Hall C"),
         ev["organiser"],
     )
-    schedule = solve(problem.instance)
-    assert await store.service.save_schedule(store.conn, claimed, problem, version, schedule)
+    schedule = solve(loaded.problem.instance)
+    assert await _save(store, store.uses.scheduling, claimed, loaded, schedule)
     assert {m["table_no"] for m in await _scheduled(store, ev["rid"])} <= {1, 2}
 
 
@@ -248,13 +267,11 @@ async def test_a_job_that_keeps_dying_fails(store: Store) -> None:
     attempts = 3
     ev = await _event(store, enterprises=1, participants=1)
     job = await _start(store, ev["rid"], ev["headers"])
-    quick = Matching(
+    quick = Scheduling.from_settings(
         matching_settings(store.dsn, scheduler_lease_seconds=0.05, scheduler_max_attempts=attempts)
     )
     for _ in range(attempts):
-        assert await eventually(
-            lambda: quick.claim_job(store.conn, uuid.uuid4()), within=5, what="a claim"
-        )
+        assert await eventually(lambda: _claim(store, quick), within=5, what="a claim")
     assert await eventually(
         lambda: store.conn.fetchval(
             "SELECT status = 'running' AND heartbeat_at < now() - interval '0.05 seconds'"
@@ -263,6 +280,6 @@ async def test_a_job_that_keeps_dying_fails(store: Store) -> None:
         ),
         within=5,
     )
-    assert await quick.claim_job(store.conn, uuid.uuid4()) is None
+    assert await _claim(store, quick) is None
     done = await _finished(store, job["job_id"], ev["headers"])
     assert done["status"] == "failed" and "gave up" in done["error"]

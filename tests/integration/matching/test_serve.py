@@ -11,7 +11,7 @@ import sys
 
 import aiohttp
 
-from services.matching.app import MIGRATIONS
+from services.matching.bootstrap import MIGRATIONS
 from shared.embedded import EmbeddedBroker, free_port
 from shared.testing.plugin import LOG_DIR, DatabaseFactory
 from shared.testing.waiting import eventually
