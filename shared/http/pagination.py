@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import uuid
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -82,7 +83,8 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> tuple[Any, ...]:
 def _typed(value: Any, kind: type, bad: InvalidInput) -> Any:
     if kind is int and type(value) is int and 0 <= value <= _INT64:
         return value
-    if kind is float and type(value) in (int, float):
+    # json.loads reads NaN and Infinity, which no cursor this API wrote holds.
+    if kind is float and type(value) in (int, float) and math.isfinite(value):
         return float(value)
     if kind is str and isinstance(value, str):
         return value
