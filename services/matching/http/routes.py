@@ -47,24 +47,10 @@ def _match_out(v: MatchView) -> s.MatchOut:
 
 
 def _job_out(job: Job) -> s.ScheduleJobOut:
-    return s.ScheduleJobOut(
-        job_id=job.id,
-        roadshow_id=job.roadshow_id,
-        status=job.status,
-        progress=job.progress,
-        fair_minimum=job.fair_minimum,
-        enterprise_max_meetings=job.enterprise_max_meetings,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        error=job.error,
-        schedule_id=job.schedule_id,
-        meetings=job.meetings,
-        total_score=job.total_score,
-        upper_bound=job.upper_bound,
-        shortfall=job.shortfall,
-        changes=job.changes,
-    )
+    fields = {
+        name: getattr(job, name) for name in s.ScheduleJobOut.model_fields if name != "job_id"
+    }
+    return s.ScheduleJobOut(job_id=job.id, **fields)
 
 
 def _schedule_response(schedule: RoadshowSchedule, fmt: str, name: str) -> web.StreamResponse:

@@ -4,11 +4,13 @@ field."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
 import pytest
 
+from shared.http.pagination import encode_cursor
 from tests.integration.matching.conftest import (
     Store,
     enterprise_contract,
@@ -125,6 +127,7 @@ async def test_matches_are_scoped_to_partners(store: Store) -> None:
         ({"kind": "charity"}, "kind"),
         ({"limit": "0"}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": encode_cursor(math.nan, uuid.UUID(int=1))}, "cursor"),
         ({"surprise": "1"}, "surprise"),
     ],
 )
