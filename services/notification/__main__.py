@@ -7,31 +7,16 @@ from __future__ import annotations
 
 import argparse
 
-from aiohttp import web
-
-from services.notification.app import (
-    MIGRATIONS,
-    background_loops,
-    create_app,
-    create_service,
-    create_worker,
-)
+from services.notification.bootstrap import MIGRATIONS, background, create_app, create_worker
 from services.notification.settings import NotificationSettings
-from shared.cli import Background, ServiceCli
+from shared.cli import Command, ServiceCli
 from shared.db import migrate
 from shared.runtime import run_until_stopped
-from shared.settings import ServiceSettings
 
 
-def background(settings: ServiceSettings, _app: web.Application | None) -> list[Background]:
-    assert isinstance(settings, NotificationSettings)
-    return background_loops(settings)
-
-
-async def _deliver(settings: ServiceSettings, _args: argparse.Namespace) -> None:
-    assert isinstance(settings, NotificationSettings)
+async def _deliver(settings: NotificationSettings, _args: argparse.Namespace) -> None:
     await migrate(settings.database_url.get_secret_value(), MIGRATIONS)
-    worker = create_worker(settings, create_service(settings))
+    worker = create_worker(settings)
     await run_until_stopped(
         app=None, host=settings.http_host, port=settings.http_port, loops=[worker.run]
     )
@@ -41,9 +26,15 @@ cli = ServiceCli(
     name="notification",
     settings_cls=NotificationSettings,
     migrations=MIGRATIONS,
-    create_app=create_app,  # type: ignore[arg-type]
+    create_app=create_app,
     background=background,
-    extra={"deliver": (lambda _parser: None, _deliver)},
+    extra={
+        "deliver": Command(
+            help="only the delivery worker (webhooks and e-mail); scale out with more",
+            configure=lambda _parser: None,
+            run=_deliver,
+        )
+    },
 )
 
 if __name__ == "__main__":

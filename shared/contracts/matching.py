@@ -20,13 +20,12 @@ from pydantic import BaseModel
 from shared.contracts.base import Contract
 from shared.taxonomy import ParticipantKind
 
+# The events about one match or one meeting (what notification's subscribers can ask for).
+MatchEventType = Literal["match.proposed", "match.updated", "match.withdrawn"]
+MeetingEventType = Literal["meeting.scheduled", "meeting.moved", "meeting.cancelled"]
 MatchingEventType = Literal[
-    "match.proposed",
-    "match.updated",
-    "match.withdrawn",
-    "meeting.scheduled",
-    "meeting.moved",
-    "meeting.cancelled",
+    MatchEventType,
+    MeetingEventType,
     "schedule.completed",
     "interest.recorded",
     "attendance.recorded",

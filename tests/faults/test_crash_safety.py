@@ -40,50 +40,34 @@ async def _exited(process: subprocess.Popen[bytes]) -> int | None:
     return process.poll()
 
 
-async def test_consumer_killed_between_commit_and_offset_doubles_nothing(
-    databases: DatabaseFactory, broker: EmbeddedBroker, topics: Topics
+@pytest.mark.parametrize("when", ["after-commit", "in-batch"])
+async def test_consumer_killed_mid_flight_loses_and_doubles_nothing(
+    databases: DatabaseFactory, broker: EmbeddedBroker, topics: Topics, when: str
 ) -> None:
+    """Killed right after a batch committed but before its offsets were (`after-commit`),
+    or inside a batch's open transaction (`in-batch`): once a new member has caught up,
+    every effect happened exactly once and the poison went to the dead-letter topic."""
     dsn = await databases.fresh([("shared", SHARED_MIGRATIONS)])
     conn = await asyncpg.connect(dsn)
     await conn.execute("CREATE TABLE effects (event_id uuid NOT NULL)")
     await conn.close()
-
     topic = topics.registration
-    ctx = Context(correlation_id="crash-test")
-    events = [
-        new_event(
-            "test", ctx, "partner.registered", pid, PartnerRegistered(partner_id=pid, name=f"p{i}")
-        )
-        for i, pid in enumerate(uuid.uuid4() for _ in range(100))
-    ]
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
-    await producer.start()
-    for e in events[:50]:
-        await producer.send(topic, e.to_bytes(), key=e.key.encode())
-    # Poison: not an envelope, and an envelope whose data breaks its contract.
-    await producer.send(topic, b"\x00 not json", key=b"poison-1")
-    broken = Envelope(
-        type="partner.registered",
-        producer="test",
-        correlation_id="x",
-        key="poison-2",
-        data={"name": 5},
-    )
-    await producer.send(topic, broken.to_bytes(), key=b"poison-2")
-    for e in events[50:]:
-        await producer.send(topic, e.to_bytes(), key=e.key.encode())
-    await producer.flush()
-    await producer.stop()
+    await _produce_with_poison(broker.bootstrap_servers, topic, 100)
 
     group = f"g-{uuid.uuid4().hex[:8]}"
     log = str(LOG_DIR / "effect-consumer.jsonl")
     args = ["-m", "tests.helpers.effect_consumer", dsn, broker.bootstrap_servers, topic, group]
-    first = _spawn([*args, "30", log])
+    first = _spawn([*args, "30", log, when])
     returncode = await eventually(lambda: _exited(first), within=60, what="consumer to kill itself")
     assert returncode == -signal.SIGKILL
-    # It died right after the batch holding the 30th effect committed, before that
-    # batch's offset commit (other partitions' batches may have been mid-transaction).
-    assert 30 <= await count_rows(dsn, "effects") <= 100
+    killed_with = await count_rows(dsn, "effects")
+    if when == "after-commit":
+        # It died right after the batch holding the 30th effect committed, before that
+        # batch's offset commit (other partitions' batches may have been mid-transaction).
+        assert 30 <= killed_with <= 100
+    else:
+        # The batch it died in rolled back: only other partitions' batches are there.
+        assert killed_with < 100
 
     second = _spawn([*args, "0", log])
     try:
@@ -113,6 +97,35 @@ async def test_consumer_killed_between_commit_and_offset_doubles_nothing(
         "unparseable",
         "invalid-contract",
     }
+
+
+async def _produce_with_poison(bootstrap: str, topic: str, count: int) -> None:
+    """`count` good events with two poison records in the middle: not an envelope,
+    and an envelope whose data breaks its contract."""
+    ctx = Context(correlation_id="crash-test")
+    events = [
+        new_event(
+            "test", ctx, "partner.registered", pid, PartnerRegistered(partner_id=pid, name=f"p{i}")
+        )
+        for i, pid in enumerate(uuid.uuid4() for _ in range(count))
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    for e in events[: count // 2]:
+        await producer.send(topic, e.to_bytes(), key=e.key.encode())
+    await producer.send(topic, b"\x00 not json", key=b"poison-1")
+    broken = Envelope(
+        type="partner.registered",
+        producer="test",
+        correlation_id="x",
+        key="poison-2",
+        data={"name": 5},
+    )
+    await producer.send(topic, broken.to_bytes(), key=b"poison-2")
+    for e in events[count // 2 :]:
+        await producer.send(topic, e.to_bytes(), key=e.key.encode())
+    await producer.flush()
+    await producer.stop()
 
 
 async def _committed_total(bootstrap: str, group: str, topic: str) -> int:

@@ -1,8 +1,10 @@
 """A consumer process for crash tests: each handled event appends a row to
 `effects` (no unique key, so a doubled effect shows). With CRASH_AFTER=n it
-SIGKILLs itself right after the n-th effect committed, before the offset commit.
+SIGKILLs itself at the n-th effect: WHEN=after-commit (default) right after the
+batch holding it committed, before the offset commit; WHEN=in-batch while handling
+it, inside the batch's open transaction.
 
-python -m tests.helpers.effect_consumer DSN BOOTSTRAP TOPIC GROUP CRASH_AFTER LOG_FILE
+python -m tests.helpers.effect_consumer DSN BOOTSTRAP TOPIC GROUP CRASH_AFTER LOG_FILE [WHEN]
 """
 
 from __future__ import annotations
@@ -19,22 +21,32 @@ from shared.logging import configure_logging
 from shared.unit_of_work import UnitOfWork
 
 handlers = EventHandlers()
+_crash_in_batch_at = 0
+_effects_seen = 0
 
 
 @handlers.on("partner.registered")
 async def record_effect(uow: UnitOfWork, envelope: Envelope, _data: object) -> None:
+    global _effects_seen
     await uow.conn.execute("INSERT INTO effects (event_id) VALUES ($1)", envelope.id)
+    _effects_seen += 1
+    if _effects_seen == _crash_in_batch_at:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def main() -> None:
+    global _crash_in_batch_at
     dsn, bootstrap, topic, group, crash_after, log_file = sys.argv[1:7]
+    when = sys.argv[7] if len(sys.argv) > 7 else "after-commit"
     configure_logging("effect-consumer", log_file=log_file)
     handled = 0
+    if when == "in-batch":
+        _crash_in_batch_at = int(crash_after)
 
     def after_commit(_: Envelope) -> None:
         nonlocal handled
         handled += 1
-        if handled == int(crash_after):
+        if when == "after-commit" and handled == int(crash_after):
             os.kill(os.getpid(), signal.SIGKILL)
 
     consumer = IdempotentConsumer(

@@ -1,0 +1,118 @@
+"""Wiring: the notification app, its outbox relay, its consumer and its
+delivery worker, from settings. The clock and resolver are injectable so tests
+control time and DNS; a test passes the same `UseCases` to the app and the loops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractResolver
+
+from services.notification.email.channel import EmailChannel
+from services.notification.events.handlers import CONSUMER, event_handlers
+from services.notification.http.routes import USE_CASES, api
+from services.notification.outbound.policy import Clock
+from services.notification.outbound.worker import Channel, DeliveryWorker
+from services.notification.settings import NotificationSettings
+from services.notification.use_cases import UseCases, create_use_cases
+from services.notification.webhooks.channel import WebhookChannel
+from shared.consumer import IdempotentConsumer, consumer_from_settings
+from shared.db import SHARED_MIGRATIONS
+from shared.envelope import utcnow
+from shared.http.app import create_service_app
+from shared.outbox import OutboxRelay, relay_from_settings
+from shared.runtime import Background
+from shared.unit_of_work import UnitsOfWork
+
+MIGRATIONS = [("shared", SHARED_MIGRATIONS), ("notification", Path(__file__).parent / "migrations")]
+
+PRODUCER = "notification"
+
+
+def create_app(
+    settings: NotificationSettings,
+    *,
+    clock: Clock = utcnow,
+    resolver: AbstractResolver | None = None,
+    use_cases: UseCases | None = None,
+) -> web.Application:
+    app = create_service_app(
+        api,
+        settings,
+        producer=PRODUCER,
+        topic=settings.topics.notification,
+        admin_token=settings.admin_token,
+    )
+    app[USE_CASES] = use_cases or create_use_cases(settings, clock=clock, resolver=resolver)
+    return app
+
+
+def create_relay(settings: NotificationSettings) -> OutboxRelay:
+    return relay_from_settings(settings)
+
+
+def create_consumer(settings: NotificationSettings, use_cases: UseCases) -> IdempotentConsumer:
+    topics = settings.topics
+    return consumer_from_settings(
+        settings,
+        CONSUMER,
+        [topics.registration, topics.matching],
+        event_handlers(use_cases),
+        producer=PRODUCER,
+        emits_to=topics.notification,
+    )
+
+
+def channels(
+    settings: NotificationSettings,
+    *,
+    clock: Clock = utcnow,
+    resolver: AbstractResolver | None = None,
+) -> list[Channel[Any]]:
+    """The ways out the worker drives: webhooks, and e-mail when it is on."""
+    out: list[Channel[Any]] = [WebhookChannel(settings, clock=clock, resolver=resolver)]
+    if settings.email_enabled:
+        out.append(EmailChannel(settings, clock=clock))
+    return out
+
+
+def create_worker(
+    settings: NotificationSettings,
+    *,
+    clock: Clock = utcnow,
+    resolver: AbstractResolver | None = None,
+    units: UnitsOfWork | None = None,
+) -> DeliveryWorker:
+    """The delivery worker; `units` shares a pool the caller owns."""
+    return DeliveryWorker(
+        channels(settings, clock=clock, resolver=resolver),
+        dsn=settings.database_url.get_secret_value(),
+        units=units,
+        producer=PRODUCER,
+        topic=settings.topics.notification,
+        concurrency=settings.worker_concurrency,
+        poll_seconds=settings.worker_poll_seconds,
+        pool_max=settings.db_pool_max,
+    )
+
+
+def background(
+    settings: NotificationSettings,
+    *,
+    clock: Clock = utcnow,
+    resolver: AbstractResolver | None = None,
+    use_cases: UseCases | None = None,
+) -> list[Background]:
+    """What `serve` and `worker` run besides the API: the outbox relay, the
+    consumer of registration and matching events, and the delivery worker."""
+    use_cases = use_cases or create_use_cases(settings, clock=clock, resolver=resolver)
+    relay = create_relay(settings)
+    consumer = create_consumer(settings, use_cases)
+    worker = create_worker(settings, clock=clock, resolver=resolver)
+    return [
+        Background("outbox_relay", relay.run, relay.healthy),
+        Background("consumer", consumer.run, consumer.healthy),
+        Background("delivery_worker", worker.run, worker.healthy),
+    ]

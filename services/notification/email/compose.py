@@ -1,0 +1,234 @@
+"""A stored message's content, the recipient's name and address (read when it
+is sent) and the service's identity, made into one MIME message: plain text
+and an HTML alternative, with the .ics attachment, every time in the road
+show's zone. Pure: no I/O."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+from zoneinfo import ZoneInfo
+
+from services.notification.email.calendar import build_calendar, method_of
+from services.notification.email.rules import (
+    Content,
+    MeetingLine,
+    category_of,
+)
+
+_POLICY = SMTP.clone(max_line_length=998)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the messages come from, and where their unsubscribe links point."""
+
+    mail_from: str  # header form, e.g. 'Roadshow <noreply@roadshow.example>'
+    reply_to: str | None
+    unsubscribe_base: str  # e.g. https://notify.roadshow.example
+
+    @property
+    def address(self) -> str:
+        return parseaddr(self.mail_from)[1]
+
+    @property
+    def display_name(self) -> str:
+        return parseaddr(self.mail_from)[0] or "Roadshow"
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+    def message_id(self, notification_id: uuid.UUID) -> str:
+        # Stable per stored message: every try and redelivery carries it, so a
+        # copy sent twice after a crash is recognisable as the same message.
+        return f"<{notification_id}@{self.domain}>"
+
+    def unsubscribe_url(self, token: str) -> str:
+        return f"{self.unsubscribe_base.rstrip('/')}/v1/email/unsubscribe?token={token}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str | None
+    email: str
+
+
+class Unsendable(ValueError):
+    """The message cannot be made (an address or name a header cannot carry)."""
+
+
+def build_message(
+    content: Content,
+    recipient: Recipient,
+    identity: Identity,
+    *,
+    notification_id: uuid.UUID,
+    unsubscribe_token: str,
+    now: datetime,
+) -> EmailMessage:
+    zone = ZoneInfo(content.timezone)
+    unsubscribe = identity.unsubscribe_url(unsubscribe_token)
+    # Headers may run to RFC 5322's 998 characters: folding would RFC 2047-encode the
+    # unsubscribe URL (it has no spaces) and mail clients could not use it.
+    msg = EmailMessage(policy=_POLICY)
+    try:
+        msg["From"] = identity.mail_from
+        msg["To"] = Address(display_name=_one_line(recipient.name or ""), addr_spec=recipient.email)
+        if identity.reply_to:
+            msg["Reply-To"] = identity.reply_to
+        msg["Subject"] = _one_line(subject(content, zone))
+    except (ValueError, IndexError) as exc:
+        # The reason names the header, never its value (it may be an address).
+        raise Unsendable(f"a header cannot carry this value ({type(exc).__name__})") from None
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = identity.message_id(notification_id)
+    msg["Auto-Submitted"] = "auto-generated"
+    # One-click unsubscribe (RFC 8058): mail clients POST to the URL.
+    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["X-Roadshow-Category"] = category_of(content.kind)
+    msg["X-Roadshow-Message"] = content.kind if content.change is None else content.change
+    msg.set_content(text_body(content, recipient.name, zone, unsubscribe))
+    msg.add_alternative(html_body(content, recipient.name, zone, unsubscribe), subtype="html")
+    method = method_of(content)
+    ics = build_calendar(
+        content,
+        organizer=identity.address,
+        organizer_name=identity.display_name,
+        attendee=recipient.email,
+        attendee_name=recipient.name,
+        now=now,
+    )
+    msg.add_attachment(
+        ics,
+        maintype="text",
+        subtype="calendar",
+        filename="cancel.ics" if method == "CANCEL" else "meetings.ics",
+        params={"method": method, "charset": "utf-8"},
+    )
+    return msg
+
+
+# --- words ---------------------------------------------------------------------------------
+
+
+def subject(content: Content, zone: ZoneInfo) -> str:
+    if content.kind == "change" and content.changed is not None:
+        m = content.changed
+        if content.change == "cancelled":
+            return f"Cancelled: your meeting with {m.counterpart}, {_when(m, zone)}"
+        return f"Moved: your meeting with {m.counterpart} is now {_when(m, zone)}"
+    if content.kind == "reminder":
+        return f"Reminder: your meetings at {content.roadshow_name}"
+    return f"Your meetings at {content.roadshow_name}"
+
+
+def _intro(content: Content, zone: ZoneInfo) -> list[str]:
+    if content.kind == "change" and content.changed is not None:
+        m = content.changed
+        if content.change == "moved" and content.previous is not None:
+            p = content.previous
+            was = f"{_day(p.starts_at, zone)} {_hm(p.starts_at, zone)}, table {p.table}"
+            return [
+                f"Your meeting with {m.counterpart} at {content.roadshow_name} has moved.",
+                f"It was: {was}.",
+                f"It is now: {_when(m, zone)}, table {m.table}.",
+            ]
+        return [
+            f"Your meeting with {m.counterpart} at {content.roadshow_name} "
+            f"({_when(m, zone)}, table {m.table}) is cancelled.",
+        ]
+    if content.kind == "reminder":
+        return [f"A reminder of your meetings at {content.roadshow_name}, {content.venue}."]
+    return [
+        f"Here is the schedule of {content.organisation} at {content.roadshow_name}, "
+        f"{content.venue}.",
+    ]
+
+
+def _agenda_title(content: Content) -> str:
+    return "Your meetings now:" if content.kind == "change" else "Your meetings:"
+
+
+def text_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: str) -> str:
+    lines = [f"Dear {name}," if name else "Hello,", ""]
+    lines += _intro(content, zone)
+    lines += ["", f"All times are {_zone_label(zone, content)}.", "", _agenda_title(content)]
+    agenda = [m for m in content.agenda if m.status == "scheduled"]
+    if not agenda:
+        lines.append("  (none)")
+    for m in agenda:
+        lines.append(
+            f"  {_day(m.starts_at, zone)}  {_hm(m.starts_at, zone)}-{_hm(m.ends_at, zone)}"
+            f"  table {m.table}  {m.counterpart}"
+        )
+    lines += [
+        "",
+        "The attached calendar file updates your calendar.",
+        "",
+        "-- ",
+        f"You receive this because {content.organisation} takes part in {content.roadshow_name}.",
+        f"To receive no more e-mail from us: {unsubscribe}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def html_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: str) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(_day(m.starts_at, zone))}</td>"
+        f"<td>{e(_hm(m.starts_at, zone))}&ndash;{e(_hm(m.ends_at, zone))}</td>"
+        f"<td>table {m.table}</td><td>{e(m.counterpart)}</td></tr>"
+        for m in content.agenda
+        if m.status == "scheduled"
+    )
+    intro = "".join(f"<p>{e(line)}</p>" for line in _intro(content, zone))
+    greeting = f"Dear {e(name)}," if name else "Hello,"
+    return (
+        '<!doctype html><html><body style="font-family:sans-serif">'
+        f"<p>{greeting}</p>{intro}"
+        f"<p>All times are {e(_zone_label(zone, content))}.</p>"
+        f"<h3>{e(_agenda_title(content))}</h3>"
+        '<table cellpadding="4" style="border-collapse:collapse">'
+        "<tr><th>Day</th><th>Time</th><th>Table</th><th>With</th></tr>"
+        f"{rows or '<tr><td colspan=4>(none)</td></tr>'}</table>"
+        "<p>The attached calendar file updates your calendar.</p>"
+        f'<p style="font-size:small;color:#666">You receive this because '
+        f"{e(content.organisation)} takes part in {e(content.roadshow_name)}. "
+        f'<a href="{e(unsubscribe)}">Receive no more e-mail from us</a>.</p>'
+        "</body></html>"
+    )
+
+
+def _when(m: MeetingLine, zone: ZoneInfo) -> str:
+    return f"{_day(m.starts_at, zone)} {_hm(m.starts_at, zone)}-{_hm(m.ends_at, zone)}"
+
+
+def _day(at: datetime, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%a %d %b %Y")
+
+
+def _hm(at: datetime, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%H:%M")
+
+
+def _zone_label(zone: ZoneInfo, content: Content) -> str:
+    first = next((m.starts_at for m in content.agenda), None) or (
+        content.changed.starts_at if content.changed else None
+    )
+    if first is None:
+        return str(zone.key)
+    offset = first.astimezone(zone).strftime("%z")
+    return f"{zone.key} time (UTC{offset[:3]}:{offset[3:]})"
+
+
+def _one_line(text: str) -> str:
+    # Names and organisation names come from partners: no header injection.
+    return " ".join(text.split())

@@ -1,0 +1,164 @@
+"""The e-mail channel's stored data as plain dataclasses: the people it writes
+to, the road shows, schedules and meetings it writes about, and its messages."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from services.notification.email.rules import Change, EmailKind, MeetingLine, Previous, Role
+from services.notification.outbound.repository import AttemptRecord, Outbound
+from shared.contracts.matching import Meeting, MeetingEventType, MeetingMoved, MeetingStatus
+
+OptedOutBy = Literal["recipient", "partner"]
+
+
+@dataclass(frozen=True)
+class PersonOnFile:
+    """A role's person (the one place with personal data): the president of an
+    enterprise or the contact of a participant. Erasure and withdrawal null the
+    name and address; the row stays so an opt-out survives."""
+
+    id: uuid.UUID
+    kind: Role
+    party_id: uuid.UUID
+    partner_id: uuid.UUID | None
+    name: str | None
+    email: str | None
+    opted_out_at: datetime | None
+    opted_out_by: OptedOutBy | None
+    erased_at: datetime | None
+
+    @property
+    def sendable(self) -> bool:
+        return self.email is not None and self.opted_out_at is None
+
+
+@dataclass(frozen=True)
+class RoadshowInfo:
+    id: uuid.UUID
+    name: str
+    venue: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: uuid.UUID
+    roadshow_id: uuid.UUID
+    expected: int  # meetings it announced
+    event_id: uuid.UUID  # the schedule.completed event
+    correlation_id: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredMeeting:
+    """A meeting as matching last described it; `published` once a schedule
+    holding it was published (from then on its people know about it)."""
+
+    id: uuid.UUID
+    schedule_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    enterprise_id: uuid.UUID
+    participant_id: uuid.UUID
+    slot: int
+    table: int
+    starts_at: datetime
+    ends_at: datetime
+    status: MeetingStatus
+    sequence: int
+    published: bool
+
+    def line(self, counterpart: str) -> MeetingLine:
+        return MeetingLine(
+            meeting_id=self.id,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            table=self.table,
+            slot=self.slot,
+            sequence=self.sequence,
+            status=self.status,
+            counterpart=counterpart,
+        )
+
+
+@dataclass(frozen=True)
+class Email(Outbound):
+    """A message; its id is also the Message-ID of every try. Its body is the
+    content as JSON, without the person's name or address."""
+
+    kind: EmailKind
+    category: str
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Cause:
+    """The event a message answers."""
+
+    event_id: uuid.UUID
+    event_type: str
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class EmailDetail:
+    email: Email
+    attempts: list[AttemptRecord]
+
+
+@dataclass(frozen=True)
+class MeetingPlan:
+    """What a meeting event does to the stored meeting, and what its people are told."""
+
+    status: MeetingStatus
+    sequence: int  # iCalendar SEQUENCE: bumped whenever the people's copy changes
+    notice: Change | None
+    previous: Previous | None = None
+
+
+def plan_meeting(
+    before: StoredMeeting | None, event: MeetingEventType, data: Meeting
+) -> MeetingPlan | None:
+    """How a meeting event changes the meeting (None: not at all). Only a meeting
+    already published is news to its people: moved elsewhere, or cancelled."""
+    if event == "meeting.cancelled":
+        if before is not None and before.status == "cancelled":
+            return None  # a meeting is cancelled once
+        # iCalendar wants a higher SEQUENCE on a CANCEL than on what it cancels.
+        if before is None:
+            return MeetingPlan("cancelled", 1, None)
+        return MeetingPlan(
+            "cancelled", before.sequence + 1, "cancelled" if before.published else None
+        )
+    if before is None:
+        return MeetingPlan("scheduled", 0, None)
+    moved = _moved(before, data)
+    if event == "meeting.moved" and before.status == "scheduled" and not moved:
+        # Already where the event says: nothing changed for anyone.
+        return MeetingPlan("scheduled", before.sequence, None)
+    if before.published and (moved or event == "meeting.moved"):
+        # A published meeting announced again somewhere else is, for its people, a move.
+        if isinstance(data, MeetingMoved):
+            was = Previous(
+                starts_at=data.previous_starts_at,
+                ends_at=data.previous_ends_at,
+                table=data.previous_table,
+            )
+        else:
+            was = Previous(starts_at=before.starts_at, ends_at=before.ends_at, table=before.table)
+        return MeetingPlan("scheduled", before.sequence + 1, "moved", was)
+    if event == "meeting.moved":
+        return MeetingPlan("scheduled", before.sequence + 1, None)
+    return MeetingPlan("scheduled", before.sequence, None)
+
+
+def _moved(before: StoredMeeting, data: Meeting) -> bool:
+    return (
+        before.starts_at != data.starts_at
+        or before.ends_at != data.ends_at
+        or before.table != data.table
+    )

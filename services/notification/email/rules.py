@@ -1,0 +1,149 @@
+"""E-mail rules as plain functions over plain data (no I/O): who a recipient is,
+what a message says (its stored content), what makes two messages the same one,
+when the reminder is due and how an SMTP answer ends an attempt."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from services.notification.outbound.policy import AttemptOutcome
+from shared.contracts.matching import MeetingStatus
+from shared.contracts.registration import ErasedKind
+
+# Whose e-mail: the president of an enterprise, the contact of a participant
+# (the same kinds registration names in a person's erasure).
+Role = ErasedKind
+PRESIDENT: Role = "enterprise.president"
+CONTACT: Role = "participant.contact"
+
+EmailKind = Literal["schedule", "change", "reminder"]
+# Schedule and change notices are transactional (the person needs them to be at
+# the right table at the right time); the reminder is a courtesy.
+Category = Literal["transactional", "reminder"]
+# What a change notice tells of a meeting the person already knew about.
+Change = Literal["moved", "cancelled"]
+
+_RECIPIENT_NAMESPACE = uuid.UUID("0b7f6a52-3c1e-4f0e-9d7a-6a1e2f3b4c5d")
+
+
+def recipient_id(role: Role, party_id: uuid.UUID) -> uuid.UUID:
+    """A role's recipient id, derived so every handler names it alike without a
+    lookup: the president of an enterprise, the contact of a participant."""
+    return uuid.uuid5(_RECIPIENT_NAMESPACE, f"{role}:{party_id}")
+
+
+def category_of(kind: EmailKind) -> Category:
+    return "reminder" if kind == "reminder" else "transactional"
+
+
+# --- stored content -------------------------------------------------------------------
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class MeetingLine(_Frozen):
+    """One meeting as a person sees it: when, where, with which organisation."""
+
+    meeting_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    table: int
+    slot: int
+    sequence: int
+    status: MeetingStatus
+    counterpart: str  # the other side's organisation (never a person)
+
+
+class Previous(_Frozen):
+    starts_at: datetime
+    ends_at: datetime
+    table: int
+
+
+class Content(_Frozen):
+    """What a message says, stored as the notification's body. It holds no name
+    or address of a person: those are read from `recipients` when it is sent,
+    so an erasure has one table to clear."""
+
+    kind: EmailKind
+    role: Role
+    organisation: str  # the recipient's own organisation
+    roadshow_id: uuid.UUID
+    roadshow_name: str
+    venue: str
+    timezone: str
+    agenda: list[MeetingLine]  # the person's meetings as published, now
+    change: Change | None = None
+    changed: MeetingLine | None = None
+    previous: Previous | None = None
+    agenda_digest: str
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+def agenda_digest(agenda: Iterable[MeetingLine]) -> str:
+    """Fingerprint of what a person has been told: the same agenda, the same
+    digest, whatever order it was read in."""
+    parts = sorted(
+        f"{m.meeting_id}|{m.starts_at.isoformat()}|{m.ends_at.isoformat()}|{m.table}"
+        for m in agenda
+        if m.status == "scheduled"
+    )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+# --- what makes two messages the same one ----------------------------------------------
+
+
+def schedule_key(schedule_id: uuid.UUID, recipient: uuid.UUID) -> str:
+    return f"schedule:{schedule_id}:{recipient}"
+
+
+def move_key(event_id: uuid.UUID, recipient: uuid.UUID) -> str:
+    # A repeated move event is the inbox's to absorb; a second event moving the
+    # meeting to where it already is changes nothing and makes no message.
+    return f"moved:{event_id}:{recipient}"
+
+
+def cancel_key(meeting_id: uuid.UUID, recipient: uuid.UUID) -> str:
+    # A meeting is cancelled once, however many events say so.
+    return f"cancelled:{meeting_id}:{recipient}"
+
+
+def reminder_key(roadshow_id: uuid.UUID, recipient: uuid.UUID) -> str:
+    # One reminder per person and road show, kept up to date until it is sent.
+    return f"reminder:{roadshow_id}:{recipient}"
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+
+def reminder_due(first_start: datetime, lead: float, now: datetime) -> datetime | None:
+    """When the reminder before a person's first meeting goes out, or None when
+    that moment has passed: the schedule or change notice they are getting now
+    is recent enough, and a reminder after it would only repeat it."""
+    due = first_start - timedelta(seconds=lead)
+    return due if due > now else None
+
+
+# --- SMTP answers ---------------------------------------------------------------------------
+
+
+def outcome_of_smtp(code: int) -> AttemptOutcome:
+    """A reply code that ended the conversation: 2xx delivered; 5xx is a
+    permanent refusal (dead at once; redelivery is an operator's decision once
+    the cause is fixed); 4xx and anything else is worth another try."""
+    if 200 <= code < 300:
+        return "delivered"
+    if 500 <= code < 600:
+        return "rejected"
+    return "failed"

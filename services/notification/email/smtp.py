@@ -1,0 +1,84 @@
+"""Sending one message over SMTP (aiosmtplib) and telling how the attempt ended,
+in the same terms as a webhook attempt: delivered, failed (try again later),
+timeout, or rejected (a permanent 5xx: dead)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from services.notification.email.rules import outcome_of_smtp
+from services.notification.outbound.policy import Attempt
+from services.notification.settings import NotificationSettings
+from shared.logging import scrub_text
+
+
+class Mailer:
+    def __init__(self, settings: NotificationSettings) -> None:
+        self._s = settings
+        # Resolved once here: aiosmtplib would otherwise call the blocking
+        # getfqdn() on the event loop for every connection.
+        self._helo = settings.smtp_helo_name or (
+            socket.getfqdn() if settings.email_enabled else "localhost"
+        )
+
+    async def send(self, message: EmailMessage, sender: str, recipient: str) -> Attempt:
+        s = self._s
+        started = time.perf_counter()
+
+        def elapsed() -> int:
+            return round((time.perf_counter() - started) * 1000)
+
+        try:
+            # One connection per message keeps a failure to its own message; the
+            # worker bounds how many run at once (smtp_concurrency).
+            await aiosmtplib.send(
+                message,
+                sender=sender,
+                recipients=[recipient],
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                use_tls=s.smtp_tls == "tls",
+                # Explicit, never "if offered": a starttls relay that stops
+                # offering it must not get our mail (and credentials) in clear.
+                start_tls=s.smtp_tls == "starttls",
+                timeout=s.smtp_timeout_seconds,
+                local_hostname=self._helo,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0]
+            return _answer(refused.code, refused.message, elapsed())
+        except aiosmtplib.SMTPResponseException as exc:
+            return _answer(exc.code, exc.message, elapsed())
+        except aiosmtplib.SMTPTimeoutError:
+            return Attempt(
+                "timeout",
+                latency_ms=elapsed(),
+                error=f"no answer within {s.smtp_timeout_seconds:g}s",
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            return Attempt(
+                "failed", latency_ms=elapsed(), error=_describe(type(exc).__name__, str(exc))
+            )
+        return Attempt("delivered", status_code=250, latency_ms=elapsed())
+
+
+def _answer(code: int, message: str, ms: int) -> Attempt:
+    outcome = outcome_of_smtp(code)
+    return Attempt(
+        outcome,
+        status_code=code,
+        latency_ms=ms,
+        error=None if outcome == "delivered" else _describe(f"SMTP {code}", message),
+    )
+
+
+def _describe(what: str, detail: str) -> str:
+    # Servers quote the recipient's address in their refusals ("550 <a@b>:
+    # unknown user"); attempts are stored and listed, so it is masked here.
+    return f"{what}: {scrub_text(detail)}"[:500]

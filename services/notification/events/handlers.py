@@ -1,0 +1,85 @@
+"""Events notification reacts to: event type -> handlers, for the shared
+idempotent consumer. Each handler runs in the consumer's unit of work (the
+event's flow and partner) and calls use cases.
+
+From registration: partner keys (the replica that lets the same API key work
+here), road shows, participants and enterprises (who registered whom, kinds,
+sectors, organisation names; with e-mail on, their people's names and
+addresses), withdrawals and `person.erased`. From matching: matches and
+meetings, routed to the subscriptions that want them, and meetings and
+schedules, which become e-mails to people.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from services.notification.email.rules import CONTACT, PRESIDENT
+from services.notification.parties import service as parties
+from services.notification.use_cases import UseCases
+from services.notification.webhooks.routing import WEBHOOK_EVENT_TYPES
+from shared.contracts.matching import Match, Meeting, MeetingEventType, ScheduleCompleted
+from shared.contracts.registration import (
+    Enterprise,
+    Participant,
+    PersonErased,
+    Roadshow,
+    Withdrawn,
+)
+from shared.envelope import Envelope
+from shared.event_handlers import EventHandlers
+from shared.partner_keys import KEY_REPLICA
+from shared.unit_of_work import UnitOfWork
+
+CONSUMER = "notification"
+
+
+def event_handlers(use: UseCases) -> EventHandlers:
+    handlers = EventHandlers().include(KEY_REPLICA)
+
+    @handlers.on("roadshow.created", "roadshow.updated")
+    async def roadshow_changed(uow: UnitOfWork, _event: Envelope, data: Roadshow) -> None:
+        await use.people.roadshow_changed(uow, data)
+
+    # The parties read model first: webhooks and e-mail content name organisations from it.
+
+    @handlers.on("participant.registered", "participant.updated")
+    async def participant_changed(uow: UnitOfWork, _event: Envelope, data: Participant) -> None:
+        if await parties.record_participant(uow, data):
+            await use.routing.release_held(uow, data.participant_id)
+        await use.people.participant_changed(uow, data)
+
+    @handlers.on("enterprise.registered", "enterprise.updated")
+    async def enterprise_changed(uow: UnitOfWork, _event: Envelope, data: Enterprise) -> None:
+        await parties.record_enterprise(uow, data)
+        await use.routing.release_held(uow, data.enterprise_id)
+        await use.people.enterprise_changed(uow, data)
+
+    @handlers.on("participant.withdrawn")
+    async def participant_withdrawn(uow: UnitOfWork, _event: Envelope, data: Withdrawn) -> None:
+        await parties.withdraw_participant(uow, data)
+        await use.people.withdrawn(uow, CONTACT, data.id, data.version)
+
+    @handlers.on("enterprise.withdrawn")
+    async def enterprise_withdrawn(uow: UnitOfWork, _event: Envelope, data: Withdrawn) -> None:
+        await parties.withdraw_enterprise(uow, data)
+        await use.people.withdrawn(uow, PRESIDENT, data.id, data.version)
+
+    @handlers.on("person.erased")
+    async def person_erased(uow: UnitOfWork, _event: Envelope, data: PersonErased) -> None:
+        await use.people.person_erased(uow, data)
+
+    @handlers.on(*WEBHOOK_EVENT_TYPES)
+    async def route(uow: UnitOfWork, event: Envelope, data: Match | Meeting) -> None:
+        await use.routing.route(uow, event, data)
+
+    @handlers.on("meeting.scheduled", "meeting.moved", "meeting.cancelled")
+    async def meeting_changed(uow: UnitOfWork, event: Envelope, data: Meeting) -> None:
+        # The contracts registry gave this handler one of its three types.
+        await use.schedules.meeting_changed(uow, event, cast(MeetingEventType, event.type), data)
+
+    @handlers.on("schedule.completed")
+    async def schedule_completed(uow: UnitOfWork, event: Envelope, data: ScheduleCompleted) -> None:
+        await use.schedules.schedule_completed(uow, event, data)
+
+    return handlers

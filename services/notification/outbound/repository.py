@@ -1,0 +1,271 @@
+"""SQL of the outbound machinery both channels share: the `notifications` rows'
+leases, their attempts in `delivery_attempts`, and redelivery. Every function
+takes the caller's connection, so the use case decides the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import asyncpg
+
+from services.notification.outbound.policy import (
+    Attempt,
+    Channel,
+    Decision,
+    NotificationStatus,
+    RetryPolicy,
+    decide,
+)
+
+
+@dataclass(frozen=True)
+class Leased:
+    """A notification taken for one attempt: what either channel needs of it."""
+
+    id: uuid.UUID
+    number: int  # of this attempt among all of the notification's attempts
+    tries: int  # of this attempt in the current schedule
+    body: str
+    subscription_id: uuid.UUID | None  # webhooks
+    recipient_id: uuid.UUID | None  # e-mail
+    partner_id: uuid.UUID | None
+    event_id: uuid.UUID
+    event_type: str
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """Where a notification of either channel stands, as the API shows it."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID  # the event that caused it
+    event_type: str
+    status: NotificationStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    dead_at: datetime | None
+    body: str
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One stored attempt, as the API lists them."""
+
+    number: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+
+
+async def lease(
+    conn: asyncpg.Connection,
+    ids: Sequence[uuid.UUID],
+    token: uuid.UUID,
+    lease_end: datetime,
+    now: datetime,
+) -> list[Leased]:
+    """Take the notifications for one attempt each, recording the attempt as in
+    flight, and any attempt a dead worker left in flight as abandoned."""
+    await conn.execute(
+        """UPDATE delivery_attempts SET outcome = 'abandoned', finished_at = $2,
+                  error = 'the worker lost its lease (it died or stalled)'
+            WHERE notification_id = ANY($1::uuid[]) AND outcome = 'in_flight'""",
+        list(ids),
+        now,
+    )
+    rows = await conn.fetch(
+        """UPDATE notifications n
+              SET lease_token = $2, next_attempt_at = $3, attempts = n.attempts + 1,
+                  tries = n.tries + 1, updated_at = $4
+            WHERE n.id = ANY($1::uuid[])
+        RETURNING n.id, n.attempts, n.tries, n.body, n.subscription_id, n.recipient_id,
+                  n.partner_id, n.event_id, n.event_type, n.correlation_id""",
+        list(ids),
+        token,
+        lease_end,
+        now,
+    )
+    await conn.executemany(
+        """INSERT INTO delivery_attempts (notification_id, number, started_at, outcome)
+           VALUES ($1, $2, $3, 'in_flight')""",
+        [(r["id"], r["attempts"], now) for r in rows],
+    )
+    return [
+        Leased(
+            id=r["id"],
+            number=r["attempts"],
+            tries=r["tries"],
+            body=r["body"],
+            subscription_id=r["subscription_id"],
+            recipient_id=r["recipient_id"],
+            partner_id=r["partner_id"],
+            event_id=r["event_id"],
+            event_type=r["event_type"],
+            correlation_id=r["correlation_id"],
+        )
+        for r in rows
+    ]
+
+
+async def record_attempt(
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    number: int,
+    token: uuid.UUID,
+    attempt: Attempt,
+    decision: Decision,
+    now: datetime,
+) -> bool:
+    """Store an attempt's end and the notification's next state, only while this
+    worker still holds the lease (False: it expired and the notification moved
+    on, or it was cancelled meanwhile)."""
+    await conn.execute(
+        """UPDATE delivery_attempts SET outcome = $3, status_code = $4, latency_ms = $5,
+                  error = $6, finished_at = $7
+            WHERE notification_id = $1 AND number = $2""",
+        notification_id,
+        number,
+        attempt.outcome,
+        attempt.status_code,
+        attempt.latency_ms,
+        attempt.error,
+        now,
+    )
+    result = await conn.execute(
+        """UPDATE notifications
+              SET status = $3::text, next_attempt_at = $4, lease_token = NULL,
+                  last_status_code = $5, last_error = $6, updated_at = $7,
+                  delivered_at = CASE WHEN $3::text = 'delivered' THEN $7::timestamptz END,
+                  dead_at = CASE WHEN $3::text = 'dead' THEN $7::timestamptz END
+            WHERE id = $1 AND lease_token = $2 AND status = 'pending'""",
+        notification_id,
+        token,
+        decision.status,
+        decision.next_attempt_at,
+        attempt.status_code,
+        attempt.error,
+        now,
+    )
+    return bool(result != "UPDATE 0")
+
+
+class Claimed(Protocol):
+    """A leased attempt as a channel holds it."""
+
+    @property
+    def notification_id(self) -> uuid.UUID: ...
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def tries(self) -> int: ...
+
+    @property
+    def token(self) -> uuid.UUID: ...
+
+
+async def conclude(
+    conn: asyncpg.Connection,
+    job: Claimed,
+    attempt: Attempt,
+    policy: RetryPolicy,
+    now: datetime,
+    rand: Callable[[], float],
+) -> Decision | None:
+    """Decide what follows the attempt under the channel's policy and store it;
+    None when the lease was lost."""
+    decision = decide(attempt, job.tries, policy, now, rand)
+    settled = await record_attempt(
+        conn, job.notification_id, job.number, job.token, attempt, decision, now
+    )
+    return decision if settled else None
+
+
+async def attempts_of(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[AttemptRecord]:
+    rows = await conn.fetch(
+        """SELECT number, started_at, finished_at, outcome, status_code, latency_ms, error
+             FROM delivery_attempts WHERE notification_id = $1 ORDER BY number""",
+        notification_id,
+    )
+    return [AttemptRecord(**dict(r)) for r in rows]
+
+
+async def fetch_page(
+    conn: asyncpg.Connection, query: str, *args: Any, after: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of a list in `seq` order: `query` selects `seq` and takes `args`,
+    then the seq to start after and the row limit as its last two parameters.
+    Returns the rows (without seq) and the seq the next page starts after
+    (None: this is the last)."""
+    rows = await conn.fetch(query, *args, after or 0, limit + 1)
+    key = rows[limit - 1]["seq"] if len(rows) > limit else None
+    return [{k: v for k, v in r.items() if k != "seq"} for r in rows[:limit]], key
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    """Which notifications go back on a fresh schedule: one (dead or delivered)
+    by id, or every dead one created in [since, until)."""
+
+    notification_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+# Only notifications a channel may still send go again: webhooks of active
+# subscriptions, e-mails to recipients with an address who have not opted out.
+_SENDABLE: dict[Channel, str] = {
+    "webhook": "subscription_id IN (SELECT id FROM subscriptions WHERE status = 'active')",
+    "email": """recipient_id IN (SELECT id FROM recipients
+                                   WHERE email IS NOT NULL AND opted_out_at IS NULL)""",
+}
+
+
+async def redeliver(
+    conn: asyncpg.Connection,
+    channel: Channel,
+    which: Redelivery,
+    now: datetime,
+    *,
+    subscription_id: uuid.UUID | None = None,
+) -> int:
+    """Put a channel's notifications back on a fresh schedule, due now (of one
+    subscription only, if given), and wake the workers."""
+    args: list[Any] = [now, channel]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    conditions = ["channel = $2", _SENDABLE[channel]]
+    if subscription_id is not None:
+        conditions.append(f"subscription_id = {arg(subscription_id)}")
+    if which.notification_id is not None:
+        conditions.append(f"id = {arg(which.notification_id)} AND status IN ('dead', 'delivered')")
+    else:
+        conditions.append(f"status = 'dead' AND created_at >= {arg(which.since)}")
+        conditions.append(f"created_at < {arg(which.until)}")
+    result = await conn.execute(
+        f"""UPDATE notifications
+               SET status = 'pending', tries = 0, next_attempt_at = $1, lease_token = NULL,
+                   delivered_at = NULL, dead_at = NULL, updated_at = $1
+             WHERE {" AND ".join(conditions)}""",
+        *args,
+    )
+    count = int(result.split()[-1])
+    if count:
+        await conn.execute("SELECT pg_notify('notifications', '')")
+    return count

@@ -1,0 +1,242 @@
+"""The delivery worker: one loop for every channel. Round by round it asks each
+channel (`Channel`: claim, send, record) for due notifications within its free
+capacity, sends each in a task of its own and records how the attempt ended.
+Several workers can run against one database; claims are leases, so a worker
+that dies mid-delivery only delays its notifications until the lease runs out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+import structlog
+
+from services.notification.outbound.policy import Attempt, Decision
+from shared.db import create_pool
+from shared.envelope import Context
+from shared.logging import get_logger
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
+
+log = get_logger(__name__)
+
+# Claims emit nothing; the context only names the flow in the logs.
+_CLAIMING = Context(correlation_id="delivery-worker")
+
+
+class Job(Protocol):
+    """One claimed attempt of one notification."""
+
+    @property
+    def notification_id(self) -> uuid.UUID: ...
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def context(self) -> Context:
+        """The flow the notification belongs to: what recording its end emits carries it."""
+        ...
+
+
+J = TypeVar("J", bound=Job)
+
+
+class Channel(Protocol[J]):
+    """A way out (webhooks, e-mail) as the worker drives it."""
+
+    # Log events are `<log_as>.attempted` and `<log_as>.record_failed`.
+    log_as: str
+    # Attempts of this channel in flight at once in one worker.
+    limit: int
+    # Whether a failure to record may be logged with its message (False: it may
+    # quote personal data, so only the class is logged).
+    quote_errors: bool
+
+    def opened(self) -> AbstractAsyncContextManager[None]:
+        """The channel's clients (HTTP session, ...) for the worker's lifetime."""
+        ...
+
+    async def claim(self, uow: UnitOfWork, capacity: int) -> Sequence[J]: ...
+
+    async def send(self, job: J) -> Attempt: ...
+
+    async def record(self, uow: UnitOfWork, job: J, attempt: Attempt) -> Decision | None:
+        """Store how the attempt ended; None when the lease was lost."""
+        ...
+
+    def log_fields(self, job: J) -> dict[str, str]:
+        """Ids bound to every log line about the job (never personal data)."""
+        ...
+
+    def attempt_fields(self, job: J) -> dict[str, str]:
+        """Extra fields of the `attempted` line."""
+        ...
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        channels: Sequence[Channel[Any]],
+        *,
+        dsn: str,
+        units: UnitsOfWork | None = None,
+        producer: str,
+        topic: str,
+        concurrency: int,
+        poll_seconds: float,
+        pool_max: int = 5,
+    ) -> None:
+        self._channels = list(channels)
+        self._dsn = dsn
+        self._given_units = units
+        self._units: UnitsOfWork | None = units
+        self._producer = producer
+        self._topic = topic
+        self._concurrency = concurrency
+        self._poll = poll_seconds
+        self._pool_max = pool_max
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = {channel.log_as: 0 for channel in self._channels}
+        self._wake = asyncio.Event()
+        self._open = False
+        self.last_round = time.monotonic()
+
+    def healthy(self, max_silence: float = 30.0) -> bool:
+        return self._open and time.monotonic() - self.last_round < max_silence
+
+    @contextlib.asynccontextmanager
+    async def opened(self) -> AsyncIterator[DeliveryWorker]:
+        """The worker's database pool and every channel's clients, for `run` or
+        for driving it round by round (`deliver_due`)."""
+        pool: asyncpg.Pool | None = None
+        if self._units is None:
+            pool = await create_pool(self._dsn, self._pool_max)
+            self._units = UnitsOfWork(pool, self._producer, self._topic)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for channel in self._channels:
+                    await stack.enter_async_context(channel.opened())
+                self._open = True
+                try:
+                    yield self
+                finally:
+                    await self.drain()
+                    self._open = False
+        finally:
+            if pool is not None:
+                await pool.close()
+                self._units = self._given_units
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with self.opened():
+            listener = await self._listen()
+            log.info("delivery.started")
+            try:
+                while not stop.is_set():
+                    self.last_round = time.monotonic()
+                    try:
+                        claimed = await self.run_once()
+                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                        # The database is away for a moment; the next round retries.
+                        log.warning("delivery.claim_failed", error=type(exc).__name__)
+                        claimed = 0
+                    if claimed and len(self._tasks) < self._concurrency:
+                        continue  # more may be due right now
+                    await self._sleep(stop)
+            finally:
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await listener.close(timeout=5)
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        # NOTIFY wakes the worker as soon as notifications commit; the poll
+        # interval is the fallback and the clock for scheduled retries.
+        try:
+            conn = await asyncpg.connect(self._dsn)
+            await conn.add_listener("notifications", lambda *_: self._wake.set())
+            return conn
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("delivery.listen_failed", error=type(exc).__name__)
+            return None
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+        try:
+            await asyncio.wait(waiters, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def run_once(self) -> int:
+        """Claim what is due (within this worker's free capacity and each
+        channel's bound) and start sending it; returns how many attempts started."""
+        assert self._units is not None and self._open
+        started = 0
+        for channel in self._channels:
+            capacity = min(
+                self._concurrency - len(self._tasks),
+                channel.limit - self._in_flight[channel.log_as],
+            )
+            if capacity <= 0:
+                continue
+            async with self._units.begin(_CLAIMING) as uow:
+                jobs = await channel.claim(uow, capacity)
+            for job in jobs:
+                self._in_flight[channel.log_as] += 1
+                self._start(self._deliver(channel, job))
+            started += len(jobs)
+        return started
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()  # capacity freed
+
+    async def drain(self) -> None:
+        """Wait for every attempt in flight to be sent and recorded."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def deliver_due(self) -> int:
+        """One round: claim what is due, send it, record it."""
+        started = await self.run_once()
+        await self.drain()
+        return started
+
+    async def _deliver(self, channel: Channel[J], job: J) -> None:
+        assert self._units is not None
+        with structlog.contextvars.bound_contextvars(
+            correlation_id=job.context.correlation_id, **channel.log_fields(job)
+        ):
+            try:
+                attempt = await channel.send(job)
+                async with self._units.begin(job.context) as uow:
+                    decision = await channel.record(uow, job, attempt)
+            except Exception as exc:
+                # The lease runs out and another round tries again; the attempt
+                # stays in flight until then and is marked abandoned.
+                detail = {"detail": str(exc)[:300]} if channel.quote_errors else {}
+                log.error(f"{channel.log_as}.record_failed", error=type(exc).__name__, **detail)
+                return
+            finally:
+                self._in_flight[channel.log_as] -= 1
+            log.info(
+                f"{channel.log_as}.attempted",
+                **channel.attempt_fields(job),
+                attempt=job.number,
+                outcome=attempt.outcome,
+                status_code=attempt.status_code,
+                ms=attempt.latency_ms,
+                result=decision.status if decision else "lease_lost",
+            )

@@ -1,0 +1,139 @@
+"""SQL of the parties read model and the events held for it. Every function
+takes the caller's connection."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+import asyncpg
+
+from services.notification.parties.model import HeldEvent, KnownEnterprise, KnownParticipant
+from shared.contracts.registration import Enterprise, Participant
+from shared.envelope import Envelope
+
+
+async def upsert_participant(
+    conn: asyncpg.Connection, partner_id: uuid.UUID, p: Participant
+) -> None:
+    # Only ever forward: a replayed or late older version changes nothing.
+    await conn.execute(
+        """INSERT INTO participants (id, partner_id, roadshow_id, kind, name, sectors, status,
+                                     version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET partner_id = EXCLUDED.partner_id,
+                  roadshow_id = EXCLUDED.roadshow_id, kind = EXCLUDED.kind,
+                  name = EXCLUDED.name, sectors = EXCLUDED.sectors, status = EXCLUDED.status,
+                  version = EXCLUDED.version
+            WHERE participants.version < EXCLUDED.version""",
+        p.participant_id,
+        partner_id,
+        p.roadshow_id,
+        p.kind.value,
+        p.name,
+        p.sectors,
+        p.status,
+        p.version,
+    )
+
+
+async def upsert_enterprise(
+    conn: asyncpg.Connection, partner_id: uuid.UUID | None, e: Enterprise
+) -> None:
+    await conn.execute(
+        """INSERT INTO enterprises (id, partner_id, roadshow_id, name, country, sectors, status,
+                                    version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET partner_id = EXCLUDED.partner_id,
+                  roadshow_id = EXCLUDED.roadshow_id, name = EXCLUDED.name,
+                  country = EXCLUDED.country, sectors = EXCLUDED.sectors,
+                  status = EXCLUDED.status, version = EXCLUDED.version
+            WHERE enterprises.version < EXCLUDED.version""",
+        e.enterprise_id,
+        partner_id,
+        e.roadshow_id,
+        e.name,
+        e.country,
+        e.sectors,
+        e.status,
+        e.version,
+    )
+
+
+async def withdraw(
+    conn: asyncpg.Connection,
+    table: Literal["participants", "enterprises"],
+    id_: uuid.UUID,
+    version: int,
+) -> None:
+    await conn.execute(
+        f"UPDATE {table} SET status = 'withdrawn', version = $2 WHERE id = $1 AND version < $2",
+        id_,
+        version,
+    )
+
+
+async def get_participant(conn: asyncpg.Connection, id_: uuid.UUID) -> KnownParticipant | None:
+    row = await conn.fetchrow(
+        """SELECT id, partner_id, roadshow_id, kind, name, sectors, status
+             FROM participants WHERE id = $1""",
+        id_,
+    )
+    return (
+        None if row is None else KnownParticipant(**{**dict(row), "sectors": tuple(row["sectors"])})
+    )
+
+
+async def get_enterprise(conn: asyncpg.Connection, id_: uuid.UUID) -> KnownEnterprise | None:
+    row = await conn.fetchrow(
+        """SELECT id, partner_id, roadshow_id, name, country, sectors, status
+             FROM enterprises WHERE id = $1""",
+        id_,
+    )
+    return (
+        None if row is None else KnownEnterprise(**{**dict(row), "sectors": tuple(row["sectors"])})
+    )
+
+
+_HOLD_LOCK = 72_410_010
+
+
+async def lock_hold(conn: asyncpg.Connection) -> None:
+    """Serialise, until commit, holding events and releasing them. Without it,
+    two consumer instances could each be blind to the other's uncommitted row:
+    one holds an event because the participant is missing, while the other
+    registers that participant and finds nothing held, and the event would stay
+    held for good."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _HOLD_LOCK)
+
+
+async def hold_event(
+    conn: asyncpg.Connection,
+    event_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    enterprise_id: uuid.UUID,
+    envelope: dict[str, Any],
+) -> None:
+    await conn.execute(
+        """INSERT INTO held_events (event_id, participant_id, enterprise_id, envelope)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING""",
+        event_id,
+        participant_id,
+        enterprise_id,
+        envelope,
+    )
+
+
+async def take_held(conn: asyncpg.Connection, party_id: uuid.UUID) -> list[HeldEvent]:
+    """Held events concerning this participant or enterprise whose other party is
+    known too, removed from the hold, in arrival order."""
+    rows = await conn.fetch(
+        """DELETE FROM held_events h
+            WHERE (h.participant_id = $1 OR h.enterprise_id = $1)
+              AND EXISTS (SELECT 1 FROM participants p WHERE p.id = h.participant_id)
+              AND EXISTS (SELECT 1 FROM enterprises e WHERE e.id = h.enterprise_id)
+        RETURNING h.seq, h.envelope""",
+        party_id,
+    )
+    held = [HeldEvent(r["seq"], Envelope.model_validate(r["envelope"])) for r in rows]
+    return sorted(held, key=lambda h: h.seq)

@@ -1,0 +1,46 @@
+"""The use cases of the service, wired once from settings: what routes, event
+handlers and channels call. The clock and resolver are injectable so tests
+control time and DNS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp.abc import AbstractResolver
+
+from services.notification.email.service import Mailboxes, Messages, People, Schedules
+from services.notification.outbound.policy import Clock
+from services.notification.settings import NotificationSettings
+from services.notification.webhooks.service import Routing, Subscriptions
+from shared.envelope import utcnow
+
+
+@dataclass(frozen=True)
+class UseCases:
+    subscriptions: Subscriptions
+    routing: Routing
+    people: People
+    schedules: Schedules
+    mailboxes: Mailboxes
+
+
+def create_use_cases(
+    settings: NotificationSettings,
+    *,
+    clock: Clock = utcnow,
+    resolver: AbstractResolver | None = None,
+) -> UseCases:
+    enabled = settings.email_enabled
+    messages = Messages(clock=clock, reminder_lead=settings.email_reminder_lead)
+    schedules = Schedules(enabled=enabled, clock=clock, messages=messages)
+    return UseCases(
+        subscriptions=Subscriptions(
+            clock=clock, allow_private=settings.allow_private_endpoints, resolver=resolver
+        ),
+        routing=Routing(clock=clock),
+        people=People(enabled=enabled, clock=clock, schedules=schedules),
+        schedules=schedules,
+        mailboxes=Mailboxes(
+            clock=clock, token_secret=settings.email_token_secret.get_secret_value()
+        ),
+    )

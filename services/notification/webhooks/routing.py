@@ -1,0 +1,112 @@
+"""Which subscriptions want a matching event, and what the webhook says, as
+plain functions over plain data (no I/O)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from services.notification.parties.model import Party
+from shared.contracts.matching import (
+    Match,
+    MatchEventType,
+    Meeting,
+    MeetingEventType,
+    MeetingMoved,
+)
+
+# What a subscriber can ask for: every match and meeting that concerns its
+# participants, including their withdrawal and cancellation.
+WebhookEventType = Literal[MatchEventType, MeetingEventType]
+WEBHOOK_EVENT_TYPES: tuple[WebhookEventType, ...] = get_args(WebhookEventType)
+
+
+@dataclass(frozen=True)
+class Filters:
+    event_types: frozenset[str]
+    participant_ids: frozenset[uuid.UUID] | None = None
+    participant_kinds: frozenset[str] | None = None
+    sectors: frozenset[str] | None = None  # of the enterprise
+
+
+def wants(filters: Filters, event_type: str, participant: Party, enterprise: Party) -> bool:
+    """Whether a subscription of the participant's partner wants this event.
+    (That the subscription is the partner's is the caller's query.)"""
+    return (
+        event_type in filters.event_types
+        and (filters.participant_ids is None or participant.id in filters.participant_ids)
+        and (filters.participant_kinds is None or participant.kind in filters.participant_kinds)
+        and (filters.sectors is None or not filters.sectors.isdisjoint(enterprise.sectors))
+    )
+
+
+def build_body(
+    event_type: str,
+    event_id: uuid.UUID,
+    occurred_at: datetime,
+    data: Match | Meeting,
+    participant: Party,
+    enterprise: Party,
+) -> str:
+    """The webhook body, in the Standard Webhooks shape {type, timestamp, data}.
+    It names the event, the two organisations and the match or meeting; no
+    person's name or contact travels."""
+    common: dict[str, Any] = {
+        "event_id": str(event_id),
+        "roadshow_id": str(data.roadshow_id),
+        "participant": _party(participant),
+        "enterprise": _party(enterprise),
+    }
+    body = _match(data) if isinstance(data, Match) else _meeting(data)
+    payload = {"type": event_type, "timestamp": occurred_at.isoformat(), "data": common | body}
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
+def _match(data: Match) -> dict[str, Any]:
+    return {
+        "match": {
+            "match_id": str(data.match_id),
+            "status": data.status,
+            "version": data.version,
+            "score": data.score,
+            "reasons": [
+                {"name": c.name, "score": c.score, "weight": c.weight, "reason": c.reason}
+                for c in data.components
+            ],
+        }
+    }
+
+
+def _meeting(data: Meeting) -> dict[str, Any]:
+    meeting: dict[str, Any] = {
+        "meeting_id": str(data.meeting_id),
+        "match_id": str(data.match_id),
+        "schedule_id": str(data.schedule_id),
+        "status": data.status,
+        "starts_at": data.starts_at.isoformat(),
+        "ends_at": data.ends_at.isoformat(),
+        "timezone": data.timezone,
+        "slot": data.slot,
+        "table": data.table,
+        "score": data.score,
+    }
+    if isinstance(data, MeetingMoved):
+        meeting["previous"] = {
+            "slot": data.previous_slot,
+            "table": data.previous_table,
+            "starts_at": data.previous_starts_at.isoformat(),
+            "ends_at": data.previous_ends_at.isoformat(),
+        }
+    return {"meeting": meeting}
+
+
+def _party(p: Party) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": str(p.id), "name": p.name, "sectors": list(p.sectors)}
+    if p.kind is not None:
+        out["kind"] = p.kind
+    if p.country is not None:
+        out["country"] = p.country
+    return out

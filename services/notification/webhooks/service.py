@@ -1,0 +1,308 @@
+"""Use cases of the webhook channel. Each takes a unit of work (its transaction
+and the events it stages) and a command, and returns domain results.
+
+Two kinds of caller: the HTTP API (subscriptions, notifications, redelivery)
+and the event handlers (routing matching events into notifications, and
+routing the events held until their parties were known). The delivery worker's
+side, claiming and recording attempts, is `webhooks.channel`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from aiohttp.abc import AbstractResolver
+
+from services.notification.outbound import repository as outbound
+from services.notification.outbound.policy import Clock
+from services.notification.outbound.repository import Redelivery
+from services.notification.parties import repository as parties
+from services.notification.webhooks import repository as repo
+from services.notification.webhooks import ssrf
+from services.notification.webhooks.model import (
+    Ended,
+    NewSubscription,
+    Notification,
+    NotificationDetail,
+    RotatedSecret,
+    Subscription,
+    SubscriptionChange,
+)
+from services.notification.webhooks.routing import build_body, wants
+from services.notification.webhooks.signing import new_secret
+from shared.contracts import parse_data
+from shared.contracts.matching import Match, Meeting
+from shared.contracts.notification import DeliveryOutcome, NotificationEventType
+from shared.envelope import Envelope
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.logging import get_logger
+from shared.unit_of_work import UnitOfWork
+
+log = get_logger(__name__)
+
+
+class Subscriptions:
+    """What partners do over HTTP: subscriptions, their notifications, redelivery."""
+
+    def __init__(
+        self, *, clock: Clock, allow_private: bool, resolver: AbstractResolver | None = None
+    ) -> None:
+        self.clock = clock
+        self.allow_private = allow_private
+        # Public: tests swap it for the system resolver.
+        self.resolver = resolver
+
+    async def _check_url(self, url: str) -> None:
+        try:
+            await ssrf.check_endpoint(url, self.allow_private, self.resolver)
+        except ssrf.EndpointRefused as exc:
+            raise InvalidInput(exc.reason, field="url") from None
+
+    async def create(self, uow: UnitOfWork, fields: dict[str, Any]) -> NewSubscription:
+        """Subscribe the caller's endpoint; `fields` are the subscription's columns."""
+        await self._check_url(fields["url"])
+        now = self.clock()
+        secret = new_secret()
+        created = await repo.insert_subscription(
+            uow.conn, uuid.uuid4(), uow.partner_id, fields, now
+        )
+        await repo.insert_secret(uow.conn, created.id, secret, now)
+        log.info("subscription.created", subscription_id=str(created.id))
+        return NewSubscription(created, secret)
+
+    async def get(
+        self, uow: UnitOfWork, subscription_id: uuid.UUID, *, for_update: bool = False
+    ) -> Subscription:
+        """The caller's subscription; another partner's answers as missing."""
+        found = await repo.get_subscription(
+            uow.conn, uow.partner_id, subscription_id, for_update=for_update
+        )
+        if found is None:
+            raise NotFound("no such subscription", field="subscription_id")
+        return found
+
+    async def page(
+        self, uow: UnitOfWork, *, after: int | None, limit: int
+    ) -> tuple[list[Subscription], int | None]:
+        return await repo.list_subscriptions(uow.conn, uow.partner_id, after=after, limit=limit)
+
+    async def update(
+        self, uow: UnitOfWork, subscription_id: uuid.UUID, change: SubscriptionChange
+    ) -> Subscription:
+        if "url" in change.fields:
+            await self._check_url(change.fields["url"])
+        now = self.clock()
+        current = await self.get(uow, subscription_id, for_update=True)
+        if change.empty:
+            return current
+        status = change.status or current.status
+        reason = (
+            None if status == "active" else current.disabled_reason or "disabled by the partner"
+        )
+        fields = current.fields() | change.fields
+        updated = await repo.update_subscription(
+            uow.conn, subscription_id, fields, status, reason, now
+        )
+        if current.status == "active" and status == "disabled":
+            await kill_pending(uow, subscription_id, "the subscription was disabled", now)
+        log.info("subscription.updated", subscription_id=str(subscription_id))
+        return updated
+
+    async def rotate_secret(
+        self, uow: UnitOfWork, subscription_id: uuid.UUID, overlap_seconds: int
+    ) -> RotatedSecret:
+        """A new signing secret; the current one keeps signing for the overlap."""
+        now = self.clock()
+        secret = new_secret()
+        await self.get(uow, subscription_id, for_update=True)
+        expires = await repo.retire_secrets(
+            uow.conn, subscription_id, now + timedelta(seconds=overlap_seconds), now
+        )
+        await repo.insert_secret(uow.conn, subscription_id, secret, now)
+        log.info("subscription.secret_rotated", subscription_id=str(subscription_id))
+        return RotatedSecret(subscription_id, secret, expires)
+
+    async def notifications(
+        self,
+        uow: UnitOfWork,
+        subscription_id: uuid.UUID,
+        *,
+        status: str | None,
+        after: int | None,
+        limit: int,
+    ) -> tuple[list[Notification], int | None]:
+        await self.get(uow, subscription_id)
+        return await repo.list_notifications(
+            uow.conn, subscription_id, status=status, after=after, limit=limit
+        )
+
+    async def notification(
+        self, uow: UnitOfWork, subscription_id: uuid.UUID, notification_id: uuid.UUID
+    ) -> NotificationDetail:
+        await self.get(uow, subscription_id)
+        found = await repo.get_notification(uow.conn, subscription_id, notification_id)
+        if found is None:
+            raise NotFound("no such notification", field="notification_id")
+        return NotificationDetail(found, await outbound.attempts_of(uow.conn, notification_id))
+
+    async def redeliver_one(
+        self, uow: UnitOfWork, subscription_id: uuid.UUID, notification_id: uuid.UUID
+    ) -> Notification:
+        """Send a dead (or delivered) notification again, on a fresh schedule and
+        with the same webhook-id, so the receiver can tell it is the same one."""
+        await self._active(uow, subscription_id)
+        found = await repo.get_notification(
+            uow.conn, subscription_id, notification_id, for_update=True
+        )
+        if found is None:
+            raise NotFound("no such notification", field="notification_id")
+        if found.status == "pending":
+            raise Conflict("this notification is still being delivered", field="status")
+        await outbound.redeliver(
+            uow.conn,
+            "webhook",
+            Redelivery(notification_id=notification_id),
+            self.clock(),
+            subscription_id=subscription_id,
+        )
+        again = await repo.get_notification(uow.conn, subscription_id, notification_id)
+        assert again is not None
+        log.info("notification.redelivery_requested", notification_id=str(notification_id))
+        return again
+
+    async def redeliver_range(
+        self, uow: UnitOfWork, subscription_id: uuid.UUID, since: datetime, until: datetime
+    ) -> int:
+        await self._active(uow, subscription_id)
+        count = await outbound.redeliver(
+            uow.conn,
+            "webhook",
+            Redelivery(since=since, until=until),
+            self.clock(),
+            subscription_id=subscription_id,
+        )
+        log.info(
+            "notification.bulk_redelivery_requested",
+            subscription_id=str(subscription_id),
+            notifications=count,
+        )
+        return count
+
+    async def redeliver_everywhere(self, uow: UnitOfWork, since: datetime, until: datetime) -> int:
+        """Operator's bulk redelivery across every active subscription, e.g. after
+        an outage of this service's own egress made notifications die."""
+        count = await outbound.redeliver(
+            uow.conn, "webhook", Redelivery(since=since, until=until), self.clock()
+        )
+        log.info("notification.operator_redelivery_requested", notifications=count)
+        return count
+
+    async def _active(self, uow: UnitOfWork, subscription_id: uuid.UUID) -> None:
+        if (await self.get(uow, subscription_id, for_update=True)).status != "active":
+            raise Conflict("enable the subscription first (PATCH status: active)", field="status")
+
+
+class Routing:
+    """Matching events into one notification per subscription that wants them."""
+
+    def __init__(self, *, clock: Clock) -> None:
+        self.clock = clock
+
+    async def route(self, uow: UnitOfWork, envelope: Envelope, data: Match | Meeting) -> int:
+        """Turn a matching event into one notification per subscription that
+        wants it. An event about a participant or enterprise not known yet is
+        held, and routed when both are (see docs/notification.md). Returns how
+        many notifications it made."""
+        conn = uow.conn
+        participant = await parties.get_participant(conn, data.participant_id)
+        enterprise = await parties.get_enterprise(conn, data.enterprise_id)
+        if participant is None or enterprise is None:
+            # Look again under the hold lock: a registration committed since is
+            # seen now, one still in progress will find this event held.
+            await parties.lock_hold(conn)
+            participant = await parties.get_participant(conn, data.participant_id)
+            enterprise = await parties.get_enterprise(conn, data.enterprise_id)
+        if participant is None or enterprise is None:
+            await parties.hold_event(
+                conn,
+                envelope.id,
+                data.participant_id,
+                data.enterprise_id,
+                envelope.model_dump(mode="json"),
+            )
+            log.info("notification.event_held", event_id=str(envelope.id))
+            return 0
+        who, what = participant.party, enterprise.party
+        body = build_body(envelope.type, envelope.id, envelope.occurred_at, data, who, what)
+        now = self.clock()
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "subscription_id": s.id,
+                "partner_id": participant.partner_id,
+                "event_id": envelope.id,
+                "event_type": envelope.type,
+                "correlation_id": envelope.correlation_id,
+                "participant_id": data.participant_id,
+                "body": body,
+                "now": now,
+            }
+            for s in await repo.active_subscriptions(conn, participant.partner_id)
+            if wants(s.filters, envelope.type, who, what)
+        ]
+        if rows:
+            await repo.insert_notifications(conn, rows)
+            log.info("notification.routed", event_id=str(envelope.id), notifications=len(rows))
+        return len(rows)
+
+    async def release_held(self, uow: UnitOfWork, party_id: uuid.UUID) -> None:
+        """Route the events held for a party that is known now."""
+        # Taken after the party's upsert: a route that held an event first has
+        # committed it by the time we get the lock (so take_held finds it), and
+        # a route coming later waits for our commit and then sees the row we wrote.
+        await parties.lock_hold(uow.conn)
+        for held in await parties.take_held(uow.conn, party_id):
+            data = parse_data(held.envelope)
+            assert isinstance(data, Match | Meeting)
+            await self.route(uow, held.envelope, data)
+
+
+async def kill_pending(
+    uow: UnitOfWork, subscription_id: uuid.UUID, reason: str, now: datetime
+) -> None:
+    """A disabled subscription's pending notifications end dead (visible, and
+    redeliverable once it is enabled again)."""
+    killed = await repo.kill_pending(uow.conn, subscription_id, reason, now)
+    for ended in killed:
+        emit_outcome(uow, ended, "notification.dead", now)
+    if killed:
+        log.info(
+            "subscription.pending_killed",
+            subscription_id=str(subscription_id),
+            notifications=len(killed),
+        )
+
+
+_STATUS_OF: dict[NotificationEventType, Literal["delivered", "failed", "dead"]] = {
+    "notification.delivered": "delivered",
+    "notification.failed": "failed",
+    "notification.dead": "dead",
+}
+
+
+def emit_outcome(
+    uow: UnitOfWork, ended: Ended, event: NotificationEventType, now: datetime
+) -> None:
+    """Stage `event` about a notification, in the flow of the event that caused it."""
+    outcome = DeliveryOutcome(
+        notification_id=ended.id,
+        subscription_id=ended.subscription_id,
+        partner_id=ended.partner_id,
+        event_id=ended.event_id,
+        event_type=ended.event_type,
+        attempts=ended.attempts,
+        status=_STATUS_OF[event],
+        at=now,
+    )
+    uow.acting_as(ended.context).emit(event, ended.id, outcome)
