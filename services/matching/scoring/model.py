@@ -33,14 +33,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from services.matching.interest.model import PairInterest
-from shared.contracts.matching import Match, MatchComponent, Side, match_id_for
+from shared.contracts.matching import Match, MatchComponent, MatchEventType, Side, match_id_for
 from shared.taxonomy import (
     GROUP_OF,
     SECTORS,
@@ -562,9 +561,6 @@ def plan_changes(
         updated=np.flatnonzero(above & active & moved),
         withdrawn=np.flatnonzero(~above & active),
     )
-
-
-MatchEventType = Literal["match.proposed", "match.updated", "match.withdrawn"]
 
 
 @dataclass(frozen=True)
