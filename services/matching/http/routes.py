@@ -17,7 +17,7 @@ from services.matching.scoring.model import MatchFilter, MatchView
 from services.matching.use_cases import UseCases
 from shared.contracts.matching import Side
 from shared.http.api import Api, Call, respond
-from shared.http.pagination import next_cursor
+from shared.pagination import next_cursor
 
 USE_CASES = web.AppKey("matching", UseCases)
 

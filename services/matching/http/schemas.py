@@ -14,8 +14,8 @@ from services.matching.interest.model import MatchingMode
 from services.matching.scheduling.model import JobStatus, ScheduleChanges
 from shared.contracts import matching as contracts
 from shared.contracts.matching import Attendance, InterestAnswer, InterestState, Side
-from shared.http.pagination import Page, PageOut
 from shared.http.requests import Strict
+from shared.pagination import Page, PageOut
 from shared.taxonomy import ParticipantKind
 
 Score = Annotated[float, Field(ge=0, le=1)]

@@ -32,7 +32,7 @@ from services.registration.partners import service as partners
 from services.registration.roadshows import service as roadshows
 from shared.contracts import registration as c
 from shared.http.api import Api, Call
-from shared.http.pagination import PageOut
+from shared.pagination import PageOut
 from shared.taxonomy import LINKED_GROUPS, SECTOR_GROUPS
 
 api = Api(

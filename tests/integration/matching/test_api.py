@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.http.pagination import encode_cursor
+from shared.pagination import encode_cursor
 from tests.integration.matching.conftest import (
     Store,
     enterprise_contract,
