@@ -30,8 +30,10 @@ import dataclasses
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
@@ -39,9 +41,14 @@ sys.path.insert(0, str(Path(__file__).parent))  # bench/scoring.py, run as a scr
 
 from scoring import THRESHOLD, random_enterprises, random_participants
 
-from services.matching import domain
-from services.matching import interest as mi
-from services.matching import scheduler as s
+from services.matching.interest import model as mi
+from services.matching.scheduling import solver as s
+from services.matching.scheduling.solver import baselines
+from services.matching.scoring import model as domain
+from shared.contracts.matching import InterestState
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ def make_instance(size: Size, seed: int) -> s.Instance:
     )
 
 
-def timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+def timed(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> tuple[T, float]:
     started = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - started
@@ -128,14 +135,13 @@ HEADER = (
 def row(
     label: str,
     inst: s.Instance,
-    reference: float,
-    ours: s.Schedule,
-    ours_s: float,
-    ref_s: float,
-    rr: s.Schedule,
-    rr_s: float,
+    reference_run: tuple[float, float],
+    ours_run: tuple[s.Schedule, float],
+    rr_run: tuple[s.Schedule, float],
     end: str = "\n",
 ) -> float:
+    """One line of the table; each run is (its value or schedule, its seconds)."""
+    (reference, ref_s), (ours, ours_s), (rr, rr_s) = reference_run, ours_run, rr_run
     mine, base = s.objective(inst, ours), s.objective(inst, rr)
     assert s.violations(inst, ours) == [] and s.violations(inst, rr) == []
     ratio = mine / reference if reference else 1.0
@@ -160,12 +166,12 @@ def reference_size(size: Size, instances: int) -> None:
     for seed in range(1, instances + 1):
         inst = make_instance(size, seed)
         ours, ours_s = timed(s.solve, inst)
-        (exact, bound, proven), exact_s = timed(s.exact_schedule, inst, 300.0)
+        (exact, bound, proven), exact_s = timed(baselines.exact_schedule, inst, 300.0)
         optimum = s.objective(inst, exact)
         assert s.violations(inst, exact) == []
-        rr, rr_s = timed(s.round_robin, inst)
+        rr, rr_s = timed(baselines.round_robin, inst)
         label = f"seed {seed}" + ("" if proven else " (gap)")
-        ratios.append(row(label, inst, optimum, ours, ours_s, exact_s, rr, rr_s))
+        ratios.append(row(label, inst, (optimum, exact_s), (ours, ours_s), (rr, rr_s)))
         times.append(ours_s)
         if not proven:
             print(f"{'':<14}MILP stopped at its time limit; its bound is {bound:.2f}")
@@ -190,11 +196,11 @@ def large_size(size: Size, instances: int) -> None:
     ratios, times = [], []
     for seed in range(1, instances + 1):
         inst = make_instance(size, seed)
-        usable = inst.common_slots().any(axis=1)
+        usable = np.asarray(inst.common_slots().any(axis=1), dtype=bool)
         (_, bound), bound_s = timed(s.select_pairs, inst, usable, inst.common_slots())
         ours, ours_s = timed(s.solve, inst)
-        rr, rr_s = timed(s.round_robin, inst)
-        ratios.append(row(f"seed {seed}", inst, bound, ours, ours_s, bound_s, rr, rr_s))
+        rr, rr_s = timed(baselines.round_robin, inst)
+        ratios.append(row(f"seed {seed}", inst, (bound, bound_s), (ours, ours_s), (rr, rr_s)))
         times.append(ours_s)
     verdict = "meets" if min(ratios) >= 0.97 and max(times) < 60.0 else "MISSES"
     print(
@@ -207,13 +213,13 @@ def opt_in_instance(size: Size, seed: int) -> tuple[s.Instance, np.ndarray, dict
     """The reference event in opt-in mode: each side accepts a random 60% of its
     matches (so about a third are mutual), a side says must-meet on 4% and
     declines 10% (a decline wins over everything). The instance keeps the
-    eligible pairs only, as `domain.scheduling_problem` does, with the must-meet
+    eligible pairs only, as `scheduling.problem.scheduling_problem` does, with the must-meet
     mask."""
     full = make_instance(size, seed)
     rng = np.random.default_rng(1000 + seed)
     n = full.n_pairs
 
-    def answers() -> list[str | None]:
+    def answers() -> list[InterestState | None]:
         draw = rng.random(n)
         return [
             "decline" if d < 0.10 else "must-meet" if d < 0.14 else "accept" if d < 0.74 else None
@@ -256,12 +262,12 @@ def opt_in_size(size: Size, instances: int) -> None:
         inst, must, counts = opt_in_instance(size, seed)
         ours, ours_s = timed(s.solve, inst, must=must)
         boosted = dataclasses.replace(inst, pair_score=inst.pair_score + s.MUST_MEET_BONUS * must)
-        (exact, _, proven), exact_s = timed(s.exact_schedule, boosted, 300.0)
+        (exact, _, proven), exact_s = timed(baselines.exact_schedule, boosted, 300.0)
         assert s.violations(inst, exact) == []
         optimum = s.objective(inst, exact)
-        rr, rr_s = timed(s.round_robin, inst)
+        rr, rr_s = timed(baselines.round_robin, inst)
         label = f"seed {seed}" + ("" if proven else " (gap)")
-        ratios.append(row(label, inst, optimum, ours, ours_s, exact_s, rr, rr_s, end=""))
+        ratios.append(row(label, inst, (optimum, exact_s), (ours, ours_s), (rr, rr_s), end=""))
         met = int(must[ours.pair].sum())
         exact_met = int(must[exact.pair].sum())
         print(f"{met:>5}/{counts['must']:<2} (MILP {exact_met})")

@@ -21,24 +21,79 @@ from decimal import Decimal
 
 import numpy as np
 
-from services.matching import domain
+from services.matching.scoring import model as domain
 from shared.taxonomy import SECTOR_GROUPS, STAGE_ORDER, ParticipantKind, PartnershipType
 
 THRESHOLD = 0.45
 
 # Words partners use about each group's projects, for summaries and focus texts.
 VOCABULARY = {
-    "ai": ["machine", "learning", "models", "vision", "language", "inference", "training", "data", "platform"],
-    "mobility": ["autonomous", "driving", "vehicles", "fleet", "lidar", "perception", "urban", "delivery"],
-    "logistics": ["logistics", "networks", "warehouse", "routing", "freight", "supply", "chain", "delivery"],
+    "ai": [
+        "machine",
+        "learning",
+        "models",
+        "vision",
+        "language",
+        "inference",
+        "training",
+        "data",
+        "platform",
+    ],
+    "mobility": [
+        "autonomous",
+        "driving",
+        "vehicles",
+        "fleet",
+        "lidar",
+        "perception",
+        "urban",
+        "delivery",
+    ],
+    "logistics": [
+        "logistics",
+        "networks",
+        "warehouse",
+        "routing",
+        "freight",
+        "supply",
+        "chain",
+        "delivery",
+    ],
     "energy": ["battery", "management", "storage", "grid", "charging", "solar", "cells", "energy"],
-    "data": ["big", "data", "cloud", "analytics", "security", "sensors", "platform", "internet", "things"],
+    "data": [
+        "big",
+        "data",
+        "cloud",
+        "analytics",
+        "security",
+        "sensors",
+        "platform",
+        "internet",
+        "things",
+    ],
     "robotics": ["robots", "robotic", "arms", "automation", "factory", "drones", "inspection"],
     "health": ["medical", "devices", "diagnostics", "biotech", "clinical", "health", "imaging"],
     "finance": ["payments", "fintech", "lending", "blockchain", "settlement", "banking"],
-    "manufacturing": ["semiconductors", "materials", "precision", "manufacturing", "chips", "factory"],
+    "manufacturing": [
+        "semiconductors",
+        "materials",
+        "precision",
+        "manufacturing",
+        "chips",
+        "factory",
+    ],
 }
-GENERIC = ["growth", "partners", "market", "expansion", "scale", "team", "revenue", "customers", "china"]
+GENERIC = [
+    "growth",
+    "partners",
+    "market",
+    "expansion",
+    "scale",
+    "team",
+    "revenue",
+    "customers",
+    "china",
+]
 STAGES = [s.value for s in STAGE_ORDER]
 KIND_OFFERS = {
     ParticipantKind.FUND: ["equity-investment", "market-entry"],

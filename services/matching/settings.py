@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.matching.domain import Weights
+from services.matching.scoring.model import Weights
 from shared.settings import ServiceSettings
 
 

@@ -73,7 +73,7 @@ def build_calendar(
     return data
 
 
-def _event(
+def _event(  # noqa: PLR0913
     content: Content,
     meeting: MeetingLine,
     zone: ZoneInfo,

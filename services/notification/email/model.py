@@ -120,7 +120,7 @@ class MeetingPlan:
     previous: Previous | None = None
 
 
-def plan_meeting(
+def plan_meeting(  # noqa: PLR0911 - one answer per case of the decision table
     before: StoredMeeting | None, event: MeetingEventType, data: Meeting
 ) -> MeetingPlan | None:
     """How a meeting event changes the meeting (None: not at all). Only a meeting

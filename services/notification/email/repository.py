@@ -46,7 +46,7 @@ async def get_roadshow(conn: asyncpg.Connection, id_: uuid.UUID) -> RoadshowInfo
     return None if row is None else RoadshowInfo(**dict(row))
 
 
-async def upsert_recipient(
+async def upsert_recipient(  # noqa: PLR0913 - keyword-only columns of one row
     conn: asyncpg.Connection,
     *,
     id_: uuid.UUID,

@@ -36,7 +36,7 @@ from services.notification.webhooks.model import SubscriptionChange
 from services.notification.webhooks.routing import WEBHOOK_EVENT_TYPES
 from shared.errors import NotFound
 from shared.http.api import Api, Call
-from shared.http.pagination import PageOut, encode_cursor
+from shared.pagination import PageOut, encode_cursor
 
 USE_CASES = web.AppKey("use_cases", UseCases)
 

@@ -24,8 +24,8 @@ from services.notification.webhooks.model import (
 )
 from services.notification.webhooks.routing import WebhookEventType
 from shared.errors import InvalidInput
-from shared.http.pagination import Page
 from shared.http.requests import Strict, unique
+from shared.pagination import Page
 from shared.taxonomy import ParticipantKind, Sector
 
 Url = Annotated[

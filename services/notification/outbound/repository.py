@@ -119,7 +119,7 @@ async def lease(
     ]
 
 
-async def record_attempt(
+async def record_attempt(  # noqa: PLR0917
     conn: asyncpg.Connection,
     notification_id: uuid.UUID,
     number: int,

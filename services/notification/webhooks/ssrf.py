@@ -43,7 +43,7 @@ class EndpointRefused(Exception):
         self.reason = reason
 
 
-def refusal(ip: IPAddress) -> str | None:
+def refusal(ip: IPAddress) -> str | None:  # noqa: C901, PLR0911
     """Why an address is off limits, or None when it is a public unicast one."""
     if isinstance(ip, ipaddress.IPv6Address):
         # An IPv4 address wrapped in IPv6 is judged as the IPv4 address it reaches.

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from shared.contracts import registration as c
-from shared.http.pagination import next_cursor
+from shared.pagination import next_cursor
 
 
 def seq_of(row: asyncpg.Record) -> tuple[int]:

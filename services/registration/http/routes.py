@@ -35,7 +35,7 @@ from services.registration.privacy.keys import Keyring
 from services.registration.roadshows import service as roadshows
 from shared.contracts import registration as c
 from shared.http.api import Api, Call
-from shared.http.pagination import PageOut
+from shared.pagination import PageOut
 from shared.taxonomy import LINKED_GROUPS, SECTOR_GROUPS
 
 # Seals people's fields in the events use cases emit (wired by bootstrap).

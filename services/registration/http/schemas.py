@@ -12,8 +12,8 @@ from pydantic import BaseModel, EmailStr, Field
 
 from services.registration import model
 from shared.contracts import registration as contracts
-from shared.http.pagination import Page
 from shared.http.requests import Strict
+from shared.pagination import Page
 from shared.taxonomy import ParticipantKind, Sector
 
 

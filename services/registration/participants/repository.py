@@ -9,7 +9,7 @@ import asyncpg
 
 from services.registration.delegations.repository import seq_of
 from shared.contracts import registration as c
-from shared.http.pagination import next_cursor
+from shared.pagination import next_cursor
 
 
 def participant_of(row: asyncpg.Record) -> c.Participant:

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from shared.contracts import registration as c
-from shared.http.pagination import next_cursor
+from shared.pagination import next_cursor
 
 
 @dataclass(frozen=True)

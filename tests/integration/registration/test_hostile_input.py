@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.http.pagination import encode_cursor
+from shared.pagination import encode_cursor
 from shared.testing.plugin import count_rows
 from tests import factories
 from tests.conftest import Registration

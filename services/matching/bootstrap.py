@@ -1,0 +1,66 @@
+"""Wiring, from settings: matching's use cases, its app, and its background
+loops (outbox relay, registration consumer, scheduling worker). Nothing is
+created at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from services.matching.events.handlers import event_handlers
+from services.matching.http.routes import USE_CASES, api
+from services.matching.scheduling.worker import PRODUCER, SchedulingWorker
+from services.matching.settings import MatchingSettings
+from services.matching.use_cases import UseCases
+from shared.consumer import IdempotentConsumer, consumer_from_settings
+from shared.db import SHARED_MIGRATIONS
+from shared.http.app import create_service_app
+from shared.outbox import OutboxRelay, relay_from_settings
+from shared.runtime import Background
+
+MIGRATIONS = [("shared", SHARED_MIGRATIONS), ("matching", Path(__file__).parent / "migrations")]
+
+
+def create_app(settings: MatchingSettings, uses: UseCases | None = None) -> web.Application:
+    """The HTTP API; `uses` lets a caller share one set of use cases (and clock)
+    with the worker."""
+    app = create_service_app(api, settings, producer=PRODUCER, topic=settings.topics.matching)
+    app[USE_CASES] = uses or UseCases.from_settings(settings)
+    return app
+
+
+def create_relay(settings: MatchingSettings) -> OutboxRelay:
+    return relay_from_settings(settings)
+
+
+def create_consumer(settings: MatchingSettings, uses: UseCases) -> IdempotentConsumer:
+    """The registration consumer: its events keep the read model and the matches current."""
+    return consumer_from_settings(
+        settings,
+        settings.consumer_group,
+        [settings.topics.registration],
+        event_handlers(uses.readmodel),
+        producer=PRODUCER,
+        emits_to=settings.topics.matching,
+    )
+
+
+def create_worker(
+    settings: MatchingSettings, uses: UseCases, heartbeat_seconds: float = 0.5
+) -> SchedulingWorker:
+    return SchedulingWorker(settings, uses.scheduling, uses.interest, heartbeat_seconds)
+
+
+def background(settings: MatchingSettings) -> list[Background]:
+    """The loops `worker` and `serve` run. The scheduling worker also records
+    expired interest requests (one loop, so readiness has one entry for both)."""
+    uses = UseCases.from_settings(settings)
+    relay = create_relay(settings)
+    consumer = create_consumer(settings, uses)
+    worker = create_worker(settings, uses)
+    return [
+        Background("outbox_relay", relay.run, relay.healthy),
+        Background("registration_consumer", consumer.run, consumer.healthy),
+        Background("scheduling_worker", worker.run, worker.healthy),
+    ]

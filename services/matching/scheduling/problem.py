@@ -1,0 +1,224 @@
+"""The scheduling problem of an event as pure functions (no I/O): its time slots,
+which matches the scheduler may use under the organiser's mode, and the
+solver's instance built from the read model."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+
+from services.matching.interest import model as interest
+from services.matching.scheduling.solver import BoolArray, FloatArray, Instance, IntArray
+from shared.contracts.matching import MatchStatus
+
+
+@dataclass(frozen=True)
+class SlotGrid:
+    timezone: str
+    start_date: date
+    end_date: date
+    day_start: time
+    day_end: time
+    slot_minutes: int
+    tables: int
+
+
+def slot_times(grid: SlotGrid) -> list[tuple[datetime, datetime]]:
+    """Every slot_minutes between day_start and day_end on each day, as wall-clock
+    times in the event's zone (so a DST change keeps 09:00 at 09:00)."""
+    zone = zoneinfo.ZoneInfo(grid.timezone)
+    step = timedelta(minutes=grid.slot_minutes)
+    out = []
+    day = grid.start_date
+    while day <= grid.end_date:
+        start = datetime.combine(day, grid.day_start)
+        end_of_day = datetime.combine(day, grid.day_end)
+        while start + step <= end_of_day:
+            out.append((start.replace(tzinfo=zone), (start + step).replace(tzinfo=zone)))
+            start += step
+        day += timedelta(days=1)
+    return out
+
+
+def available_slots(
+    slots: Sequence[tuple[datetime, datetime]], unavailable: Sequence[tuple[datetime, datetime]]
+) -> BoolArray:
+    """False for each slot that overlaps one of the unavailable periods."""
+    free = np.ones(len(slots), dtype=bool)
+    for i, (start, end) in enumerate(slots):
+        for u_start, u_end in unavailable:
+            if start < u_end and u_start < end:
+                free[i] = False
+                break
+    return free
+
+
+def eligible_for_scheduling(
+    status: Sequence[MatchStatus],
+    scores: FloatArray,
+    threshold: float,
+    mode: interest.MatchingMode = interest.OPT_OUT,
+    pairs: Sequence[interest.PairInterest] | None = None,
+) -> BoolArray:
+    """Which matches the scheduler may use: proposed, at or above the threshold,
+    and allowed by both sides' interest under the organiser's mode (a decline
+    never passes; opt-in needs both sides' accept or must-meet)."""
+    proposed: BoolArray = np.asarray(status) == "proposed"
+    out: BoolArray = proposed & (scores >= threshold)
+    if pairs is not None:
+        allowed = np.array([interest.eligible(mode, p) for p in pairs], dtype=bool)
+        out &= allowed.reshape(out.shape)
+    return out
+
+
+# --- the scheduling problem of an event ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Party:
+    """A party as the scheduler sees it."""
+
+    party_id: uuid.UUID
+    max_meetings: int | None = None
+    unavailable: tuple[tuple[datetime, datetime], ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A match the scheduler might turn into a meeting."""
+
+    match_id: uuid.UUID
+    enterprise_id: uuid.UUID
+    participant_id: uuid.UUID
+    score: float
+    status: MatchStatus
+    answers: interest.PairInterest = field(default_factory=interest.PairInterest)
+
+
+@dataclass(frozen=True)
+class PreviousMeeting:
+    """A meeting of the current schedule: rescheduling keeps it here if it can."""
+
+    match_id: uuid.UUID
+    slot: int
+    table: int  # 0-based, as the solver counts
+
+
+@dataclass(frozen=True)
+class SchedulingProblem:
+    instance: Instance
+    grid: SlotGrid
+    slots: list[tuple[datetime, datetime]]
+    match_ids: list[uuid.UUID]  # per pair of the instance
+    enterprise_ids: list[uuid.UUID]
+    participant_ids: list[uuid.UUID]
+    # Per pair: a must-meet (placed first). And the previous schedule's meetings
+    # that are still eligible, as (pairs, slots, tables) for `scheduler.solve`.
+    must: BoolArray | None = None
+    fixed: tuple[IntArray, IntArray, IntArray] | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What decides an event's problem besides its parties and matches."""
+
+    threshold: float
+    fair_minimum: int
+    enterprise_cap: int | None
+    fairness_penalty: float = 10.0
+    mode: interest.MatchingMode = interest.OPT_OUT
+    # Interest as it stands at `now`, with requests living `interest_ttl`.
+    now: datetime | None = None
+    interest_ttl: timedelta | None = None
+
+
+def scheduling_problem(
+    grid: SlotGrid,
+    enterprises: Sequence[Party],
+    participants: Sequence[Party],
+    candidates: Sequence[Candidate],
+    rules: Rules,
+    previous: Sequence[PreviousMeeting] = (),
+) -> SchedulingProblem:
+    """The solver's instance for an event: its slots, its active parties with caps
+    and availability, and the eligible matches between them under the
+    organiser's mode, with interest as it stands at `now` (a request past its
+    deadline counts as expired even before the periodic check recorded it).
+    `previous` meetings still eligible are handed to the solver to keep."""
+    slots = slot_times(grid)
+    e_index = {p.party_id: i for i, p in enumerate(enterprises)}
+    p_index = {p.party_id: i for i, p in enumerate(participants)}
+    known = [c for c in candidates if c.enterprise_id in e_index and c.participant_id in p_index]
+    pairs, must = _eligible_pairs(known, rules)
+    pair_of = {c.match_id: i for i, c in enumerate(pairs)}
+    still = [m for m in previous if m.match_id in pair_of]
+    fixed = (
+        np.array([pair_of[m.match_id] for m in still], dtype=np.int64).reshape(len(still)),
+        np.array([m.slot for m in still], dtype=np.int64).reshape(len(still)),
+        np.array([m.table for m in still], dtype=np.int64).reshape(len(still)),
+    )
+    instance = Instance(
+        n_enterprises=len(enterprises),
+        n_participants=len(participants),
+        n_slots=len(slots),
+        tables=grid.tables,
+        pair_enterprise=np.array([e_index[c.enterprise_id] for c in pairs], dtype=np.int64),
+        pair_participant=np.array([p_index[c.participant_id] for c in pairs], dtype=np.int64),
+        pair_score=np.array([c.score for c in pairs], dtype=np.float64),
+        enterprise_cap=_caps(enterprises, rules.enterprise_cap, len(slots)),
+        participant_cap=_caps(participants, None, len(slots)),
+        enterprise_available=_availability(enterprises, slots),
+        participant_available=_availability(participants, slots),
+        fair_minimum=rules.fair_minimum,
+        fairness_penalty=rules.fairness_penalty,
+    )
+    return SchedulingProblem(
+        instance=instance,
+        grid=grid,
+        slots=slots,
+        match_ids=[c.match_id for c in pairs],
+        enterprise_ids=[p.party_id for p in enterprises],
+        participant_ids=[p.party_id for p in participants],
+        must=must,
+        fixed=fixed if still else None,
+    )
+
+
+def _eligible_pairs(known: Sequence[Candidate], rules: Rules) -> tuple[list[Candidate], BoolArray]:
+    """The candidates the scheduler may use, and which of them are must-meets."""
+    scores = np.array([c.score for c in known], dtype=np.float64)
+    now, ttl = rules.now, rules.interest_ttl
+    answers = [
+        interest.with_expiry(c.answers, now, ttl)
+        if now is not None and ttl is not None
+        else c.answers
+        for c in known
+    ]
+    status = [c.status for c in known]
+    keep = eligible_for_scheduling(status, scores, rules.threshold, rules.mode, answers)
+    pairs = [c for c, k in zip(known, keep, strict=True) if k]
+    must = np.array(
+        [interest.must_meet(a) for a, k in zip(answers, keep, strict=True) if k], dtype=bool
+    ).reshape(len(pairs))
+    return pairs, must
+
+
+def _caps(parties: Sequence[Party], default: int | None, n_slots: int) -> IntArray:
+    return np.array(
+        [p.max_meetings or default or n_slots for p in parties], dtype=np.int64
+    ).reshape(len(parties))
+
+
+def _availability(
+    parties: Sequence[Party], slots: Sequence[tuple[datetime, datetime]]
+) -> BoolArray:
+    out = np.ones((len(parties), len(slots)), dtype=bool)
+    for i, p in enumerate(parties):
+        if p.unavailable:
+            out[i] = available_slots(slots, p.unavailable)
+    return out

@@ -1,0 +1,278 @@
+"""Scheduling use cases. The HTTP side queues a job and reads schedules; the
+worker side claims a job, reads its problem, and saves the solver's schedule as
+a diff against the current one, with the events that announce it. Each runs in
+the unit of work it is given and opens no transaction of its own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import asyncpg
+
+from services.matching.clock import Clock, utc_now
+from services.matching.readmodel import repository as readmodel
+from services.matching.readmodel.access import organised_roadshow, readable_party
+from services.matching.scheduling import repository as repo
+from services.matching.scheduling.diff import ReschedulePlan, plan_reschedule, reschedule_events
+from services.matching.scheduling.model import Job, RoadshowSchedule, StartScheduling
+from services.matching.scheduling.problem import (
+    PreviousMeeting,
+    Rules,
+    SchedulingProblem,
+    scheduling_problem,
+)
+from services.matching.scheduling.solver import Schedule, objective
+from services.matching.settings import MatchingSettings
+from shared.contracts.matching import Meeting, Side
+from shared.errors import Conflict, NotFound
+from shared.logging import get_logger
+from shared.unit_of_work import UnitOfWork
+
+log = get_logger(__name__)
+
+
+async def cancel_meetings(uow: UnitOfWork, meetings: Sequence[Meeting]) -> list[Meeting]:
+    """Cancel meetings, each with its meeting.cancelled event (keyed by match)."""
+    cancelled = [m.model_copy(update={"status": "cancelled"}) for m in meetings]
+    await repo.cancel_meetings(uow.conn, [m.meeting_id for m in cancelled])
+    for m in cancelled:
+        uow.emit("meeting.cancelled", m.match_id, m)
+    return cancelled
+
+
+async def cancel_meetings_of_matches(uow: UnitOfWork, match_ids: list[uuid.UUID]) -> int:
+    """Cancel the scheduled meetings of matches that can no longer meet."""
+    meetings = await repo.scheduled_meetings_of_matches(uow.conn, match_ids)
+    return len(await cancel_meetings(uow, meetings))
+
+
+@dataclass(frozen=True)
+class LoadedProblem:
+    """A job's problem, with the road show's version it was read at."""
+
+    problem: SchedulingProblem
+    roadshow_version: int
+
+
+@dataclass
+class Scheduling:
+    threshold: float
+    fair_minimum: int
+    enterprise_cap: int | None
+    lease_seconds: float
+    max_attempts: int
+    clock: Clock = field(default=utc_now)
+
+    @classmethod
+    def from_settings(cls, settings: MatchingSettings, clock: Clock | None = None) -> Scheduling:
+        return cls(
+            threshold=settings.match_threshold,
+            fair_minimum=settings.schedule_fair_minimum,
+            enterprise_cap=settings.schedule_enterprise_max_meetings,
+            lease_seconds=settings.scheduler_lease_seconds,
+            max_attempts=settings.scheduler_max_attempts,
+            clock=clock or utc_now,
+        )
+
+    # --- the HTTP side ----------------------------------------------------------------
+
+    async def start(self, uow: UnitOfWork, roadshow_id: uuid.UUID, cmd: StartScheduling) -> Job:
+        """Queue a job for the worker. The road show's row stays locked until the
+        caller's unit commits, so two requests cannot both queue one."""
+        partner_id = uow.ctx.partner_id
+        assert partner_id is not None and uow.conn.is_in_transaction()
+        await organised_roadshow(
+            uow.conn,
+            partner_id,
+            roadshow_id,
+            denied="only the organising partner schedules a road show",
+            for_update=True,
+        )
+        running = await repo.active_job(uow.conn, roadshow_id)
+        if running is not None:
+            raise Conflict(
+                f"scheduling job {running.id} is already {running.status} for this road show",
+                field="roadshow_id",
+            )
+        job = await repo.insert_job(
+            uow.conn,
+            job_id=uuid.uuid4(),
+            roadshow_id=roadshow_id,
+            partner_id=partner_id,
+            correlation_id=uow.ctx.correlation_id,
+            fair_minimum=cmd.fair_minimum if cmd.fair_minimum is not None else self.fair_minimum,
+            enterprise_max_meetings=cmd.enterprise_max_meetings or self.enterprise_cap,
+        )
+        log.info("matching.schedule_requested", job_id=str(job.id), roadshow_id=str(roadshow_id))
+        return job
+
+    async def job(self, conn: asyncpg.Connection, partner_id: uuid.UUID, job_id: uuid.UUID) -> Job:
+        job = await repo.get_job(conn, job_id)
+        if job is None or job.partner_id != partner_id:
+            raise NotFound("no such scheduling job", field="job_id")
+        return job
+
+    async def roadshow_schedule(
+        self, conn: asyncpg.Connection, partner_id: uuid.UUID, roadshow_id: uuid.UUID
+    ) -> RoadshowSchedule:
+        roadshow = await organised_roadshow(conn, partner_id, roadshow_id)
+        meetings = await repo.scheduled_meetings(conn, roadshow_id)
+        return RoadshowSchedule(
+            roadshow.id, roadshow.schedule_id, roadshow.timezone, roadshow.venue, meetings
+        )
+
+    async def party_schedule(
+        self, conn: asyncpg.Connection, partner_id: uuid.UUID, side: Side, party_id: uuid.UUID
+    ) -> RoadshowSchedule:
+        access = await readable_party(conn, partner_id, side, party_id)
+        roadshow = await readmodel.get_roadshow(conn, access.roadshow_id)
+        if roadshow is None:
+            raise NotFound("the road show is not known yet", field=f"{side}_id")
+        meetings = await repo.scheduled_meetings(
+            conn,
+            roadshow.id,
+            enterprise_id=party_id if side == "enterprise" else None,
+            participant_id=party_id if side == "participant" else None,
+        )
+        return RoadshowSchedule(
+            roadshow.id, roadshow.schedule_id, roadshow.timezone, roadshow.venue, meetings
+        )
+
+    # --- the worker side ----------------------------------------------------------------
+
+    async def claim_job(self, uow: UnitOfWork, claim: uuid.UUID) -> Job | None:
+        """The next job to run, claimed as `claim`; a job claimed more often than
+        max_attempts (its workers kept dying) is failed instead."""
+        job = await repo.claim_job(uow.conn, claim, self.lease_seconds)
+        if job is not None and job.attempts > self.max_attempts:
+            await repo.fail_job(
+                uow.conn, job.id, f"gave up after {self.max_attempts} interrupted attempts"
+            )
+            log.warning("matching.schedule_abandoned", job_id=str(job.id))
+            return None
+        return job
+
+    async def read_problem(self, conn: asyncpg.Connection, job: Job) -> LoadedProblem:
+        """The solver's input from the current read model, read in one snapshot:
+        eligible pairs under the organiser's mode (interest as it stands now), and
+        the current schedule's meetings to keep in place. Writes nothing: expired
+        requests are recorded before (`Interest.expire`)."""
+        now = self.clock()
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            roadshow = await readmodel.get_roadshow(conn, job.roadshow_id)
+            assert roadshow is not None  # a job is only queued for a known road show
+            enterprises = await readmodel.schedulable_parties(conn, "enterprise", roadshow.id)
+            participants = await readmodel.schedulable_parties(conn, "participant", roadshow.id)
+            candidates = await repo.candidates(conn, roadshow.id)
+            current = await repo.scheduled_meetings(conn, roadshow.id)
+        problem = scheduling_problem(
+            roadshow.grid,
+            enterprises,
+            participants,
+            candidates,
+            Rules(
+                threshold=self.threshold,
+                fair_minimum=job.fair_minimum,
+                enterprise_cap=job.enterprise_max_meetings,
+                mode=roadshow.matching_mode,
+                now=now,
+                interest_ttl=timedelta(hours=roadshow.interest_ttl_hours),
+            ),
+            previous=[
+                PreviousMeeting(v.meeting.match_id, v.meeting.slot, v.meeting.table - 1)
+                for v in current
+            ],
+        )
+        return LoadedProblem(problem, roadshow.version)
+
+    async def save_schedule(
+        self, uow: UnitOfWork, job: Job, loaded: LoadedProblem, schedule: Schedule
+    ) -> bool:
+        """Replace the road show's schedule with the solver's (`plan_reschedule`),
+        with its events on behalf of the job. False when the job was taken over,
+        or the road show's slots changed meanwhile (the job then fails)."""
+        uow = uow.acting_as(job.context())
+        conn, problem = uow.conn, loaded.problem
+        await readmodel.lock_roadshow(conn, job.roadshow_id)
+        current_job = await repo.get_job(conn, job.id, for_update=True)
+        if current_job is None or current_job.claim != job.claim:
+            log.warning("matching.schedule_taken_over", job_id=str(job.id))
+            return False
+        roadshow = await readmodel.get_roadshow(conn, job.roadshow_id, for_update=True)
+        assert roadshow is not None
+        # A new name or venue leaves the solution valid; new slots or tables do not.
+        if roadshow.grid != problem.grid:
+            await repo.fail_job(
+                conn,
+                job.id,
+                "the road show's slots or tables changed while scheduling; start a new job",
+            )
+            return False
+        alive = await repo.still_proposed(conn, [problem.match_ids[k] for k in schedule.pair])
+        current = await repo.scheduled_meetings(conn, job.roadshow_id, for_update=True)
+        plan = plan_reschedule(problem, schedule, alive, [v.meeting for v in current])
+        schedule_id = uuid.uuid4()
+        await _store_plan(conn, job, loaded.roadshow_version, schedule_id, plan)
+        stored = await repo.meetings_by_id(conn, plan.meeting_ids)
+        for type_, key, data in reschedule_events(plan, schedule_id, job.roadshow_id, stored):
+            uow.emit(type_, key, data)
+        log.info(
+            "matching.schedule_saved",
+            job_id=str(job.id),
+            schedule_id=str(schedule_id),
+            meetings=plan.schedule.size,
+            kept=len(plan.kept),
+            moved=len(plan.moved),
+            cancelled=len(plan.cancelled),
+            scheduled=len(plan.added),
+            objective=round(objective(problem.instance, plan.schedule), 4),
+            bound=schedule.bound,
+        )
+        return True
+
+    async def heartbeat(self, conn: asyncpg.Connection, job: Job, progress: float) -> None:
+        assert job.claim is not None
+        await repo.job_heartbeat(conn, job.id, job.claim, round(min(progress, 0.99), 3))
+
+    async def fail_job(self, uow: UnitOfWork, job: Job, error: str) -> None:
+        """Fail the job, unless another worker has taken it over meanwhile."""
+        current = await repo.get_job(uow.conn, job.id, for_update=True)
+        if current is not None and current.claim == job.claim:
+            await repo.fail_job(uow.conn, job.id, error)
+
+
+async def _store_plan(
+    conn: asyncpg.Connection,
+    job: Job,
+    roadshow_version: int,
+    schedule_id: uuid.UUID,
+    plan: ReschedulePlan,
+) -> None:
+    bound = plan.schedule.bound
+    await repo.insert_schedule(
+        conn,
+        schedule_id=schedule_id,
+        job=job,
+        roadshow_version=roadshow_version,
+        meetings=plan.schedule.size,
+        total_score=plan.total_score,
+        upper_bound=bound,
+    )
+    await repo.cancel_meetings(conn, [m.meeting_id for m in plan.cancelled])
+    await repo.restamp_meetings(conn, [m.meeting_id for m in plan.kept], schedule_id)
+    await repo.move_meetings(conn, plan.moved, schedule_id)
+    await repo.insert_meetings(conn, plan.added, schedule_id, job.roadshow_id)
+    await readmodel.set_current_schedule(conn, job.roadshow_id, schedule_id)
+    await repo.finish_job(
+        conn,
+        job_id=job.id,
+        schedule_id=schedule_id,
+        meetings=plan.schedule.size,
+        total_score=plan.total_score,
+        upper_bound=None if bound is None else round(bound, 4),
+        shortfall=plan.shortfall,
+        changes=plan.changes,
+    )

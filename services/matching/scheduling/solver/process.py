@@ -1,0 +1,38 @@
+"""`solve` as a task of a process pool: the solver holds the GIL for seconds, so
+it runs in a process of its own, and reports its progress through a shared
+double that the worker's heartbeat reads. This module is all a pool process
+imports (numpy and the solver; no event loop, no database driver)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.matching.scheduling.solver.instance import BoolArray, Instance, IntArray, Schedule
+from services.matching.scheduling.solver.solve import solve
+
+# The pool process's progress value (a multiprocessing.Value("d")), given once
+# when the process starts: shared memory can only be handed over then.
+_progress: Any = None
+
+
+def init_progress(value: Any) -> None:
+    global _progress
+    _progress = value
+
+
+def ready() -> bool:
+    """A task that only proves the process is up."""
+    return True
+
+
+def _report(fraction: float) -> None:
+    if _progress is not None:
+        _progress.value = fraction
+
+
+def solve_reporting(
+    inst: Instance,
+    must: BoolArray | None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None,
+) -> Schedule:
+    return solve(inst, _report, must=must, fixed=fixed)

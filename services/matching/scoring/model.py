@@ -1,0 +1,684 @@
+"""Scoring as pure functions over plain data and numpy arrays (no I/O).
+
+A match score in [0, 1] is the weighted mean of named components, each in [0, 1]:
+
+  sector_fit       best relation between the two sector lists (same > same group >
+                   linked groups, shared.taxonomy.relation)
+  stage_fit        the fund's stages against the project's stage (exact, adjacent)
+  ticket_fit       funding sought against the participant's ticket range
+  partnership_fit  partnership types sought against those the participant offers
+  text_similarity  project summary against the participant's focus (hashed bag of
+                   words, cosine)
+
+A component that does not apply to a pair (a bank names no stages; a ticket range
+in another currency) is left out of the mean rather than scored 0 or 0.5: it
+neither helps nor hurts. The weights shown with a match are the effective ones,
+so score = sum(weight * component score) exactly.
+
+Scoring is vectorised: `score(enterprises, participants)` scores M x N pairs at
+once from feature matrices, so one enterprise against every participant of its
+road show (or the reverse) is a handful of matrix products. Reasons are written
+only for the pairs that become matches (`explain`). `plan_rescore` decides, for
+one party that changed, which of its matches are proposed, updated or withdrawn.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from services.matching.interest.model import PairInterest
+from shared.contracts.matching import Match, MatchComponent, MatchEventType, Side, match_id_for
+from shared.taxonomy import (
+    GROUP_OF,
+    SECTORS,
+    STAGE_ORDER,
+    ParticipantKind,
+    PartnershipType,
+    relation,
+)
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+
+COMPONENTS = ("sector_fit", "stage_fit", "ticket_fit", "partnership_fit", "text_similarity")
+
+# Relation levels, strongest first; a pair scores its strongest relation.
+SECTOR_LEVELS: tuple[tuple[str, float], ...] = (("same", 1.0), ("group", 0.7), ("linked", 0.4))
+ADJACENT_STAGE_SCORE = 0.5
+# Funding a factor of 2**TICKET_OCTAVES away from the range scores 0.
+TICKET_OCTAVES = 2.0
+# Short texts that share a few content words have cosines of 0.1-0.4; scaled so a
+# clear overlap reaches 1.
+TEXT_SCALE = 2.5
+TEXT_DIM = 1 << 16
+
+_SECTOR_INDEX = {s: i for i, s in enumerate(SECTORS)}
+_STAGE_INDEX = {s.value: i for i, s in enumerate(STAGE_ORDER)}
+_PARTNERSHIPS = tuple(t.value for t in PartnershipType)
+_PARTNERSHIP_INDEX = {t: i for i, t in enumerate(_PARTNERSHIPS)}
+_ADJACENT = np.eye(len(STAGE_ORDER), k=1) + np.eye(len(STAGE_ORDER), k=-1)
+
+
+@dataclass(frozen=True)
+class Weights:
+    sector_fit: float = 0.30
+    stage_fit: float = 0.15
+    ticket_fit: float = 0.15
+    partnership_fit: float = 0.25
+    text_similarity: float = 0.15
+
+    def __post_init__(self) -> None:
+        values = [getattr(self, c) for c in COMPONENTS]
+        if any(v < 0 or not math.isfinite(v) for v in values):
+            raise ValueError("weights must be finite and non-negative")
+        # These three always apply, so every pair has a defined mean.
+        if self.sector_fit + self.partnership_fit + self.text_similarity <= 0:
+            raise ValueError("sector, partnership and text weights must not all be 0")
+
+    def vector(self) -> FloatArray:
+        return np.array([getattr(self, c) for c in COMPONENTS], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class EnterpriseProfile:
+    """What matching knows of an enterprise: its project, never its president."""
+
+    enterprise_id: uuid.UUID
+    sectors: tuple[str, ...]
+    stage: str
+    funding_amount: Decimal
+    funding_currency: str
+    partnership_types: tuple[str, ...]
+    summary: str
+    partner_id: uuid.UUID | None = None  # the partner that registered it
+
+
+@dataclass(frozen=True)
+class ParticipantProfile:
+    participant_id: uuid.UUID
+    kind: ParticipantKind
+    sectors: tuple[str, ...]
+    stages: tuple[str, ...]
+    ticket_min: Decimal | None
+    ticket_max: Decimal | None
+    currency: str | None
+    offers: tuple[str, ...]
+    focus: str
+    partner_id: uuid.UUID | None = None
+
+
+# --- text -------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    [
+        "a",
+        "about",
+        "across",
+        "after",
+        "all",
+        "also",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "being",
+        "both",
+        "but",
+        "by",
+        "can",
+        "company",
+        "companies",
+        "for",
+        "from",
+        "has",
+        "have",
+        "help",
+        "helps",
+        "in",
+        "including",
+        "into",
+        "is",
+        "it",
+        "its",
+        "looking",
+        "more",
+        "most",
+        "new",
+        "of",
+        "on",
+        "or",
+        "our",
+        "over",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "using",
+        "we",
+        "what",
+        "which",
+        "while",
+        "who",
+        "will",
+        "with",
+        "within",
+        "without",
+        "year",
+        "years",
+    ]
+)
+# Abbreviations partners write either way.
+_EXPAND = {
+    "ai": ("artificial", "intelligence"),
+    "ml": ("machine", "learning"),
+    "ev": ("electric", "vehicle"),
+    "evs": ("electric", "vehicle"),
+    "iot": ("internet", "thing"),
+    "bms": ("battery", "management"),
+    "av": ("autonomous", "vehicle"),
+    "avs": ("autonomous", "vehicle"),
+    "nlp": ("natural", "language", "processing"),
+}
+
+
+def _stem(word: str) -> str:
+    # Plurals only: enough for short business texts, and reasons stay readable.
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Content words of a text, lower-cased, plurals folded, abbreviations expanded."""
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word in _EXPAND:
+            out.extend(_EXPAND[word])
+        elif word not in _STOP and not word.isdigit():
+            out.append(_stem(word))
+    return out
+
+
+def _text_matrix(texts: Sequence[str]) -> sp.csr_matrix:
+    """Rows of L2-normalised hashed term frequencies (1 + log tf). No IDF: a pair's
+    similarity depends on its two texts only, so incremental rescoring is exact."""
+    indptr = [0]
+    indices: list[int] = []
+    data: list[float] = []
+    for text in texts:
+        counts = Counter(zlib.crc32(t.encode()) % TEXT_DIM for t in terms(text))
+        if counts:
+            weights = np.array([1.0 + math.log(c) for c in counts.values()])
+            weights /= np.linalg.norm(weights)
+            indices.extend(counts.keys())
+            data.extend(weights.tolist())
+        indptr.append(len(indices))
+    return sp.csr_matrix(
+        (np.array(data, dtype=np.float64), np.array(indices, dtype=np.int64), np.array(indptr)),
+        shape=(len(texts), TEXT_DIM),
+    )
+
+
+# --- features ---------------------------------------------------------------------------
+
+
+def _currency_code(currency: str | None) -> int:
+    if not currency:
+        return -1
+    return int.from_bytes(currency.upper().encode()[:3], "big")
+
+
+def _one_hot(lists: Sequence[Sequence[str]], index: dict[str, int]) -> FloatArray:
+    out = np.zeros((len(lists), len(index)), dtype=np.float64)
+    for row, values in enumerate(lists):
+        for v in values:
+            i = index.get(v)
+            if i is not None:
+                out[row, i] = 1.0
+    return out
+
+
+@dataclass(frozen=True)
+class EnterpriseFeatures:
+    ids: list[uuid.UUID]
+    sectors: FloatArray  # (M, S)
+    stage: FloatArray  # (M, stages) one-hot
+    log_amount: FloatArray  # (M,) log2 of the funding sought
+    currency: IntArray  # (M,)
+    seeks: FloatArray  # (M, partnership types)
+    n_seeks: FloatArray  # (M,)
+    text: sp.csr_matrix  # (M, TEXT_DIM)
+
+
+@dataclass(frozen=True)
+class ParticipantFeatures:
+    """Everything scoring needs per participant, precomputed once per party so
+    scoring a newcomer is only matrix products and a few vector operations."""
+
+    ids: list[uuid.UUID]
+    sectors: FloatArray  # (N, S)
+    stages: FloatArray  # (N, stages)
+    near_stages: FloatArray  # (N, stages) stages next to one they invest in
+    has_stages: BoolArray  # (N,)
+    log_low: FloatArray  # (N,) log2 of the ticket minimum, -inf without one
+    log_high: FloatArray  # (N,) log2 of the ticket maximum, inf without one
+    has_ticket: BoolArray  # (N,) a range and its currency are given
+    currency: IntArray  # (N,)
+    offers: FloatArray  # (N, partnership types)
+    n_offers: FloatArray  # (N,)
+    text: sp.csr_matrix  # (N, TEXT_DIM)
+
+
+def enterprise_features(profiles: Sequence[EnterpriseProfile]) -> EnterpriseFeatures:
+    seeks = _one_hot([p.partnership_types for p in profiles], _PARTNERSHIP_INDEX)
+    return EnterpriseFeatures(
+        ids=[p.enterprise_id for p in profiles],
+        sectors=_one_hot([p.sectors for p in profiles], _SECTOR_INDEX),
+        stage=_one_hot([(p.stage,) for p in profiles], _STAGE_INDEX),
+        log_amount=np.log2([float(p.funding_amount) for p in profiles]).reshape(len(profiles)),
+        currency=np.array([_currency_code(p.funding_currency) for p in profiles], dtype=np.int64),
+        seeks=seeks,
+        n_seeks=seeks.sum(axis=1),
+        text=_text_matrix([p.summary for p in profiles]),
+    )
+
+
+def participant_features(profiles: Sequence[ParticipantProfile]) -> ParticipantFeatures:
+    low = np.array([float(p.ticket_min or 0) for p in profiles], dtype=np.float64)
+    high = np.array(
+        [float(p.ticket_max) if p.ticket_max is not None else math.inf for p in profiles],
+        dtype=np.float64,
+    )
+    stages = _one_hot([p.stages for p in profiles], _STAGE_INDEX)
+    offers = _one_hot([p.offers for p in profiles], _PARTNERSHIP_INDEX)
+    with np.errstate(divide="ignore"):
+        log_low, log_high = np.log2(low), np.log2(high)
+    return ParticipantFeatures(
+        ids=[p.participant_id for p in profiles],
+        sectors=_one_hot([p.sectors for p in profiles], _SECTOR_INDEX),
+        stages=stages,
+        near_stages=np.minimum(stages @ _ADJACENT, 1.0),
+        has_stages=stages.sum(axis=1) > 0,
+        log_low=log_low,
+        log_high=log_high,
+        has_ticket=np.array(
+            [
+                (p.ticket_min is not None or p.ticket_max is not None) and p.currency is not None
+                for p in profiles
+            ],
+            dtype=bool,
+        ),
+        currency=np.array([_currency_code(p.currency) for p in profiles], dtype=np.int64),
+        offers=offers,
+        n_offers=offers.sum(axis=1),
+        text=_text_matrix([p.focus for p in profiles]),
+    )
+
+
+def _relation_matrices() -> list[tuple[float, FloatArray]]:
+    """For each level, which sector pairs relate at least that strongly."""
+    order = {name: rank for rank, (name, _) in enumerate(SECTOR_LEVELS)}
+    out = []
+    for rank, (_, value) in enumerate(SECTOR_LEVELS):
+        m = np.zeros((len(SECTORS), len(SECTORS)), dtype=np.float64)
+        for i, a in enumerate(SECTORS):
+            for j, b in enumerate(SECTORS):
+                r = relation(a, b)
+                if r is not None and order[r] <= rank:
+                    m[i, j] = 1.0
+        out.append((value, m))
+    return out
+
+
+_RELATIONS = _relation_matrices()
+
+
+# --- scoring ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per component, its scores (M, N) and where it applies (broadcastable to
+    (M, N)); total (M, N), rounded to 4 decimals."""
+
+    components: tuple[FloatArray, ...]
+    applicable: tuple[BoolArray, ...]
+    total: FloatArray
+
+    def pair(self, i: int, j: int) -> tuple[dict[str, float], dict[str, bool]]:
+        shape = self.total.shape
+        return (
+            {c: float(self.components[k][i, j]) for k, c in enumerate(COMPONENTS)},
+            {
+                c: bool(np.broadcast_to(self.applicable[k], shape)[i, j])
+                for k, c in enumerate(COMPONENTS)
+            },
+        )
+
+
+def _text_similarity(e: sp.csr_matrix, p: sp.csr_matrix) -> FloatArray:
+    if e.shape[0] == 1:
+        # One enterprise: a sparse matrix times a dense vector is the fast path.
+        return np.asarray(p @ e.toarray().ravel(), dtype=np.float64)[None, :]
+    return np.asarray((e @ p.T).toarray(), dtype=np.float64)
+
+
+def score(e: EnterpriseFeatures, p: ParticipantFeatures, weights: Weights) -> Scores:
+    """Score every enterprise of `e` against every participant of `p` (M x N)."""
+    m, n = len(e.ids), len(p.ids)
+    w = weights.vector()
+    always = np.ones((1, 1), dtype=bool)
+
+    sector = np.zeros((m, n), dtype=np.float64)
+    for value, rel in reversed(_RELATIONS):  # weakest first; stronger ones overwrite
+        sector[(e.sectors @ rel @ p.sectors.T) > 0] = value
+
+    stage_applies = p.has_stages[None, :]
+    exact = e.stage @ p.stages.T  # 0 or 1: the project's stage is one of theirs
+    near = e.stage @ p.near_stages.T
+    stage = np.maximum(exact, ADJACENT_STAGE_SCORE * near) * stage_applies
+
+    ticket_applies = p.has_ticket[None, :] & (e.currency[:, None] == p.currency[None, :])
+    amount = e.log_amount[:, None]
+    off = np.maximum(p.log_low[None, :] - amount, 0.0) + np.maximum(
+        amount - p.log_high[None, :], 0.0
+    )
+    ticket = np.clip(1.0 - off / TICKET_OCTAVES, 0.0, 1.0) * ticket_applies
+
+    room = np.minimum(e.n_seeks[:, None], p.n_offers[None, :])
+    partnership = np.divide(
+        e.seeks @ p.offers.T, room, out=np.zeros((m, n), dtype=np.float64), where=room > 0
+    )
+
+    text = np.clip(_text_similarity(e.text, p.text) * TEXT_SCALE, 0.0, 1.0)
+
+    # Components that do not apply drop out of the weighted mean (score 0, weight 0).
+    numerator = w[0] * sector + w[1] * stage + w[2] * ticket + w[3] * partnership + w[4] * text
+    denominator = (w[0] + w[3] + w[4]) + w[1] * stage_applies + w[2] * ticket_applies
+    return Scores(
+        components=(sector, stage, ticket, partnership, text),
+        applicable=(always, stage_applies, ticket_applies, always, always),
+        total=np.round(numerator / denominator, 4),
+    )
+
+
+# --- reasons ----------------------------------------------------------------------------
+
+
+def _money(amount: float, currency: str | None) -> str:
+    return f"{currency or ''} {amount:,.0f}".strip()
+
+
+def _sector_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
+    best: tuple[int, str, str, str] | None = None
+    for rank, (level, _) in enumerate(SECTOR_LEVELS):
+        for a in e.sectors:
+            for b in p.sectors:
+                if relation(a, b) == level and (best is None or rank < best[0]):
+                    best = (rank, level, a, b)
+    if best is None:
+        return "no related sectors: " + ", ".join(e.sectors) + " against " + ", ".join(p.sectors)
+    _, level, a, b = best
+    if level == "same":
+        return f"same sector: {a}"
+    if level == "group":
+        return f"related sectors in the {GROUP_OF[a]} group: {a} and {b}"
+    return f"linked sector groups {GROUP_OF[a]} and {GROUP_OF[b]}: {a} and {b}"
+
+
+def _stage_reason(e: EnterpriseProfile, p: ParticipantProfile, applies: bool, s: float) -> str:
+    if not applies:
+        return f"not applicable: this {p.kind.value} names no investment stages"
+    stages = ", ".join(p.stages)
+    if s >= 1.0:
+        return f"invests at {e.stage}, the project's stage"
+    if s > 0:
+        return f"invests at {stages}, next to the project's {e.stage} stage"
+    return f"invests at {stages}; the project is at {e.stage}"
+
+
+def _ticket_reason(e: EnterpriseProfile, p: ParticipantProfile, applies: bool) -> str:
+    sought = _money(float(e.funding_amount), e.funding_currency)
+    if p.ticket_min is None and p.ticket_max is None:
+        return "not applicable: no ticket range given"
+    if not applies:
+        return (
+            f"not applicable: ticket range in {p.currency or 'no currency'}, funding sought in "
+            f"{e.funding_currency} (currencies are not converted)"
+        )
+    low = float(p.ticket_min) if p.ticket_min is not None else 0.0
+    high = float(p.ticket_max) if p.ticket_max is not None else math.inf
+    amount = float(e.funding_amount)
+    span = (
+        f"{_money(low, p.currency)}-{_money(high, None)}"
+        if math.isfinite(high)
+        else f"from {_money(low, p.currency)}"
+    )
+    if amount < low:
+        return f"seeks {sought}, {low / amount:.1f}x below the ticket range {span}"
+    if amount > high:
+        return f"seeks {sought}, {amount / high:.1f}x above the ticket range {span}"
+    return f"seeks {sought}, within the ticket range {span}"
+
+
+def _partnership_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
+    shared = [t for t in e.partnership_types if t in p.offers]
+    if not shared:
+        return (
+            f"offers none of the partnership types sought ({', '.join(e.partnership_types)})"
+            f"; offers {', '.join(p.offers)}"
+        )
+    return f"offers {', '.join(shared)}, sought by the enterprise"
+
+
+def _text_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
+    mine = terms(e.summary)
+    theirs = set(terms(p.focus))
+    shared = list(dict.fromkeys(t for t in mine if t in theirs))
+    if not shared:
+        return "project summary and focus share no terms"
+    return "project summary and focus share: " + ", ".join(shared[:6])
+
+
+def explain(
+    e: EnterpriseProfile,
+    p: ParticipantProfile,
+    components: dict[str, float],
+    applicable: dict[str, bool],
+    weights: Weights,
+) -> list[MatchComponent]:
+    """The named components of one pair with effective weights and reasons."""
+    raw = {c: getattr(weights, c) if applicable[c] else 0.0 for c in COMPONENTS}
+    total = sum(raw.values())
+    reasons = {
+        "sector_fit": _sector_reason(e, p),
+        "stage_fit": _stage_reason(e, p, applicable["stage_fit"], components["stage_fit"]),
+        "ticket_fit": _ticket_reason(e, p, applicable["ticket_fit"]),
+        "partnership_fit": _partnership_reason(e, p),
+        "text_similarity": _text_reason(e, p),
+    }
+    return [
+        MatchComponent(
+            name=c,
+            score=round(components[c], 4),
+            weight=round(raw[c] / total, 4),
+            reason=reasons[c],
+        )
+        for c in COMPONENTS
+    ]
+
+
+# --- incremental decisions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Indexes (into the scored counterparts) of matches to propose, update, withdraw."""
+
+    proposed: IntArray
+    updated: IntArray
+    withdrawn: IntArray
+
+
+def plan_changes(
+    new: FloatArray, old: FloatArray, active: BoolArray, threshold: float, delta: float
+) -> Changes:
+    """Compare fresh scores with what was last published per counterpart (`old`
+    score, `active` when currently proposed). Above the threshold: propose what is
+    not active, update what moved by at least `delta`; below: withdraw."""
+    above = new >= threshold
+    moved = np.abs(new - np.nan_to_num(old, nan=-1.0)) >= delta - 1e-9
+    return Changes(
+        proposed=np.flatnonzero(above & ~active),
+        updated=np.flatnonzero(above & active & moved),
+        withdrawn=np.flatnonzero(~above & active),
+    )
+
+
+@dataclass(frozen=True)
+class MatchChange:
+    """A match to publish: the event that announces it and what it says."""
+
+    event_type: MatchEventType
+    match: Match
+
+
+@dataclass(frozen=True)
+class Rescoring:
+    """One party scored against every active counterpart of its road show: one
+    of the two profile lists holds only that party."""
+
+    side: Side
+    roadshow_id: uuid.UUID
+    enterprises: Sequence[EnterpriseProfile]
+    participants: Sequence[ParticipantProfile]
+
+
+def plan_rescore(
+    r: Rescoring,
+    existing: Sequence[Match],
+    weights: Weights,
+    threshold: float,
+    delta: float,
+) -> list[MatchChange]:
+    """Score the party against every counterpart at once (one row of the score
+    matrix), then propose, update or withdraw by comparing with what was last
+    published (`existing`: the party's matches, any status). Proposed matches
+    whose counterpart is no longer active are withdrawn too."""
+    changes: list[MatchChange] = []
+    seen: set[uuid.UUID] = set()
+    if r.enterprises and r.participants:
+        changes, seen = _scored_changes(r, existing, weights, threshold, delta)
+    return changes + plan_withdrawal([m for m in existing if m.match_id not in seen])
+
+
+def plan_withdrawal(matches: Sequence[Match]) -> list[MatchChange]:
+    """Withdraw those of `matches` that are proposed (a party left, or its
+    counterpart is no longer active)."""
+    return [
+        MatchChange(
+            "match.withdrawn",
+            m.model_copy(update={"status": "withdrawn", "version": m.version + 1}),
+        )
+        for m in matches
+        if m.status == "proposed"
+    ]
+
+
+def _scored_changes(
+    r: Rescoring, existing: Sequence[Match], weights: Weights, threshold: float, delta: float
+) -> tuple[list[MatchChange], set[uuid.UUID]]:
+    """The changes among the scored counterparts, and the match ids of those
+    that had been published before."""
+    es, ps = r.enterprises, r.participants
+    scores = score(enterprise_features(es), participant_features(ps), weights)
+    total = scores.total.ravel()  # one row or one column: one entry per counterpart
+    ii, jj = np.unravel_index(np.arange(total.size), (len(es), len(ps)))
+    # What was last published, per counterpart.
+    if r.side == "enterprise":
+        by_counterpart = {m.participant_id: m for m in existing}
+        counterparts = [p.participant_id for p in ps]
+    else:
+        by_counterpart = {m.enterprise_id: m for m in existing}
+        counterparts = [e.enterprise_id for e in es]
+    last = [by_counterpart.get(c) for c in counterparts]
+    old = np.array([m.score if m else np.nan for m in last], dtype=np.float64)
+    active = np.array([m is not None and m.status == "proposed" for m in last])
+    plan = plan_changes(total, old, active, threshold, delta)
+    changes: list[MatchChange] = []
+    steps: tuple[tuple[MatchEventType, IntArray], ...] = (
+        ("match.proposed", plan.proposed),
+        ("match.updated", plan.updated),
+        ("match.withdrawn", plan.withdrawn),
+    )
+    for event_type, indexes in steps:
+        for k in indexes:
+            i, j = int(ii[k]), int(jj[k])
+            previous = last[k]
+            components, applicable = scores.pair(i, j)
+            match = Match(
+                match_id=match_id_for(es[i].enterprise_id, ps[j].participant_id),
+                roadshow_id=r.roadshow_id,
+                enterprise_id=es[i].enterprise_id,
+                participant_id=ps[j].participant_id,
+                participant_kind=ps[j].kind,
+                score=float(total[k]),
+                components=explain(es[i], ps[j], components, applicable, weights),
+                status="withdrawn" if event_type == "match.withdrawn" else "proposed",
+                version=previous.version + 1 if previous is not None else 1,
+                enterprise_partner_id=es[i].partner_id,
+                participant_partner_id=ps[j].partner_id,
+            )
+            changes.append(MatchChange(event_type, match))
+    return changes, {m.match_id for m in last if m is not None}
+
+
+@dataclass(frozen=True)
+class MatchView:
+    """A match as partners read it: with both sides' names and answers."""
+
+    match: Match
+    enterprise_name: str | None
+    participant_name: str | None
+    interest: PairInterest
+    # When the silent side's request expires (one side answered, the other not);
+    # shown on a single match, not in lists.
+    interest_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MatchFilter:
+    """Which page of a party's or road show's proposed matches, best first."""
+
+    limit: int
+    after: tuple[float, uuid.UUID] | None = None  # the (score, match id) the page starts after
+    kind: ParticipantKind | None = None
+    min_score: float | None = None

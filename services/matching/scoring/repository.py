@@ -1,0 +1,121 @@
+"""SQL of matches. Functions take the caller's connection, so the unit of work
+decides the transaction; rows come back as contracts and domain data."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from services.matching.interest.model import PairInterest
+from services.matching.scoring.model import MatchFilter, MatchView
+from shared.contracts.matching import Match, MatchComponent, Side
+
+_OWNER_COLUMN = {
+    "enterprise": "m.enterprise_id",
+    "participant": "m.participant_id",
+    "roadshow": "m.roadshow_id",
+}
+
+
+def stored_match(row: Mapping[str, Any]) -> Match:
+    """A match row (joined with both sides' partners) as its last event said it."""
+    return Match(
+        match_id=row["match_id"],
+        roadshow_id=row["roadshow_id"],
+        enterprise_id=row["enterprise_id"],
+        participant_id=row["participant_id"],
+        participant_kind=row["participant_kind"],
+        score=row["score"],
+        components=[MatchComponent.model_validate(c) for c in row["components"]],
+        status=row["status"],
+        version=row["version"],
+        enterprise_partner_id=row["enterprise_partner_id"],
+        participant_partner_id=row["participant_partner_id"],
+    )
+
+
+def pair_interest(row: Mapping[str, Any]) -> PairInterest:
+    """Both sides' answers of a match row."""
+    return PairInterest(
+        enterprise=row["enterprise_interest"],
+        participant=row["participant_interest"],
+        enterprise_at=row["enterprise_interest_at"],
+        participant_at=row["participant_interest_at"],
+    )
+
+
+async def matches_of(conn: asyncpg.Connection, side: Side, party_id: uuid.UUID) -> list[Match]:
+    """Every match of one party (any status), locked for the rescoring."""
+    rows = await conn.fetch(
+        f"""SELECT m.*, e.partner_id AS enterprise_partner_id,
+                   p.partner_id AS participant_partner_id
+              FROM matches m
+              LEFT JOIN enterprises e ON e.id = m.enterprise_id
+              LEFT JOIN participants p ON p.id = m.participant_id
+             WHERE {_OWNER_COLUMN[side]} = $1 FOR UPDATE OF m""",
+        party_id,
+    )
+    return [stored_match(r) for r in rows]
+
+
+async def write_matches(conn: asyncpg.Connection, matches: Sequence[Match]) -> None:
+    """Store what the matches' events say."""
+    if not matches:
+        return
+    await conn.executemany(
+        """INSERT INTO matches (match_id, roadshow_id, enterprise_id, participant_id,
+               participant_kind, score, components, status, version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (match_id) DO UPDATE SET score = EXCLUDED.score,
+               components = EXCLUDED.components, status = EXCLUDED.status,
+               participant_kind = EXCLUDED.participant_kind, version = EXCLUDED.version,
+               updated_at = now()""",
+        [
+            (
+                m.match_id,
+                m.roadshow_id,
+                m.enterprise_id,
+                m.participant_id,
+                m.participant_kind.value,
+                m.score,
+                [c.model_dump() for c in m.components],
+                m.status,
+                m.version,
+            )
+            for m in matches
+        ],
+    )
+
+
+async def list_matches(
+    conn: asyncpg.Connection, owner: str, owner_id: uuid.UUID, f: MatchFilter
+) -> list[MatchView]:
+    """Proposed matches of an enterprise, a participant or a road show, best
+    first, after a (score, match_id) keyset cursor; `f.limit` rows at most."""
+    rows = await conn.fetch(
+        f"""SELECT m.*, e.name AS enterprise_name, p.name AS participant_name,
+                   e.partner_id AS enterprise_partner_id,
+                   p.partner_id AS participant_partner_id
+              FROM matches m
+              JOIN enterprises e ON e.id = m.enterprise_id
+              JOIN participants p ON p.id = m.participant_id
+             WHERE {_OWNER_COLUMN[owner]} = $1 AND m.status = 'proposed'
+               AND ($2::text IS NULL OR m.participant_kind = $2)
+               AND ($3::float8 IS NULL OR m.score >= $3)
+               AND ($4::float8 IS NULL OR (m.score, m.match_id) < ($4, $5::uuid))
+             ORDER BY m.score DESC, m.match_id DESC
+             LIMIT $6""",
+        owner_id,
+        f.kind.value if f.kind is not None else None,
+        f.min_score,
+        f.after[0] if f.after else None,
+        f.after[1] if f.after else None,
+        f.limit,
+    )
+    return [
+        MatchView(stored_match(r), r["enterprise_name"], r["participant_name"], pair_interest(r))
+        for r in rows
+    ]

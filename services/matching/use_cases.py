@@ -1,0 +1,32 @@
+"""Every use case of matching, by bounded context, built once from settings:
+the routes, the event handlers and the worker all call these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.matching.clock import Clock, utc_now
+from services.matching.interest.service import Interest
+from services.matching.readmodel.service import ReadModel
+from services.matching.scheduling.service import Scheduling
+from services.matching.scoring.service import Scoring
+from services.matching.settings import MatchingSettings
+
+
+@dataclass(frozen=True)
+class UseCases:
+    readmodel: ReadModel
+    scoring: Scoring
+    interest: Interest
+    scheduling: Scheduling
+
+    @classmethod
+    def from_settings(cls, settings: MatchingSettings, clock: Clock | None = None) -> UseCases:
+        """`clock` (expiry, closing times, attendance) is injectable for tests."""
+        scoring = Scoring.from_settings(settings)
+        return cls(
+            readmodel=ReadModel(scoring),
+            scoring=scoring,
+            interest=Interest(clock or utc_now),
+            scheduling=Scheduling.from_settings(settings, clock),
+        )
