@@ -36,8 +36,8 @@ async def register_delegation(
     enterprises = await repo.enterprises_of_delegation(uow.conn, delegation_id)
     delegation = repo.delegation_of(row, [e.enterprise_id for e in enterprises])
     uow.emit("delegation.registered", delegation_id, delegation)
-    for e in enterprises:
-        uow.emit("enterprise.registered", e.enterprise_id, await keys.sealed_enterprise(uow, e))
+    for e in await keys.sealed_enterprises(uow, enterprises):
+        uow.emit("enterprise.registered", e.enterprise_id, e)
     return model.DelegationWithEnterprises(delegation, enterprises)
 
 

@@ -17,18 +17,33 @@ class Keyring:
     kek: bytes  # the suite's key-encryption key: wraps each person's key on the keys topic
     topic: str  # the keys topic
 
+    async def sealed_enterprises(
+        self, uow: UnitOfWork, enterprises: list[c.Enterprise]
+    ) -> list[c.Enterprise]:
+        """The enterprises as events carry them: their presidents' personal fields sealed."""
+        people = [e.enterprise_id for e in enterprises if _has_personal_data(e.president)]
+        keys = await self._keys(uow, people, "enterprise.president")
+        return [
+            e.model_copy(
+                update={
+                    "president": pd.seal_person(keys[e.enterprise_id], e.enterprise_id, e.president)
+                }
+            )
+            if e.enterprise_id in keys
+            else e
+            for e in enterprises
+        ]
+
     async def sealed_enterprise(self, uow: UnitOfWork, e: c.Enterprise) -> c.Enterprise:
-        """The enterprise as events carry it: its president's personal fields sealed."""
-        if not _has_personal_data(e.president):
-            return e
-        key = await self._key(uow, e.enterprise_id, "enterprise.president")
-        return e.model_copy(update={"president": pd.seal_person(key, e.enterprise_id, e.president)})
+        (sealed,) = await self.sealed_enterprises(uow, [e])
+        return sealed
 
     async def sealed_participant(self, uow: UnitOfWork, p: c.Participant) -> c.Participant:
         if not _has_personal_data(p.contact):
             return p
-        key = await self._key(uow, p.participant_id, "participant.contact")
-        return p.model_copy(update={"contact": pd.seal_person(key, p.participant_id, p.contact)})
+        keys = await self._keys(uow, [p.participant_id], "participant.contact")
+        sealed = pd.seal_person(keys[p.participant_id], p.participant_id, p.contact)
+        return p.model_copy(update={"contact": sealed})
 
     async def destroy(self, uow: UnitOfWork, subject_ids: list[uuid.UUID]) -> None:
         """Every sealed copy of these people's data, wherever it is, becomes unreadable."""
@@ -41,16 +56,24 @@ class Keyring:
                 topic=self.topic,
             )
 
-    async def _key(self, uow: UnitOfWork, subject_id: uuid.UUID, kind: c.ErasedKind) -> bytes:
-        key = await repo.person_key(uow.conn, subject_id)
-        if key is not None:
-            return key
-        key = await repo.store_person_key(uow.conn, subject_id, kind, pd.new_key())
-        issued = c.PersonKeyIssued(
-            subject_id=subject_id, kind=kind, wrapped_key=pd.wrap_key(self.kek, subject_id, key)
-        )
-        uow.emit("person.key_issued", subject_id, issued, topic=self.topic)
-        return key
+    async def _keys(
+        self, uow: UnitOfWork, subject_ids: list[uuid.UUID], kind: c.ErasedKind
+    ) -> dict[uuid.UUID, bytes]:
+        """Each subject's key: the live one, or a new one (published, wrapped)."""
+        if not subject_ids:
+            return {}
+        keys = await repo.person_keys(uow.conn, subject_ids)
+        missing = {s: pd.new_key() for s in subject_ids if s not in keys}
+        if missing:
+            stored = await repo.store_person_keys(uow.conn, kind, missing)
+            for subject_id, key in stored.items():
+                wrapped = pd.wrap_key(self.kek, subject_id, key)
+                issued = c.PersonKeyIssued(subject_id=subject_id, kind=kind, wrapped_key=wrapped)
+                uow.emit("person.key_issued", subject_id, issued, topic=self.topic)
+            keys |= stored
+            if len(keys) < len(subject_ids):  # another transaction stored some first
+                keys |= await repo.person_keys(uow.conn, [s for s in subject_ids if s not in keys])
+        return keys
 
 
 def _has_personal_data(person: c.Person) -> bool:

@@ -53,32 +53,35 @@ async def insert_erasure(
 # --- personal-data keys --------------------------------------------------------------
 
 
-async def person_key(conn: asyncpg.Connection, subject_id: uuid.UUID) -> bytes | None:
-    """The subject's live key (None: none yet, or destroyed)."""
-    key: bytes | None = await conn.fetchval(
-        "SELECT key FROM person_keys WHERE subject_id = $1 AND key IS NOT NULL", subject_id
+async def person_keys(
+    conn: asyncpg.Connection, subject_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, bytes]:
+    """The subjects' live keys (a subject with none yet, or a destroyed one, is absent)."""
+    rows = await conn.fetch(
+        "SELECT subject_id, key FROM person_keys"
+        " WHERE subject_id = ANY($1::uuid[]) AND key IS NOT NULL",
+        subject_ids,
     )
-    return key
+    return {r["subject_id"]: r["key"] for r in rows}
 
 
-async def store_person_key(
-    conn: asyncpg.Connection, subject_id: uuid.UUID, kind: str, key: bytes
-) -> bytes:
-    """Keep `key` for the subject unless a live one exists (then that one wins)."""
-    stored: bytes | None = await conn.fetchval(
-        """INSERT INTO person_keys (subject_id, kind, key) VALUES ($1, $2, $3)
+async def store_person_keys(
+    conn: asyncpg.Connection, kind: str, keys: dict[uuid.UUID, bytes]
+) -> dict[uuid.UUID, bytes]:
+    """Keep these new keys, except where a live key exists (that one wins); returns the
+    keys that were stored."""
+    rows = await conn.fetch(
+        """INSERT INTO person_keys (subject_id, kind, key)
+           SELECT s, $1, k FROM unnest($2::uuid[], $3::bytea[]) AS t(s, k)
            ON CONFLICT (subject_id) DO UPDATE
                   SET key = EXCLUDED.key, created_at = now(), destroyed_at = NULL
             WHERE person_keys.key IS NULL
-           RETURNING key""",
-        subject_id,
+           RETURNING subject_id, key""",
         kind,
-        key,
+        list(keys),
+        list(keys.values()),
     )
-    if stored is None:  # a live key was there first
-        stored = await person_key(conn, subject_id)
-    assert stored is not None
-    return stored
+    return {r["subject_id"]: r["key"] for r in rows}
 
 
 async def destroy_person_keys(conn: asyncpg.Connection, subject_ids: list[uuid.UUID]) -> None:
