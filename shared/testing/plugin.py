@@ -125,8 +125,18 @@ class DatabaseFactory:
         return database_url(self.server_url, name)
 
     async def drop_all(self) -> None:
-        for name in reversed(self.created):
-            await drop_database(self.server_url, name)
+        """Drop every database of the session, many at once: each DROP DATABASE waits
+        for a checkpoint, and concurrent drops share one instead of queueing for
+        one each (seconds apiece on a busy server)."""
+        gate = asyncio.Semaphore(40)
+
+        async def drop(name: str) -> None:
+            async with gate:
+                await drop_database(self.server_url, name)
+
+        templates = set(self._templates.values())
+        await asyncio.gather(*(drop(n) for n in self.created if n not in templates))
+        await asyncio.gather(*(drop(n) for n in templates))
 
 
 @pytest_asyncio.fixture(scope="session")
