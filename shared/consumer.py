@@ -327,7 +327,8 @@ class IdempotentConsumer:
             consumer=self.name,
             events=len(fresh),
             ms=round(seconds * 1000, 1),
-            correlation_id=fresh[-1].envelope.correlation_id,
+            # Every flow this batch advanced, so ops find each one's step here.
+            correlation_ids=sorted({i.envelope.correlation_id for i in fresh})[:50],
             **_source(last),
         )
         if self._after_commit is not None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import structlog
+
 from shared.contracts import CONTRACTS, EventType
 from shared.envelope import Envelope
 from shared.unit_of_work import UnitOfWork
@@ -102,8 +104,11 @@ class EventHandlers:
             batch_handler = self._batch.get(events[i][0].type)
             if batch_handler is None:
                 event, data = events[i]
-                for handler in self._by_type.get(event.type, ()):
-                    await handler(uow.caused_by(event), event, data)
+                with structlog.contextvars.bound_contextvars(
+                    correlation_id=event.correlation_id, event_id=str(event.id)
+                ):
+                    for handler in self._by_type.get(event.type, ()):
+                        await handler(uow.caused_by(event), event, data)
                 i += 1
                 continue
             j = i + 1
