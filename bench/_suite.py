@@ -158,6 +158,7 @@ class Suite:
         )
         deadline = time.monotonic() + within_seconds
         while not all(ready(u) for u in self.urls.by_service().values()):
+            self.services()  # remember children as they come, to stop them if start fails
             if self.process.poll() is not None:
                 raise RuntimeError(f"make up exited with {self.process.returncode}; see {log.name}")
             if time.monotonic() > deadline:
@@ -165,7 +166,7 @@ class Suite:
                     f"the suite was not ready after {within_seconds:.0f} s; see {log.name}"
                 )
             time.sleep(0.3)
-        self.services()  # remember the children now, to stop them even if deploy.local hangs
+        self.services()
 
     def admin_token(self) -> str:
         return (self.home / "admin-token").read_text().strip()
@@ -188,13 +189,13 @@ class Suite:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for pid in self.children:
-            if _alive_child_of_ours(pid):
+        for pid in self.children:  # what deploy.local left behind (a failed start, a hang)
+            if _alive_service(pid):
                 os.kill(pid, signal.SIGKILL)
         self.process = None
 
 
-def _alive_child_of_ours(pid: int) -> bool:
+def _alive_service(pid: int) -> bool:
     try:
         return "services." in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:

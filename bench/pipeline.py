@@ -989,6 +989,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except (RuntimeError, TimeoutError) as exc:  # the suite did not come up
+        print(f"\n{exc}", file=sys.stderr)
+        return 1
     finally:
         if suite is not None:
             suite.stop()
