@@ -346,7 +346,8 @@ async def match_count(api: Api, show: Show) -> int:
 class Peaks:
     lag: dict[tuple[str, str], float] = field(default_factory=dict)  # (service, consumer) -> s
     outbox: dict[str, float] = field(default_factory=dict)  # service -> rows
-    handled: dict[str, float] = field(default_factory=dict)  # service -> consumer messages
+    activity: dict[str, float] = field(default_factory=dict)  # service -> consumed + published
+    moved_at: dict[str, float] = field(default_factory=dict)  # service -> when activity last moved
     rss_kb: dict[ServiceProcess, int] = field(default_factory=dict)
     loop_lag: list[float] = field(default_factory=list)
     metrics_seen: bool = False
@@ -356,7 +357,7 @@ class Peaks:
 
 
 def read_metrics(service: str, text: str, peaks: Peaks) -> None:
-    handled = 0.0
+    activity = 0.0  # messages its consumers finished with, plus events its relay published
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name in LAG_METRICS:
@@ -364,9 +365,11 @@ def read_metrics(service: str, text: str, peaks: Peaks) -> None:
                 peaks.note(peaks.lag, (service, s.labels.get("consumer", "?")), s.value)
             elif s.name == "roadshow_outbox_pending":
                 peaks.note(peaks.outbox, service, s.value)
-            elif s.name == "roadshow_consumer_messages_total":
-                handled += s.value
-    peaks.handled[service] = handled
+            elif s.name in ("roadshow_consumer_messages_total", "roadshow_outbox_published_total"):
+                activity += s.value
+    if peaks.activity.get(service) != activity:
+        peaks.activity[service] = activity
+        peaks.moved_at[service] = time.time()
 
 
 class Sampler:
@@ -546,17 +549,23 @@ async def drain(
 async def matching_quiet(
     api: Api, show: Show, sampler: Sampler, deadline: float, quiet: float, every: float
 ) -> tuple[bool, int, float]:
-    last: tuple[int, float] | None = None
-    changed_mono, changed_wall = time.monotonic(), time.time()
+    """(settled, match count, when matching last moved). The match count comes from
+    matching's figures, which reads every match: it is polled at most a fifth of the
+    time, the cheap /metrics counters (sampled every 0.5 s) say precisely when
+    matching last consumed or published anything."""
+    last_count, count_changed = -1, time.time()
     while True:
-        now = (await match_count(api, show), sampler.peaks.handled.get("matching", 0.0))
-        if now != last:
-            last, changed_mono, changed_wall = now, time.monotonic(), time.time()
-        if time.monotonic() - changed_mono >= quiet:
-            return True, now[0], changed_wall
+        t = time.monotonic()
+        count = await match_count(api, show)
+        took = time.monotonic() - t
+        if count != last_count:
+            last_count, count_changed = count, time.time()
+        moved = max(count_changed, sampler.peaks.moved_at.get("matching", 0.0))
+        if time.time() - moved >= quiet:
+            return True, count, moved
         if time.monotonic() > deadline:
-            return False, now[0], math.nan
-        await asyncio.sleep(every)
+            return False, count, math.nan
+        await asyncio.sleep(max(every, 4 * took))
 
 
 async def _all_in(expected: dict[Key, str], hooks: list[Hook]) -> bool:
@@ -636,6 +645,10 @@ async def figure_one(api: Api, opts: Options, admin_token: str, sampler: Sampler
         ids = set(load.sent_at)
         d = await drain(api, show, receiver, sampler, ids, opts.drain_seconds, 5.0, 1.0)
         print_drain(d, opts.drain_seconds)
+        if d.matching_settled:
+            line(
+                "matching done, after the last send", f"{d.matches_done_at - load.last_send:.1f} s"
+            )
         print_first_webhook(load, d.expected, receiver.hooks)
         print_webhooks(receiver.hooks, d.expected, ids, d.delivered_all and d.matching_settled)
     finally:
@@ -854,6 +867,25 @@ async def _healthy(url: str) -> bool:
         return False
 
 
+async def delegations_of_five(
+    api: Api, admin_token: str, seed: int
+) -> tuple[dict[str, str], Iterator[dict[str, Any]]]:
+    """A partner of its own, a road show without participants, and an endless stream
+    of delegation bodies with 5 enterprises each."""
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    organiser = await partner(api, admin, f"{ORGANISER} (throughput)", "throughput")
+    data = generate(seed, 500, 0)
+    url = f"{api.urls.registration}/v1/roadshows"
+    rid = (await api.call("POST", url, organiser, data.roadshow))["roadshow_id"]
+    base = {k: v for k, v in data.delegation.items() if k != "enterprises"}
+    pool = data.delegation["enterprises"]
+    bodies = (
+        {**base, "roadshow_id": rid, "enterprises": [pool[(s + i) % len(pool)] for i in range(5)]}
+        for s in itertools.count(0, 5)
+    )
+    return organiser, bodies
+
+
 async def figure_three(api: Api, opts: Options, admin_token: str, server_url: str | None) -> None:
     heading(
         f"3. delegation of 5 at {opts.connections} connections for {opts.throughput_seconds:g} s: "
@@ -862,19 +894,7 @@ async def figure_three(api: Api, opts: Options, admin_token: str, server_url: st
     if server_url is None:
         line("bare endpoint", "skipped: no PostgreSQL URL (pass --database-url)")
         return
-    admin = {"Authorization": f"Bearer {admin_token}"}
-    organiser = await partner(api, admin, f"{ORGANISER} (throughput)", "throughput")
-    data = generate(opts.seed + 2, 500, 0)
-    rid = (
-        await api.call("POST", f"{api.urls.registration}/v1/roadshows", organiser, data.roadshow)
-    )["roadshow_id"]
-    base = {k: v for k, v in data.delegation.items() if k != "enterprises"}
-    pool = data.delegation["enterprises"]
-    starts = itertools.count(0, 5)
-    bodies = (
-        {**base, "roadshow_id": rid, "enterprises": [pool[(s + i) % len(pool)] for i in range(5)]}
-        for s in starts
-    )
+    organiser, bodies = await delegations_of_five(api, admin_token, opts.seed + 2)
     conn = aiohttp.TCPConnector(limit=opts.connections)
     async with bare_endpoint(server_url) as bare_url, aiohttp.ClientSession(connector=conn) as s:
         reg_url = f"{api.urls.registration}/v1/delegations"
@@ -906,29 +926,23 @@ def print_throughput(label: str, t: Throughput) -> None:
 # --- the run -----------------------------------------------------------------------------------
 
 
-async def run(
-    opts: Options,
-    urls: Urls,
-    admin_token: str,
-    processes: Callable[[], list[ServiceProcess]],
-    server_url: Callable[[], str | None],
-) -> None:
+async def run(opts: Options, target: Target) -> None:
     timeout = aiohttp.ClientTimeout(total=60)
     connector = aiohttp.TCPConnector(limit=opts.cap)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        api = Api(session, urls)
-        sampler = Sampler(api, processes).start()
+        api = Api(session, target.urls)
+        sampler = Sampler(api, target.processes).start()
         try:
             if opts.fair:
-                await figure_two(api, opts, admin_token, sampler)
+                await figure_two(api, opts, target.admin_token, sampler)
             else:
-                await figure_one(api, opts, admin_token, sampler)
+                await figure_one(api, opts, target.admin_token, sampler)
             heading("during the run")
             print_peaks(sampler.peaks, opts.replicas)
         finally:
             await sampler.stop()
         if not opts.skip_throughput:
-            await figure_three(api, opts, admin_token, server_url())
+            await figure_three(api, opts, target.admin_token, target.server_url)
 
 
 def describe_replicas(opts: Options, started_by_bench: bool) -> None:
@@ -948,48 +962,65 @@ def describe_replicas(opts: Options, started_by_bench: bool) -> None:
         )
 
 
+@dataclass
+class Target:
+    """The suite a run drives: its URLs, operator token, service processes, database."""
+
+    urls: Urls
+    admin_token: str
+    processes: Callable[[], list[ServiceProcess]]
+    server_url: str | None
+
+
+def attach(opts: Options, url: str) -> Target:
+    """A suite already running (its state folder is --home)."""
+    urls = Urls.from_port(int(url.rstrip("/").rsplit(":", 1)[1]))
+    if not all(ready(u) for u in urls.by_service().values()):
+        raise RuntimeError(f"the suite at {url} is not ready")
+    pid = opts.suite_pid
+    line("suite", f"already running at {url} (state {opts.home})")
+    return Target(
+        urls,
+        (opts.home / "admin-token").read_text().strip(),
+        (lambda: service_processes(pid)) if pid else (lambda: []),
+        opts.database_url or embedded_postgres_url(opts.home),
+    )
+
+
+def launch(suite: Suite, opts: Options) -> Target:
+    t = time.monotonic()
+    suite.start(within_seconds=180)
+    pid = suite.process.pid if suite.process else "?"
+    line(
+        "suite",
+        f"make up (python -m deploy.local) ready in {time.monotonic() - t:.1f} s, pid {pid}",
+    )
+    ports = f"kafka {suite.kafka_port}, http {suite.first_port}-{suite.first_port + 2}"
+    line("state / ports", f"{opts.home}, {ports}")
+    server = opts.database_url or embedded_postgres_url(opts.home)
+    return Target(suite.urls, suite.admin_token(), suite.services, server)
+
+
 def main(argv: list[str] | None = None) -> int:
     opts = parse_options(argv)
     signal.signal(signal.SIGTERM, _interrupt)
-    print(
-        "Event pipeline bench: HTTP -> registration -> outbox -> Kafka -> matching -> Kafka -> notification -> webhook"
-    )
+    print("Event pipeline bench: HTTP -> registration -> outbox -> Kafka -> matching -> Kafka")
+    print("  -> notification -> signed webhook, through the public HTTP APIs only")
     suite: Suite | None = None
     try:
         if opts.url:
-            first = int(opts.url.rstrip("/").rsplit(":", 1)[1])
-            urls = Urls.from_port(first)
-            if not all(ready(u) for u in urls.by_service().values()):
-                print(f"the suite at {opts.url} is not ready", file=sys.stderr)
-                return 1
-            token = (opts.home / "admin-token").read_text().strip()
-            pid = opts.suite_pid
-            processes = (lambda: service_processes(pid)) if pid else (lambda: [])
-            server = opts.database_url or embedded_postgres_url(opts.home)
-            line("suite", f"already running at {opts.url} (state {opts.home})")
+            target = attach(opts, opts.url)
         else:
-            first = free_port_run(3)
-            suite = Suite(
-                opts.home, free_port_run(1, 41000, 50000), first, opts.replicas, opts.database_url
-            )
-            t = time.monotonic()
-            suite.start(within_seconds=180)
-            urls, token, processes = suite.urls, suite.admin_token(), suite.services
-            line(
-                "suite",
-                f"make up (python -m deploy.local) ready in {time.monotonic() - t:.1f} s, pid {suite.process.pid if suite.process else '?'}",
-            )
-            line(
-                "state / ports", f"{opts.home}, kafka {suite.kafka_port}, http {first}-{first + 2}"
-            )
-            server = opts.database_url or embedded_postgres_url(opts.home)
+            kafka_port, http_port = free_port_run(1, 41000, 50000), free_port_run(3)
+            suite = Suite(opts.home, kafka_port, http_port, opts.replicas, opts.database_url)
+            target = launch(suite, opts)
         describe_replicas(opts, suite is not None)
-        asyncio.run(run(opts, urls, token, processes, lambda: server))
+        asyncio.run(run(opts, target))
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except (RuntimeError, TimeoutError) as exc:  # the suite did not come up
+    except (RuntimeError, TimeoutError) as exc:  # the suite did not come up, or an API failed
         print(f"\n{exc}", file=sys.stderr)
         return 1
     finally:
