@@ -11,14 +11,18 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from services.notification.email.channel import EmailChannel
-from services.notification.events.handlers import CONSUMER, event_handlers
+from services.notification.events.handlers import (
+    CONSUMER,
+    matching_handlers,
+    registration_handlers,
+)
 from services.notification.http.routes import USE_CASES, api
 from services.notification.outbound.policy import Clock
 from services.notification.outbound.worker import Channel, DeliveryWorker
 from services.notification.settings import NotificationSettings
 from services.notification.use_cases import UseCases, create_use_cases
 from services.notification.webhooks.channel import WebhookChannel
-from shared.consumer import IdempotentConsumer, consumer_from_settings
+from shared.consumer import consumer_from_settings
 from shared.db import SHARED_MIGRATIONS
 from shared.envelope import utcnow
 from shared.http.app import create_service_app
@@ -53,16 +57,26 @@ def create_relay(settings: NotificationSettings) -> OutboxRelay:
     return relay_from_settings(settings)
 
 
-def create_consumer(settings: NotificationSettings, use_cases: UseCases) -> IdempotentConsumer:
+def create_consumers(settings: NotificationSettings, use_cases: UseCases) -> list[Background]:
+    """One consumer per topic, each its own group (`notification-registration`,
+    `notification-matching`) with its own loop and readiness check: a flood of
+    match events never holds back a registration (the parties they wait for)."""
     topics = settings.topics
-    return consumer_from_settings(
-        settings,
-        CONSUMER,
-        [topics.registration, topics.matching],
-        event_handlers(use_cases),
-        producer=PRODUCER,
-        emits_to=topics.notification,
-    )
+    out = []
+    for stream, topic, handlers in (
+        ("registration", topics.registration, registration_handlers(use_cases)),
+        ("matching", topics.matching, matching_handlers(use_cases)),
+    ):
+        consumer = consumer_from_settings(
+            settings,
+            f"{CONSUMER}-{stream}",
+            [topic],
+            handlers,
+            producer=PRODUCER,
+            emits_to=topics.notification,
+        )
+        out.append(Background(f"consumer_{stream}", consumer.run, consumer.healthy))
+    return out
 
 
 def channels(
@@ -106,13 +120,12 @@ def background(
     use_cases: UseCases | None = None,
 ) -> list[Background]:
     """What `serve` and `worker` run besides the API: the outbox relay, the
-    consumer of registration and matching events, and the delivery worker."""
+    consumers of registration and of matching events, and the delivery worker."""
     use_cases = use_cases or create_use_cases(settings, clock=clock, resolver=resolver)
     relay = create_relay(settings)
-    consumer = create_consumer(settings, use_cases)
     worker = create_worker(settings, clock=clock, resolver=resolver)
     return [
         Background("outbox_relay", relay.run, relay.healthy),
-        Background("consumer", consumer.run, consumer.healthy),
+        *create_consumers(settings, use_cases),
         Background("delivery_worker", worker.run, worker.healthy),
     ]

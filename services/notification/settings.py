@@ -80,6 +80,12 @@ class NotificationSettings(ServiceSettings):
     endpoint_concurrency: int = Field(
         default=4, ge=1, description="Requests in flight per subscription, across all workers"
     )
+    host_concurrency: int = Field(
+        default=16,
+        ge=0,
+        description="Connections at once per receiving host in one worker process, however "
+        "many subscriptions point there (0: no bound beyond worker_concurrency)",
+    )
     worker_batch_size: int = Field(default=100, ge=1, le=10_000)
     worker_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often due retries are looked for"

@@ -135,11 +135,15 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         async with self.opened():
-            listener = await self._listen()
+            listener: asyncpg.Connection | None = None
             log.info("delivery.started")
             try:
                 while not stop.is_set():
                     self.last_round = time.monotonic()
+                    if listener is None or listener.is_closed():
+                        # A dropped listening connection is opened again; until
+                        # then the poll interval is the fallback.
+                        listener = await self._listen()
                     try:
                         claimed = await self.run_once()
                     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -151,11 +151,15 @@ async def check_endpoint(
 
 
 def make_connector(
-    allow_private: bool, resolver: AbstractResolver | None = None, limit: int = 100
+    allow_private: bool,
+    resolver: AbstractResolver | None = None,
+    limit: int = 100,
+    limit_per_host: int = 0,
 ) -> aiohttp.TCPConnector:
     """The delivery client's connector: resolves through CheckedResolver and
     checks each address again as its socket is opened (literal IPs skip the
-    resolver)."""
+    resolver). Its connections are pooled and kept alive between requests;
+    `limit` bounds them in all, `limit_per_host` per receiving host (0: none)."""
 
     def checked_socket(addr_info: Any) -> socket.socket:
         family, type_, proto, _, address = addr_info
@@ -168,6 +172,6 @@ def make_connector(
     return aiohttp.TCPConnector(
         resolver=CheckedResolver(allow_private, resolver),
         limit=limit,
-        limit_per_host=0,
+        limit_per_host=limit_per_host,
         socket_factory=checked_socket,
     )
