@@ -109,6 +109,7 @@ def create_worker(
         concurrency=settings.worker_concurrency,
         poll_seconds=settings.worker_poll_seconds,
         pool_max=settings.db_pool_max,
+        clock=clock,
     )
 
 

@@ -161,6 +161,39 @@ async def record_attempt(
     return bool(result != "UPDATE 0")
 
 
+async def give_up(
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    *,
+    number: int,
+    token: uuid.UUID,
+    error: str,
+    now: datetime,
+) -> bool:
+    """End a notification dead, with `error`, when its attempt cannot even be
+    recorded (the failure is the same on every try); only while this worker
+    still holds the lease. False: the lease was lost meanwhile."""
+    await conn.execute(
+        """UPDATE delivery_attempts SET outcome = 'failed', error = $3, finished_at = $4
+            WHERE notification_id = $1 AND number = $2""",
+        notification_id,
+        number,
+        error,
+        now,
+    )
+    result = await conn.execute(
+        """UPDATE notifications
+              SET status = 'dead', next_attempt_at = NULL, lease_token = NULL,
+                  last_error = $3, dead_at = $4, updated_at = $4
+            WHERE id = $1 AND lease_token = $2 AND status = 'pending'""",
+        notification_id,
+        token,
+        error,
+        now,
+    )
+    return bool(result != "UPDATE 0")
+
+
 class Claimed(Protocol):
     """A leased attempt as a channel holds it."""
 
