@@ -18,7 +18,8 @@ from services.notification.events.handlers import (
 )
 from services.notification.http.routes import USE_CASES, api
 from services.notification.outbound.policy import Clock
-from services.notification.outbound.worker import Channel, DeliveryWorker
+from services.notification.outbound.worker import Channel, DeliveryWorker, WorkerDatabase
+from services.notification.parties.expiry import HeldEventExpiry
 from services.notification.settings import NotificationSettings
 from services.notification.use_cases import UseCases, create_use_cases
 from services.notification.webhooks.channel import WebhookChannel
@@ -102,13 +103,15 @@ def create_worker(
     """The delivery worker; `units` shares a pool the caller owns."""
     return DeliveryWorker(
         channels(settings, clock=clock, resolver=resolver),
-        dsn=settings.database_url.get_secret_value(),
-        units=units,
-        producer=PRODUCER,
-        topic=settings.topics.notification,
+        database=WorkerDatabase(
+            dsn=settings.database_url.get_secret_value(),
+            producer=PRODUCER,
+            topic=settings.topics.notification,
+            pool_max=settings.db_pool_max,
+            units=units,
+        ),
         concurrency=settings.worker_concurrency,
         poll_seconds=settings.worker_poll_seconds,
-        pool_max=settings.db_pool_max,
         clock=clock,
     )
 
@@ -121,12 +124,20 @@ def background(
     use_cases: UseCases | None = None,
 ) -> list[Background]:
     """What `serve` and `worker` run besides the API: the outbox relay, the
-    consumers of registration and of matching events, and the delivery worker."""
+    consumers of registration and of matching events, the delivery worker and
+    the expiry of held events."""
     use_cases = use_cases or create_use_cases(settings, clock=clock, resolver=resolver)
     relay = create_relay(settings)
     worker = create_worker(settings, clock=clock, resolver=resolver)
+    expiry = HeldEventExpiry(
+        dsn=settings.database_url.get_secret_value(),
+        max_age=settings.held_event_max_age,
+        interval=settings.held_check_seconds,
+        clock=clock,
+    )
     return [
         Background("outbox_relay", relay.run, relay.healthy),
         *create_consumers(settings, use_cases),
         Background("delivery_worker", worker.run, worker.healthy),
+        Background("held_events", expiry.run, expiry.healthy),
     ]

@@ -120,13 +120,7 @@ async def lease(
 
 
 async def record_attempt(
-    conn: asyncpg.Connection,
-    notification_id: uuid.UUID,
-    number: int,
-    token: uuid.UUID,
-    attempt: Attempt,
-    decision: Decision,
-    now: datetime,
+    conn: asyncpg.Connection, job: Claimed, attempt: Attempt, decision: Decision, now: datetime
 ) -> bool:
     """Store an attempt's end and the notification's next state, only while this
     worker still holds the lease (False: it expired and the notification moved
@@ -135,8 +129,8 @@ async def record_attempt(
         """UPDATE delivery_attempts SET outcome = $3, status_code = $4, latency_ms = $5,
                   error = $6, finished_at = $7
             WHERE notification_id = $1 AND number = $2""",
-        notification_id,
-        number,
+        job.notification_id,
+        job.number,
         attempt.outcome,
         attempt.status_code,
         attempt.latency_ms,
@@ -150,8 +144,8 @@ async def record_attempt(
                   delivered_at = CASE WHEN $3::text = 'delivered' THEN $7::timestamptz END,
                   dead_at = CASE WHEN $3::text = 'dead' THEN $7::timestamptz END
             WHERE id = $1 AND lease_token = $2 AND status = 'pending'""",
-        notification_id,
-        token,
+        job.notification_id,
+        job.token,
         decision.status,
         decision.next_attempt_at,
         attempt.status_code,
@@ -221,9 +215,7 @@ async def conclude(
     """Decide what follows the attempt under the channel's policy and store it;
     None when the lease was lost."""
     decision = decide(attempt, job.tries, policy, now, rand)
-    settled = await record_attempt(
-        conn, job.notification_id, job.number, job.token, attempt, decision, now
-    )
+    settled = await record_attempt(conn, job, attempt, decision, now)
     return decision if settled else None
 
 

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
@@ -86,29 +87,35 @@ class Channel(Protocol[J]):
         ...
 
 
+@dataclass(frozen=True)
+class WorkerDatabase:
+    """Where the worker's units of work come from: a pool of its own on `dsn`
+    (`pool_max` connections), or `units`, a pool the caller owns. `dsn` is also
+    where the worker listens for new notifications."""
+
+    dsn: str
+    producer: str
+    topic: str
+    pool_max: int = 5
+    units: UnitsOfWork | None = None
+
+
 class DeliveryWorker:
     def __init__(
         self,
         channels: Sequence[Channel[Any]],
         *,
-        dsn: str,
-        units: UnitsOfWork | None = None,
-        producer: str,
-        topic: str,
+        database: WorkerDatabase,
         concurrency: int,
         poll_seconds: float,
-        pool_max: int = 5,
         clock: Clock = utcnow,
     ) -> None:
         self._channels = list(channels)
-        self._dsn = dsn
-        self._given_units = units
-        self._units: UnitsOfWork | None = units
-        self._producer = producer
-        self._topic = topic
+        self._db = database
+        self._dsn = database.dsn
+        self._units: UnitsOfWork | None = database.units
         self._concurrency = concurrency
         self._poll = poll_seconds
-        self._pool_max = pool_max
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight = {channel.log_as: 0 for channel in self._channels}
@@ -125,8 +132,8 @@ class DeliveryWorker:
         for driving it round by round (`deliver_due`)."""
         pool: asyncpg.Pool | None = None
         if self._units is None:
-            pool = await create_pool(self._dsn, self._pool_max)
-            self._units = UnitsOfWork(pool, self._producer, self._topic)
+            pool = await create_pool(self._dsn, self._db.pool_max)
+            self._units = UnitsOfWork(pool, self._db.producer, self._db.topic)
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for channel in self._channels:
@@ -140,7 +147,7 @@ class DeliveryWorker:
         finally:
             if pool is not None:
                 await pool.close()
-                self._units = self._given_units
+                self._units = self._db.units
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop`, outliving any failure: a round that fails (the
@@ -193,6 +200,8 @@ class DeliveryWorker:
         try:
             conn = await asyncpg.connect(self._dsn)
             await conn.add_listener("notifications", lambda *_: self._wake.set())
+            # Lost, it is reopened at the top of the next round: wake for that too.
+            conn.add_termination_listener(lambda *_: self._wake.set())
             return conn
         except Exception as exc:
             log.warning("delivery.listen_failed", error=type(exc).__name__)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 import asyncpg
 
 from services.notification.parties.model import HeldEvent, KnownEnterprise, KnownParticipant
 from shared.contracts.registration import Enterprise, Participant
 from shared.envelope import Envelope
+
+K = TypeVar("K", KnownParticipant, KnownEnterprise)
 
 
 async def upsert_participant(
@@ -86,23 +88,28 @@ async def get_enterprise(conn: asyncpg.Connection, id_: uuid.UUID) -> KnownEnter
 async def get_participants(
     conn: asyncpg.Connection, ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, KnownParticipant]:
-    rows = await conn.fetch(
-        """SELECT id, partner_id, roadshow_id, kind, name, sectors, status
-             FROM participants WHERE id = ANY($1::uuid[])""",
-        list(ids),
-    )
-    return {r["id"]: KnownParticipant(**{**dict(r), "sectors": tuple(r["sectors"])}) for r in rows}
+    return await _known(conn, "participants", "kind", KnownParticipant, ids)
 
 
 async def get_enterprises(
     conn: asyncpg.Connection, ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, KnownEnterprise]:
+    return await _known(conn, "enterprises", "country", KnownEnterprise, ids)
+
+
+async def _known(
+    conn: asyncpg.Connection,
+    table: Literal["participants", "enterprises"],
+    extra: Literal["kind", "country"],
+    cls: type[K],
+    ids: Collection[uuid.UUID],
+) -> dict[uuid.UUID, K]:
     rows = await conn.fetch(
-        """SELECT id, partner_id, roadshow_id, name, country, sectors, status
-             FROM enterprises WHERE id = ANY($1::uuid[])""",
+        f"""SELECT id, partner_id, roadshow_id, name, sectors, status, {extra}
+              FROM {table} WHERE id = ANY($1::uuid[])""",
         list(ids),
     )
-    return {r["id"]: KnownEnterprise(**{**dict(r), "sectors": tuple(r["sectors"])}) for r in rows}
+    return {r["id"]: cls(**{**dict(r), "sectors": tuple(r["sectors"])}) for r in rows}
 
 
 _HOLD_LOCK = 72_410_010

@@ -49,16 +49,22 @@ class Subscriptions:
     """What partners do over HTTP: subscriptions, their notifications, redelivery."""
 
     def __init__(
-        self, *, clock: Clock, allow_private: bool, resolver: AbstractResolver | None = None
+        self,
+        *,
+        clock: Clock,
+        allow_private: bool,
+        resolver: AbstractResolver | None = None,
+        dns_timeout: float = 5.0,
     ) -> None:
         self.clock = clock
         self.allow_private = allow_private
+        self.dns_timeout = dns_timeout
         # Public: tests swap it for the system resolver.
         self.resolver = resolver
 
     async def _check_url(self, url: str) -> None:
         try:
-            await ssrf.check_endpoint(url, self.allow_private, self.resolver)
+            await ssrf.check_endpoint(url, self.allow_private, self.resolver, self.dns_timeout)
         except ssrf.EndpointRefused as exc:
             raise InvalidInput(exc.reason, field="url") from None
 

@@ -13,6 +13,7 @@ window for DNS rebinding between check and connect).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import socket
@@ -184,15 +185,24 @@ class CheckedResolver(AbstractResolver):
 
 
 async def check_endpoint(
-    url: str, allow_private: bool, resolver: AbstractResolver | None = None
+    url: str,
+    allow_private: bool,
+    resolver: AbstractResolver | None = None,
+    dns_seconds: float = 5.0,
 ) -> URL:
     """The subscription-time check: shape, then every address the host resolves
-    to. Raises EndpointRefused."""
+    to, within `dns_seconds` (a name server that never answers must not hold
+    the partner's request). Raises EndpointRefused."""
     parsed = check_url(url, allow_private)
-    if allow_private or _literal(parsed.host or "") is not None:
+    host = parsed.host or ""
+    if allow_private or _literal(host) is not None:
         return parsed
     checked = CheckedResolver(allow_private, resolver)
-    await checked.resolve(parsed.host or "", parsed.port or 443, socket.AF_UNSPEC)
+    try:
+        async with asyncio.timeout(dns_seconds):
+            await checked.resolve(host, parsed.port or 443, socket.AF_UNSPEC)
+    except TimeoutError:
+        raise EndpointRefused(f"{host} did not resolve within {dns_seconds:g}s") from None
     return parsed
 
 

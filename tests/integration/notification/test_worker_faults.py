@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 
 from services.notification.bootstrap import PRODUCER, channels, create_worker
-from services.notification.outbound.worker import DeliveryWorker
+from services.notification.outbound.worker import DeliveryWorker, WorkerDatabase
 from services.notification.webhooks.channel import Delivery
 from shared.testing.waiting import eventually
 from shared.unit_of_work import UnitOfWork
@@ -48,9 +48,7 @@ def _worker(env: Env, **kwargs: Any) -> tuple[DeliveryWorker, Any]:
     return (
         DeliveryWorker(
             [webhook],
-            dsn=env.dsn,
-            producer=PRODUCER,
-            topic=env.settings.topics.notification,
+            database=WorkerDatabase(env.dsn, PRODUCER, env.settings.topics.notification),
             concurrency=4,
             poll_seconds=kwargs.get("poll_seconds", 0.1),
             clock=env.clock,
@@ -111,6 +109,7 @@ async def test_a_dropped_database_connection_is_opened_again(env: Env, receiver:
             """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                 WHERE datname = current_database() AND pid <> pg_backend_pid()"""
         )
+        await env.pool.expire_connections()  # the test's own were dropped too
         await eventually(listening, within=15, what="the worker to listen again")
         await env.match(bank, await env.enterprise())
         await eventually(lambda: _requests(receiver, 2), within=10, what="a delivery woken")
