@@ -11,14 +11,19 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from services.notification.email.channel import EmailChannel
-from services.notification.events.handlers import CONSUMER, event_handlers
+from services.notification.events.handlers import (
+    CONSUMER,
+    matching_handlers,
+    registration_handlers,
+)
 from services.notification.http.routes import USE_CASES, api
 from services.notification.outbound.policy import Clock
-from services.notification.outbound.worker import Channel, DeliveryWorker
+from services.notification.outbound.worker import Channel, DeliveryWorker, WorkerDatabase
+from services.notification.parties.expiry import HeldEventExpiry
 from services.notification.settings import NotificationSettings
 from services.notification.use_cases import UseCases, create_use_cases
 from services.notification.webhooks.channel import WebhookChannel
-from shared.consumer import IdempotentConsumer, consumer_from_settings
+from shared.consumer import consumer_from_settings
 from shared.db import SHARED_MIGRATIONS
 from shared.envelope import utcnow
 from shared.http.app import create_service_app
@@ -53,16 +58,26 @@ def create_relay(settings: NotificationSettings) -> OutboxRelay:
     return relay_from_settings(settings)
 
 
-def create_consumer(settings: NotificationSettings, use_cases: UseCases) -> IdempotentConsumer:
+def create_consumers(settings: NotificationSettings, use_cases: UseCases) -> list[Background]:
+    """One consumer per topic, each its own group (`notification-registration`,
+    `notification-matching`) with its own loop and readiness check: a flood of
+    match events never holds back a registration (the parties they wait for)."""
     topics = settings.topics
-    return consumer_from_settings(
-        settings,
-        CONSUMER,
-        [topics.registration, topics.matching],
-        event_handlers(use_cases),
-        producer=PRODUCER,
-        emits_to=topics.notification,
-    )
+    out = []
+    for stream, topic, handlers in (
+        ("registration", topics.registration, registration_handlers(use_cases)),
+        ("matching", topics.matching, matching_handlers(use_cases)),
+    ):
+        consumer = consumer_from_settings(
+            settings,
+            f"{CONSUMER}-{stream}",
+            [topic],
+            handlers,
+            producer=PRODUCER,
+            emits_to=topics.notification,
+        )
+        out.append(Background(f"consumer_{stream}", consumer.run, consumer.healthy))
+    return out
 
 
 def channels(
@@ -88,13 +103,16 @@ def create_worker(
     """The delivery worker; `units` shares a pool the caller owns."""
     return DeliveryWorker(
         channels(settings, clock=clock, resolver=resolver),
-        dsn=settings.database_url.get_secret_value(),
-        units=units,
-        producer=PRODUCER,
-        topic=settings.topics.notification,
+        database=WorkerDatabase(
+            dsn=settings.database_url.get_secret_value(),
+            producer=PRODUCER,
+            topic=settings.topics.notification,
+            pool_max=settings.db_pool_max,
+            units=units,
+        ),
         concurrency=settings.worker_concurrency,
         poll_seconds=settings.worker_poll_seconds,
-        pool_max=settings.db_pool_max,
+        clock=clock,
     )
 
 
@@ -106,13 +124,20 @@ def background(
     use_cases: UseCases | None = None,
 ) -> list[Background]:
     """What `serve` and `worker` run besides the API: the outbox relay, the
-    consumer of registration and matching events, and the delivery worker."""
+    consumers of registration and of matching events, the delivery worker and
+    the expiry of held events."""
     use_cases = use_cases or create_use_cases(settings, clock=clock, resolver=resolver)
     relay = create_relay(settings)
-    consumer = create_consumer(settings, use_cases)
     worker = create_worker(settings, clock=clock, resolver=resolver)
+    expiry = HeldEventExpiry(
+        dsn=settings.database_url.get_secret_value(),
+        max_age=settings.held_event_max_age,
+        interval=settings.held_check_seconds,
+        clock=clock,
+    )
     return [
         Background("outbox_relay", relay.run, relay.healthy),
-        Background("consumer", consumer.run, consumer.healthy),
+        *create_consumers(settings, use_cases),
         Background("delivery_worker", worker.run, worker.healthy),
+        Background("held_events", expiry.run, expiry.healthy),
     ]

@@ -80,9 +80,29 @@ class NotificationSettings(ServiceSettings):
     endpoint_concurrency: int = Field(
         default=4, ge=1, description="Requests in flight per subscription, across all workers"
     )
+    host_concurrency: int = Field(
+        default=16,
+        ge=0,
+        description="Connections at once per receiving host in one worker process, however "
+        "many subscriptions point there (0: no bound beyond worker_concurrency)",
+    )
     worker_batch_size: int = Field(default=100, ge=1, le=10_000)
     worker_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often due retries are looked for"
+    )
+    dns_timeout_seconds: float = Field(
+        default=5,
+        gt=0,
+        description="How long a subscription's host may take to resolve when it is checked",
+    )
+    held_event_max_age: float = Field(
+        default=86_400,
+        gt=0,
+        description="How long a matching event waits for its parties' registration before "
+        "it is forgotten, e.g. 24h",
+    )
+    held_check_seconds: float = Field(
+        default=60, gt=0, description="How often held events are counted and expired"
     )
 
     # --- e-mail to people (docs/notification.md, "E-mail") ---------------------------
@@ -140,7 +160,9 @@ class NotificationSettings(ServiceSettings):
     _durations = field_validator("retry_schedule", "email_retry_schedule", mode="before")(
         parse_durations
     )
-    _duration = field_validator("email_reminder_lead", mode="before")(parse_duration)
+    _duration = field_validator("email_reminder_lead", "held_event_max_age", mode="before")(
+        parse_duration
+    )
 
     @field_validator("retry_schedule", "email_retry_schedule")
     @classmethod

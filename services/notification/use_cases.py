@@ -35,7 +35,10 @@ def create_use_cases(
     schedules = Schedules(enabled=enabled, clock=clock, messages=messages)
     return UseCases(
         subscriptions=Subscriptions(
-            clock=clock, allow_private=settings.allow_private_endpoints, resolver=resolver
+            clock=clock,
+            allow_private=settings.allow_private_endpoints,
+            resolver=resolver,
+            dns_timeout=settings.dns_timeout_seconds,
         ),
         routing=Routing(clock=clock),
         people=People(enabled=enabled, clock=clock, schedules=schedules),

@@ -54,35 +54,32 @@ def build_calendar(
         meetings = [content.changed]
     else:
         meetings = [m for m in content.agenda if m.status == "scheduled"]
+    org = vCalAddress(f"mailto:{organizer}")
+    org.params["cn"] = vText(organizer_name)
+    who = None
+    if method != "PUBLISH":
+        # iTIP requests and cancellations name whom they are for.
+        who = vCalAddress(f"mailto:{attendee}")
+        if attendee_name:
+            who.params["cn"] = vText(attendee_name)
+        who.params["role"] = vText("REQ-PARTICIPANT")
     for meeting in meetings:
         cal.add_component(
-            _event(
-                content,
-                meeting,
-                zone,
-                method=method,
-                organizer=organizer,
-                organizer_name=organizer_name,
-                attendee=attendee,
-                attendee_name=attendee_name,
-                now=now,
-            )
+            _event(content, meeting, zone, method=method, organizer=org, attendee=who, now=now)
         )
     cal.add_missing_timezones()
     data: bytes = cal.to_ical()
     return data
 
 
-def _event(  # noqa: PLR0913
+def _event(
     content: Content,
     meeting: MeetingLine,
     zone: ZoneInfo,
     *,
     method: str,
-    organizer: str,
-    organizer_name: str,
-    attendee: str,
-    attendee_name: str | None,
+    organizer: vCalAddress,
+    attendee: vCalAddress | None,
     now: datetime,
 ) -> Event:
     event = Event()
@@ -100,14 +97,7 @@ def _event(  # noqa: PLR0913
     )
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     event.add("transp", "OPAQUE")
-    org = vCalAddress(f"mailto:{organizer}")
-    org.params["cn"] = vText(organizer_name)
-    event.add("organizer", org)
-    if method != "PUBLISH":
-        # iTIP requests and cancellations name whom they are for.
-        who = vCalAddress(f"mailto:{attendee}")
-        if attendee_name:
-            who.params["cn"] = vText(attendee_name)
-        who.params["role"] = vText("REQ-PARTICIPANT")
-        event.add("attendee", who)
+    event.add("organizer", organizer)
+    if attendee is not None:
+        event.add("attendee", attendee)
     return event

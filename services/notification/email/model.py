@@ -37,6 +37,21 @@ class PersonOnFile:
 
 
 @dataclass(frozen=True)
+class Registered:
+    """A role's person as a registration event describes them (version: the
+    party's), to be kept on file."""
+
+    id: uuid.UUID
+    kind: Role
+    party_id: uuid.UUID
+    partner_id: uuid.UUID | None
+    roadshow_id: uuid.UUID
+    name: str | None
+    email: str | None
+    version: int
+
+
+@dataclass(frozen=True)
 class RoadshowInfo:
     id: uuid.UUID
     name: str
@@ -120,20 +135,13 @@ class MeetingPlan:
     previous: Previous | None = None
 
 
-def plan_meeting(  # noqa: PLR0911 - one answer per case of the decision table
+def plan_meeting(
     before: StoredMeeting | None, event: MeetingEventType, data: Meeting
 ) -> MeetingPlan | None:
     """How a meeting event changes the meeting (None: not at all). Only a meeting
     already published is news to its people: moved elsewhere, or cancelled."""
     if event == "meeting.cancelled":
-        if before is not None and before.status == "cancelled":
-            return None  # a meeting is cancelled once
-        # iCalendar wants a higher SEQUENCE on a CANCEL than on what it cancels.
-        if before is None:
-            return MeetingPlan("cancelled", 1, None)
-        return MeetingPlan(
-            "cancelled", before.sequence + 1, "cancelled" if before.published else None
-        )
+        return _cancelled(before)
     if before is None:
         return MeetingPlan("scheduled", 0, None)
     moved = _moved(before, data)
@@ -142,18 +150,29 @@ def plan_meeting(  # noqa: PLR0911 - one answer per case of the decision table
         return MeetingPlan("scheduled", before.sequence, None)
     if before.published and (moved or event == "meeting.moved"):
         # A published meeting announced again somewhere else is, for its people, a move.
-        if isinstance(data, MeetingMoved):
-            was = Previous(
-                starts_at=data.previous_starts_at,
-                ends_at=data.previous_ends_at,
-                table=data.previous_table,
-            )
-        else:
-            was = Previous(starts_at=before.starts_at, ends_at=before.ends_at, table=before.table)
-        return MeetingPlan("scheduled", before.sequence + 1, "moved", was)
-    if event == "meeting.moved":
-        return MeetingPlan("scheduled", before.sequence + 1, None)
-    return MeetingPlan("scheduled", before.sequence, None)
+        return MeetingPlan("scheduled", before.sequence + 1, "moved", _previous(before, data))
+    bump = 1 if event == "meeting.moved" else 0
+    return MeetingPlan("scheduled", before.sequence + bump, None)
+
+
+def _cancelled(before: StoredMeeting | None) -> MeetingPlan | None:
+    if before is not None and before.status == "cancelled":
+        return None  # a meeting is cancelled once
+    # iCalendar wants a higher SEQUENCE on a CANCEL than on what it cancels.
+    if before is None:
+        return MeetingPlan("cancelled", 1, None)
+    return MeetingPlan("cancelled", before.sequence + 1, "cancelled" if before.published else None)
+
+
+def _previous(before: StoredMeeting, data: Meeting) -> Previous:
+    """Where a moved meeting was: as the event says, else as we had it."""
+    if isinstance(data, MeetingMoved):
+        return Previous(
+            starts_at=data.previous_starts_at,
+            ends_at=data.previous_ends_at,
+            table=data.previous_table,
+        )
+    return Previous(starts_at=before.starts_at, ends_at=before.ends_at, table=before.table)
 
 
 def _moved(before: StoredMeeting, data: Meeting) -> bool:

@@ -14,6 +14,7 @@ import asyncpg
 from services.notification.email.model import (
     Email,
     PersonOnFile,
+    Registered,
     RoadshowInfo,
     Schedule,
     StoredMeeting,
@@ -46,18 +47,7 @@ async def get_roadshow(conn: asyncpg.Connection, id_: uuid.UUID) -> RoadshowInfo
     return None if row is None else RoadshowInfo(**dict(row))
 
 
-async def upsert_recipient(  # noqa: PLR0913 - keyword-only columns of one row
-    conn: asyncpg.Connection,
-    *,
-    id_: uuid.UUID,
-    kind: Role,
-    party_id: uuid.UUID,
-    partner_id: uuid.UUID | None,
-    roadshow_id: uuid.UUID,
-    name: str | None,
-    email: str | None,
-    version: int,
-) -> None:
+async def upsert_recipient(conn: asyncpg.Connection, person: Registered) -> None:
     # Only ever forward, like the rest of the read model. Opt-out and erasure
     # marks are not touched: a later registration version does not undo them.
     await conn.execute(
@@ -68,14 +58,14 @@ async def upsert_recipient(  # noqa: PLR0913 - keyword-only columns of one row
                   roadshow_id = EXCLUDED.roadshow_id, name = EXCLUDED.name,
                   email = EXCLUDED.email, version = EXCLUDED.version
             WHERE recipients.version < EXCLUDED.version""",
-        id_,
-        kind,
-        party_id,
-        partner_id,
-        roadshow_id,
-        name,
-        email,
-        version,
+        person.id,
+        person.kind,
+        person.party_id,
+        person.partner_id,
+        person.roadshow_id,
+        person.name,
+        person.email,
+        person.version,
     )
 
 

@@ -27,6 +27,7 @@ from services.notification.email.model import (
     Email,
     EmailDetail,
     PersonOnFile,
+    Registered,
     plan_meeting,
 )
 from services.notification.email.rules import Change, Content, EmailKind, Previous, Role
@@ -348,14 +349,16 @@ class People:
     ) -> None:
         await repo.upsert_recipient(
             uow.conn,
-            id_=rules.recipient_id(role, party_id),
-            kind=role,
-            party_id=party_id,
-            partner_id=uow.ctx.partner_id,
-            roadshow_id=roadshow_id,
-            name=person.name,
-            email=person.email,
-            version=version,
+            Registered(
+                id=rules.recipient_id(role, party_id),
+                kind=role,
+                party_id=party_id,
+                partner_id=uow.ctx.partner_id,
+                roadshow_id=roadshow_id,
+                name=person.name,
+                email=person.email,
+                version=version,
+            ),
         )
         await self.schedules.release(uow.conn, roadshow_id)
 

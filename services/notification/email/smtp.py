@@ -4,6 +4,7 @@ timeout, or rejected (a permanent 5xx: dead)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from email.message import EmailMessage
@@ -34,28 +35,18 @@ class Mailer:
 
         try:
             # One connection per message keeps a failure to its own message; the
-            # worker bounds how many run at once (smtp_concurrency).
-            await aiosmtplib.send(
-                message,
-                sender=sender,
-                recipients=[recipient],
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                use_tls=s.smtp_tls == "tls",
-                # Explicit, never "if offered": a starttls relay that stops
-                # offering it must not get our mail (and credentials) in clear.
-                start_tls=s.smtp_tls == "starttls",
-                timeout=s.smtp_timeout_seconds,
-                local_hostname=self._helo,
-            )
+            # worker bounds how many run at once (smtp_concurrency). aiosmtplib's
+            # timeout is per command: a relay answering each just in time could
+            # outlast the lease and another worker would send the mail again, so
+            # the whole conversation has the deadline (shorter than the lease).
+            async with asyncio.timeout(s.smtp_timeout_seconds):
+                await self._send(message, sender, recipient)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             return _answer(refused.code, refused.message, elapsed())
         except aiosmtplib.SMTPResponseException as exc:
             return _answer(exc.code, exc.message, elapsed())
-        except aiosmtplib.SMTPTimeoutError:
+        except (aiosmtplib.SMTPTimeoutError, TimeoutError):
             return Attempt(
                 "timeout",
                 latency_ms=elapsed(),
@@ -66,6 +57,24 @@ class Mailer:
                 "failed", latency_ms=elapsed(), error=_describe(type(exc).__name__, str(exc))
             )
         return Attempt("delivered", status_code=250, latency_ms=elapsed())
+
+    async def _send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        s = self._s
+        await aiosmtplib.send(
+            message,
+            sender=sender,
+            recipients=[recipient],
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            use_tls=s.smtp_tls == "tls",
+            # Explicit, never "if offered": a starttls relay that stops
+            # offering it must not get our mail (and credentials) in clear.
+            start_tls=s.smtp_tls == "starttls",
+            timeout=s.smtp_timeout_seconds,
+            local_hostname=self._helo,
+        )
 
 
 def _answer(code: int, message: str, ms: int) -> Attempt:

@@ -18,7 +18,8 @@ from services.notification.email.rules import CONTACT, PRESIDENT
 from services.notification.parties import service as parties
 from services.notification.use_cases import UseCases
 from services.notification.webhooks.routing import WEBHOOK_EVENT_TYPES
-from shared.contracts.matching import Match, Meeting, MeetingEventType, ScheduleCompleted
+from services.notification.webhooks.service import MatchingEvent
+from shared.contracts.matching import Meeting, MeetingEventType, ScheduleCompleted
 from shared.contracts.registration import (
     Enterprise,
     Participant,
@@ -35,6 +36,13 @@ CONSUMER = "notification"
 
 
 def event_handlers(use: UseCases) -> EventHandlers:
+    """Every event notification reacts to, in one registry (tests feed it both
+    topics); the service runs the two halves as separate consumers."""
+    return registration_handlers(use).include(matching_handlers(use))
+
+
+def registration_handlers(use: UseCases) -> EventHandlers:
+    """The registration topic's events: partner keys, road shows, parties, people."""
     handlers = EventHandlers().include(KEY_REPLICA)
 
     @handlers.on("roadshow.created", "roadshow.updated")
@@ -69,14 +77,23 @@ def event_handlers(use: UseCases) -> EventHandlers:
     async def person_erased(uow: UnitOfWork, _event: Envelope, data: PersonErased) -> None:
         await use.people.person_erased(uow, data)
 
-    @handlers.on(*WEBHOOK_EVENT_TYPES)
-    async def route(uow: UnitOfWork, event: Envelope, data: Match | Meeting) -> None:
-        await use.routing.route(uow, event, data)
+    return handlers
 
-    @handlers.on("meeting.scheduled", "meeting.moved", "meeting.cancelled")
-    async def meeting_changed(uow: UnitOfWork, event: Envelope, data: Meeting) -> None:
-        # The contracts registry gave this handler one of its three types.
-        await use.schedules.meeting_changed(uow, event, cast(MeetingEventType, event.type), data)
+
+def matching_handlers(use: UseCases) -> EventHandlers:
+    """The matching topic's events: matches and meetings (webhooks), meetings and
+    schedules (e-mail)."""
+    handlers = EventHandlers()
+
+    @handlers.batch(*WEBHOOK_EVENT_TYPES)
+    async def matches_and_meetings(uow: UnitOfWork, events: list[MatchingEvent]) -> None:
+        # A fair's rush is runs of dozens of match events: routed as one.
+        await use.routing.route(uow, events)
+        for event, data in events:
+            if isinstance(data, Meeting):
+                # The contracts registry gave a Meeting only to meeting types.
+                meeting_type = cast(MeetingEventType, event.type)
+                await use.schedules.meeting_changed(uow.caused_by(event), event, meeting_type, data)
 
     @handlers.on("schedule.completed")
     async def schedule_completed(uow: UnitOfWork, event: Envelope, data: ScheduleCompleted) -> None:

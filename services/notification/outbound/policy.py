@@ -59,20 +59,29 @@ class RetryPolicy:
         return max(jittered, 0.0)
 
 
+# The longest wait a Retry-After can state that we still read as a number (ten
+# years); beyond it the policy's cap decides anyway.
+_LONGEST_WAIT = 10 * 365 * 86_400.0
+
+
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110)."""
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110).
+    Anything else a receiver sends (`²`, `1e9`, a date in year 0, 5,000 digits)
+    is no Retry-After at all: None, never an exception."""
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    # ASCII digits only: str.isdigit() takes '²' (and Arabic-Indic digits), which float() refuses
+    # or reads as something the receiver may not have meant.
+    if value and value.isascii() and value.isdigit():
+        return min(float(value), _LONGEST_WAIT)  # 5,000 digits are inf, not an error
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            return None
+        return min(max((when - now).total_seconds(), 0.0), _LONGEST_WAIT)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        return None
-    return max((when - now).total_seconds(), 0.0)
 
 
 def outcome_of_status(status: int) -> AttemptOutcome:

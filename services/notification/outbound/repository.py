@@ -119,14 +119,8 @@ async def lease(
     ]
 
 
-async def record_attempt(  # noqa: PLR0917
-    conn: asyncpg.Connection,
-    notification_id: uuid.UUID,
-    number: int,
-    token: uuid.UUID,
-    attempt: Attempt,
-    decision: Decision,
-    now: datetime,
+async def record_attempt(
+    conn: asyncpg.Connection, job: Claimed, attempt: Attempt, decision: Decision, now: datetime
 ) -> bool:
     """Store an attempt's end and the notification's next state, only while this
     worker still holds the lease (False: it expired and the notification moved
@@ -135,8 +129,8 @@ async def record_attempt(  # noqa: PLR0917
         """UPDATE delivery_attempts SET outcome = $3, status_code = $4, latency_ms = $5,
                   error = $6, finished_at = $7
             WHERE notification_id = $1 AND number = $2""",
-        notification_id,
-        number,
+        job.notification_id,
+        job.number,
         attempt.outcome,
         attempt.status_code,
         attempt.latency_ms,
@@ -150,12 +144,45 @@ async def record_attempt(  # noqa: PLR0917
                   delivered_at = CASE WHEN $3::text = 'delivered' THEN $7::timestamptz END,
                   dead_at = CASE WHEN $3::text = 'dead' THEN $7::timestamptz END
             WHERE id = $1 AND lease_token = $2 AND status = 'pending'""",
-        notification_id,
-        token,
+        job.notification_id,
+        job.token,
         decision.status,
         decision.next_attempt_at,
         attempt.status_code,
         attempt.error,
+        now,
+    )
+    return bool(result != "UPDATE 0")
+
+
+async def give_up(
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    *,
+    number: int,
+    token: uuid.UUID,
+    error: str,
+    now: datetime,
+) -> bool:
+    """End a notification dead, with `error`, when its attempt cannot even be
+    recorded (the failure is the same on every try); only while this worker
+    still holds the lease. False: the lease was lost meanwhile."""
+    await conn.execute(
+        """UPDATE delivery_attempts SET outcome = 'failed', error = $3, finished_at = $4
+            WHERE notification_id = $1 AND number = $2""",
+        notification_id,
+        number,
+        error,
+        now,
+    )
+    result = await conn.execute(
+        """UPDATE notifications
+              SET status = 'dead', next_attempt_at = NULL, lease_token = NULL,
+                  last_error = $3, dead_at = $4, updated_at = $4
+            WHERE id = $1 AND lease_token = $2 AND status = 'pending'""",
+        notification_id,
+        token,
+        error,
         now,
     )
     return bool(result != "UPDATE 0")
@@ -188,9 +215,7 @@ async def conclude(
     """Decide what follows the attempt under the channel's policy and store it;
     None when the lease was lost."""
     decision = decide(attempt, job.tries, policy, now, rand)
-    settled = await record_attempt(
-        conn, job.notification_id, job.number, job.token, attempt, decision, now
-    )
+    settled = await record_attempt(conn, job, attempt, decision, now)
     return decision if settled else None
 
 

@@ -12,15 +12,18 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import structlog
 
-from services.notification.outbound.policy import Attempt, Decision
+from services.notification.outbound import repository as outbound
+from services.notification.outbound.policy import Attempt, Clock, Decision
 from shared.db import create_pool
-from shared.envelope import Context
-from shared.logging import get_logger
+from shared.envelope import Context, utcnow
+from shared.failures import backoff_seconds, is_transient
+from shared.logging import get_logger, scrub_text
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = get_logger(__name__)
@@ -37,6 +40,11 @@ class Job(Protocol):
 
     @property
     def number(self) -> int: ...
+
+    @property
+    def token(self) -> uuid.UUID:
+        """The lease the attempt runs under."""
+        ...
 
     @property
     def context(self) -> Context:
@@ -79,28 +87,36 @@ class Channel(Protocol[J]):
         ...
 
 
+@dataclass(frozen=True)
+class WorkerDatabase:
+    """Where the worker's units of work come from: a pool of its own on `dsn`
+    (`pool_max` connections), or `units`, a pool the caller owns. `dsn` is also
+    where the worker listens for new notifications."""
+
+    dsn: str
+    producer: str
+    topic: str
+    pool_max: int = 5
+    units: UnitsOfWork | None = None
+
+
 class DeliveryWorker:
     def __init__(
         self,
         channels: Sequence[Channel[Any]],
         *,
-        dsn: str,
-        units: UnitsOfWork | None = None,
-        producer: str,
-        topic: str,
+        database: WorkerDatabase,
         concurrency: int,
         poll_seconds: float,
-        pool_max: int = 5,
+        clock: Clock = utcnow,
     ) -> None:
         self._channels = list(channels)
-        self._dsn = dsn
-        self._given_units = units
-        self._units: UnitsOfWork | None = units
-        self._producer = producer
-        self._topic = topic
+        self._db = database
+        self._dsn = database.dsn
+        self._units: UnitsOfWork | None = database.units
         self._concurrency = concurrency
         self._poll = poll_seconds
-        self._pool_max = pool_max
+        self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight = {channel.log_as: 0 for channel in self._channels}
         self._wake = asyncio.Event()
@@ -116,8 +132,8 @@ class DeliveryWorker:
         for driving it round by round (`deliver_due`)."""
         pool: asyncpg.Pool | None = None
         if self._units is None:
-            pool = await create_pool(self._dsn, self._pool_max)
-            self._units = UnitsOfWork(pool, self._producer, self._topic)
+            pool = await create_pool(self._dsn, self._db.pool_max)
+            self._units = UnitsOfWork(pool, self._db.producer, self._db.topic)
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for channel in self._channels:
@@ -131,28 +147,52 @@ class DeliveryWorker:
         finally:
             if pool is not None:
                 await pool.close()
-                self._units = self._given_units
+                self._units = self._db.units
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with self.opened():
-            listener = await self._listen()
-            log.info("delivery.started")
+        """Deliver until `stop`, outliving any failure: a round that fails (the
+        database away, a bug in one claim) is logged and tried again after a
+        backoff; a pool that cannot be opened is opened again."""
+        failures = 0
+        while not stop.is_set():
             try:
-                while not stop.is_set():
-                    self.last_round = time.monotonic()
-                    try:
-                        claimed = await self.run_once()
-                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                        # The database is away for a moment; the next round retries.
-                        log.warning("delivery.claim_failed", error=type(exc).__name__)
-                        claimed = 0
-                    if claimed and len(self._tasks) < self._concurrency:
-                        continue  # more may be due right now
-                    await self._sleep(stop)
-            finally:
-                if listener is not None:
-                    with contextlib.suppress(Exception):
-                        await listener.close(timeout=5)
+                async with self.opened():
+                    log.info("delivery.started")
+                    await self._rounds(stop)
+            except Exception as exc:
+                failures += 1
+                retry_in = backoff_seconds(failures, 0.5)
+                log.error("delivery.loop_failed", **_failure(exc), retry_in=retry_in)
+                await _wait(stop, retry_in)
+
+    async def _rounds(self, stop: asyncio.Event) -> None:
+        listener: asyncpg.Connection | None = None
+        failures = 0
+        try:
+            while not stop.is_set():
+                self.last_round = time.monotonic()
+                if listener is None or listener.is_closed():
+                    # A dropped listening connection is opened again; until
+                    # then the poll interval is the fallback.
+                    listener = await self._listen()
+                try:
+                    claimed = await self.run_once()
+                except Exception as exc:
+                    # One round's failure (the database away for a moment, a
+                    # claim that trips): the next round, after a backoff, retries.
+                    failures += 1
+                    retry_in = backoff_seconds(failures, 0.2, cap=10.0)
+                    log.warning("delivery.round_failed", **_failure(exc), retry_in=retry_in)
+                    await _wait(stop, retry_in)
+                    continue
+                failures = 0
+                if claimed and len(self._tasks) < self._concurrency:
+                    continue  # more may be due right now
+                await self._sleep(stop)
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close(timeout=5)
 
     async def _listen(self) -> asyncpg.Connection | None:
         # NOTIFY wakes the worker as soon as notifications commit; the poll
@@ -160,8 +200,10 @@ class DeliveryWorker:
         try:
             conn = await asyncpg.connect(self._dsn)
             await conn.add_listener("notifications", lambda *_: self._wake.set())
+            # Lost, it is reopened at the top of the next round: wake for that too.
+            conn.add_termination_listener(lambda *_: self._wake.set())
             return conn
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:
             log.warning("delivery.listen_failed", error=type(exc).__name__)
             return None
 
@@ -215,20 +257,12 @@ class DeliveryWorker:
         return started
 
     async def _deliver(self, channel: Channel[J], job: J) -> None:
-        assert self._units is not None
         with structlog.contextvars.bound_contextvars(
             correlation_id=job.context.correlation_id, **channel.log_fields(job)
         ):
             try:
-                attempt = await channel.send(job)
-                async with self._units.begin(job.context) as uow:
-                    decision = await channel.record(uow, job, attempt)
-            except Exception as exc:
-                # The lease runs out and another round tries again; the attempt
-                # stays in flight until then and is marked abandoned.
-                detail = {"detail": str(exc)[:300]} if channel.quote_errors else {}
-                log.error(f"{channel.log_as}.record_failed", error=type(exc).__name__, **detail)
-                return
+                attempt = await self._send(channel, job)
+                decision = await self._record(channel, job, attempt)
             finally:
                 self._in_flight[channel.log_as] -= 1
             log.info(
@@ -238,5 +272,60 @@ class DeliveryWorker:
                 outcome=attempt.outcome,
                 status_code=attempt.status_code,
                 ms=attempt.latency_ms,
-                result=decision.status if decision else "lease_lost",
+                result=decision.status if decision else "not_recorded",
             )
+
+    async def _send(self, channel: Channel[J], job: J) -> Attempt:
+        try:
+            return await channel.send(job)
+        except Exception as exc:
+            # Whatever a send raises (an answer we could not read, a bug) is a
+            # failed attempt like any other: recorded, and bounded by the schedule.
+            log.error(f"{channel.log_as}.send_failed", **_failure(exc, channel.quote_errors))
+            return Attempt("failed", error=_error(exc, channel.quote_errors))
+
+    async def _record(self, channel: Channel[J], job: J, attempt: Attempt) -> Decision | None:
+        assert self._units is not None
+        try:
+            async with self._units.begin(job.context) as uow:
+                return await channel.record(uow, job, attempt)
+        except Exception as exc:
+            log.error(f"{channel.log_as}.record_failed", **_failure(exc, channel.quote_errors))
+            if is_transient(exc):
+                # The lease runs out and another round tries again; the attempt
+                # stays in flight until then and is marked abandoned.
+                return None
+            error = _error(exc, channel.quote_errors)
+        # Recording fails the same way on every try: the notification would go
+        # out again after every lease, for ever. It ends dead, with the error.
+        try:
+            async with self._units.begin(job.context) as uow:
+                await outbound.give_up(
+                    uow.conn,
+                    job.notification_id,
+                    number=job.number,
+                    token=job.token,
+                    error=error,
+                    now=self._clock(),
+                )
+        except Exception as again:
+            log.error(f"{channel.log_as}.give_up_failed", error=type(again).__name__)
+        return None
+
+
+def _error(exc: BaseException, quote: bool) -> str:
+    """What an attempt's row says about an exception: its class, and its message
+    when the channel may quote it."""
+    return f"{type(exc).__name__}: {scrub_text(str(exc))}"[:500] if quote else type(exc).__name__
+
+
+def _failure(exc: BaseException, quote: bool = True) -> dict[str, str]:
+    fields = {"error": type(exc).__name__}
+    if quote:
+        fields["detail"] = scrub_text(str(exc))[:300]
+    return fields
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -4,13 +4,17 @@ takes the caller's connection."""
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Literal, TypeVar
 
 import asyncpg
 
 from services.notification.parties.model import HeldEvent, KnownEnterprise, KnownParticipant
 from shared.contracts.registration import Enterprise, Participant
 from shared.envelope import Envelope
+
+K = TypeVar("K", KnownParticipant, KnownEnterprise)
 
 
 async def upsert_participant(
@@ -74,25 +78,38 @@ async def withdraw(
 
 
 async def get_participant(conn: asyncpg.Connection, id_: uuid.UUID) -> KnownParticipant | None:
-    row = await conn.fetchrow(
-        """SELECT id, partner_id, roadshow_id, kind, name, sectors, status
-             FROM participants WHERE id = $1""",
-        id_,
-    )
-    return (
-        None if row is None else KnownParticipant(**{**dict(row), "sectors": tuple(row["sectors"])})
-    )
+    return (await get_participants(conn, [id_])).get(id_)
 
 
 async def get_enterprise(conn: asyncpg.Connection, id_: uuid.UUID) -> KnownEnterprise | None:
-    row = await conn.fetchrow(
-        """SELECT id, partner_id, roadshow_id, name, country, sectors, status
-             FROM enterprises WHERE id = $1""",
-        id_,
+    return (await get_enterprises(conn, [id_])).get(id_)
+
+
+async def get_participants(
+    conn: asyncpg.Connection, ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, KnownParticipant]:
+    return await _known(conn, "participants", "kind", KnownParticipant, ids)
+
+
+async def get_enterprises(
+    conn: asyncpg.Connection, ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, KnownEnterprise]:
+    return await _known(conn, "enterprises", "country", KnownEnterprise, ids)
+
+
+async def _known(
+    conn: asyncpg.Connection,
+    table: Literal["participants", "enterprises"],
+    extra: Literal["kind", "country"],
+    cls: type[K],
+    ids: Collection[uuid.UUID],
+) -> dict[uuid.UUID, K]:
+    rows = await conn.fetch(
+        f"""SELECT id, partner_id, roadshow_id, name, sectors, status, {extra}
+              FROM {table} WHERE id = ANY($1::uuid[])""",
+        list(ids),
     )
-    return (
-        None if row is None else KnownEnterprise(**{**dict(row), "sectors": tuple(row["sectors"])})
-    )
+    return {r["id"]: cls(**{**dict(r), "sectors": tuple(r["sectors"])}) for r in rows}
 
 
 _HOLD_LOCK = 72_410_010
@@ -107,21 +124,35 @@ async def lock_hold(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _HOLD_LOCK)
 
 
-async def hold_event(
-    conn: asyncpg.Connection,
-    event_id: uuid.UUID,
-    participant_id: uuid.UUID,
-    enterprise_id: uuid.UUID,
-    envelope: dict[str, Any],
-) -> None:
+async def hold_events(conn: asyncpg.Connection, events: Sequence[Envelope], now: datetime) -> None:
+    """Hold matching events (in their order) until both their parties are known."""
     await conn.execute(
-        """INSERT INTO held_events (event_id, participant_id, enterprise_id, envelope)
-           VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING""",
-        event_id,
-        participant_id,
-        enterprise_id,
-        envelope,
+        """INSERT INTO held_events (event_id, participant_id, enterprise_id, envelope, held_at)
+           SELECT e.id, e.participant_id, e.enterprise_id, e.envelope, $5
+             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::jsonb[])
+                  WITH ORDINALITY AS e(id, participant_id, enterprise_id, envelope, n)
+            ORDER BY e.n
+           ON CONFLICT (event_id) DO NOTHING""",
+        [e.id for e in events],
+        [uuid.UUID(str(e.data["participant_id"])) for e in events],
+        [uuid.UUID(str(e.data["enterprise_id"])) for e in events],
+        [e.model_dump(mode="json") for e in events],
+        now,
     )
+
+
+async def expire_held(conn: asyncpg.Connection, older_than: datetime) -> list[uuid.UUID]:
+    """Forget held events waiting since before `older_than` (their party never
+    came); returns their event ids."""
+    rows = await conn.fetch(
+        "DELETE FROM held_events WHERE held_at < $1 RETURNING event_id", older_than
+    )
+    return [r["event_id"] for r in rows]
+
+
+async def count_held(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM held_events")
+    return count
 
 
 async def take_held(conn: asyncpg.Connection, party_id: uuid.UUID) -> list[HeldEvent]:

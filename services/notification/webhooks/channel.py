@@ -105,8 +105,13 @@ class WebhookChannel:
     async def opened(self) -> AsyncIterator[None]:
         s = self._s
         self._session = aiohttp.ClientSession(
+            # One session for the worker's life: keep-alive connections are
+            # reused; waiting for one counts in the request's total timeout.
             connector=ssrf.make_connector(
-                s.allow_private_endpoints, self._resolver, limit=s.worker_concurrency
+                s.allow_private_endpoints,
+                self._resolver,
+                limit=s.worker_concurrency,
+                limit_per_host=s.host_concurrency,
             ),
             timeout=aiohttp.ClientTimeout(
                 total=s.request_timeout_seconds, connect=s.connect_timeout_seconds

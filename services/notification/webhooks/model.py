@@ -90,6 +90,19 @@ class Notification(Outbound):
 
 
 @dataclass(frozen=True)
+class NewNotification:
+    """A notification routing decided on, before it is written."""
+
+    subscription_id: uuid.UUID
+    partner_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    correlation_id: str
+    participant_id: uuid.UUID
+    body: str
+
+
+@dataclass(frozen=True)
 class NotificationDetail:
     notification: Notification
     attempts: list[AttemptRecord]

@@ -5,7 +5,7 @@ use case decides the transaction; partner-facing reads are scoped to the partner
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +16,11 @@ from services.notification.webhooks.model import (
     SUBSCRIPTION_FIELDS,
     Ended,
     Endpoint,
+    NewNotification,
     Notification,
     Subscription,
 )
+from services.notification.webhooks.routing import Filters, Interested
 
 # --- subscriptions -------------------------------------------------------------------
 
@@ -102,15 +104,37 @@ async def list_subscriptions(
     return [_subscription(r) for r in page], key
 
 
-async def active_subscriptions(
-    conn: asyncpg.Connection, partner_id: uuid.UUID
-) -> list[Subscription]:
+async def interested_subscriptions(
+    conn: asyncpg.Connection, partner_ids: Collection[uuid.UUID], event_types: Collection[str]
+) -> list[Interested]:
+    """Active subscriptions of these partners that take any of these event types,
+    in creation order: every subscription a run of events could reach."""
     rows = await conn.fetch(
-        f"""SELECT {_SUBSCRIPTION} FROM subscriptions
-             WHERE partner_id = $1 AND status = 'active' ORDER BY seq""",
-        partner_id,
+        """SELECT id, partner_id, event_types, participant_ids, participant_kinds, sectors
+             FROM subscriptions
+            WHERE partner_id = ANY($1::uuid[]) AND status = 'active'
+              AND event_types && $2::text[]
+            ORDER BY seq""",
+        list(partner_ids),
+        list(event_types),
     )
-    return [_subscription(r) for r in rows]
+    return [
+        Interested(
+            r["id"],
+            r["partner_id"],
+            Filters(
+                event_types=frozenset(r["event_types"]),
+                participant_ids=_opt(r["participant_ids"]),
+                participant_kinds=_opt(r["participant_kinds"]),
+                sectors=_opt(r["sectors"]),
+            ),
+        )
+        for r in rows
+    ]
+
+
+def _opt(values: list[Any] | None) -> frozenset[Any] | None:
+    return None if values is None else frozenset(values)
 
 
 async def set_disabled(
@@ -176,30 +200,38 @@ async def endpoints(
 # --- notifications ------------------------------------------------------------------
 
 
-async def insert_notifications(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Fan-out; a notification per (subscription, event) at most, however often
-    the event is routed."""
-    await conn.executemany(
-        """INSERT INTO notifications (id, subscription_id, partner_id, event_id, event_type,
-                                      correlation_id, participant_id, body, next_attempt_at,
-                                      created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)
-           ON CONFLICT (subscription_id, event_id) DO NOTHING""",
-        [
-            (
-                r["id"],
-                r["subscription_id"],
-                r["partner_id"],
-                r["event_id"],
-                r["event_type"],
-                r["correlation_id"],
-                r["participant_id"],
-                r["body"],
-                r["now"],
-            )
-            for r in rows
-        ],
+async def insert_notifications(
+    conn: asyncpg.Connection, rows: Sequence[NewNotification], now: datetime
+) -> int:
+    """Fan-out in one statement, in the order given; a notification per
+    (subscription, event) at most, however often the event is routed. Returns
+    how many are new. (Its trigger wakes the delivery workers on commit.)"""
+    inserted: int = await conn.fetchval(
+        """WITH new AS (
+             INSERT INTO notifications (id, subscription_id, partner_id, event_id, event_type,
+                                        correlation_id, participant_id, body, next_attempt_at,
+                                        created_at, updated_at)
+             SELECT r.id, r.subscription_id, r.partner_id, r.event_id, r.event_type,
+                    r.correlation_id, r.participant_id, r.body, $9, $9, $9
+               FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[],
+                           $6::text[], $7::uuid[], $8::text[])
+                    WITH ORDINALITY AS r(id, subscription_id, partner_id, event_id, event_type,
+                                         correlation_id, participant_id, body, n)
+              ORDER BY r.n
+             ON CONFLICT (subscription_id, event_id) DO NOTHING
+             RETURNING 1)
+           SELECT count(*) FROM new""",
+        [uuid.uuid4() for _ in rows],
+        [r.subscription_id for r in rows],
+        [r.partner_id for r in rows],
+        [r.event_id for r in rows],
+        [r.event_type for r in rows],
+        [r.correlation_id for r in rows],
+        [r.participant_id for r in rows],
+        [r.body for r in rows],
+        now,
     )
+    return inserted
 
 
 async def due_candidates(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from services.notification.parties.model import Party
+from services.notification.parties.model import KnownEnterprise, KnownParticipant, Party
 from shared.contracts.matching import (
     Match,
     MatchEventType,
@@ -41,6 +42,79 @@ def wants(filters: Filters, event_type: str, participant: Party, enterprise: Par
         and (filters.participant_kinds is None or participant.kind in filters.participant_kinds)
         and (filters.sectors is None or not filters.sectors.isdisjoint(enterprise.sectors))
     )
+
+
+def could_want(filters: Filters, event_type: str, participant: Party) -> bool:
+    """Whether a subscription might want this event whatever its enterprise: the
+    filters that do not look at the enterprise. False means `wants` is False for
+    every enterprise, so an event waiting for its enterprise need not be held."""
+    return (
+        event_type in filters.event_types
+        and (filters.participant_ids is None or participant.id in filters.participant_ids)
+        and (filters.participant_kinds is None or participant.kind in filters.participant_kinds)
+    )
+
+
+@dataclass(frozen=True)
+class Concerning:
+    """What routing needs of a matching event: its type and its two parties."""
+
+    event_type: str
+    participant_id: uuid.UUID
+    enterprise_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Interested:
+    """An active subscription as routing sees it."""
+
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    filters: Filters
+
+
+@dataclass(frozen=True)
+class RoutingPlan:
+    """For a run of events (by index): which subscriptions each goes to, and which
+    wait in the hold until their missing party is known. Any other event reaches
+    nobody and leaves no trace."""
+
+    deliveries: list[tuple[int, uuid.UUID]] = field(default_factory=list)
+    hold: list[int] = field(default_factory=list)
+
+
+def plan_routing(
+    events: Sequence[Concerning],
+    participants: Mapping[uuid.UUID, KnownParticipant],
+    enterprises: Mapping[uuid.UUID, KnownEnterprise],
+    subscriptions: Sequence[Interested],
+) -> RoutingPlan:
+    """Route a run of events at once, deciding exactly what routing each alone
+    decides: an event goes to every active subscription of its participant's
+    partner whose filters want it (in the order given), events first to last.
+    One with a party unknown is held, unless its participant is known and no
+    subscription of the partner could want it whatever the enterprise."""
+    by_partner: dict[uuid.UUID, list[Interested]] = {}
+    for s in subscriptions:
+        by_partner.setdefault(s.partner_id, []).append(s)
+    plan = RoutingPlan()
+    for i, event in enumerate(events):
+        participant = participants.get(event.participant_id)
+        enterprise = enterprises.get(event.enterprise_id)
+        if participant is None:
+            plan.hold.append(i)
+            continue
+        theirs = by_partner.get(participant.partner_id, [])
+        if enterprise is None:
+            if any(could_want(s.filters, event.event_type, participant.party) for s in theirs):
+                plan.hold.append(i)
+            continue
+        plan.deliveries.extend(
+            (i, s.id)
+            for s in theirs
+            if wants(s.filters, event.event_type, participant.party, enterprise.party)
+        )
+    return plan
 
 
 def build_body(

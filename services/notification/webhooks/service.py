@@ -9,6 +9,7 @@ side, claiming and recording attempts, is `webhooks.channel`."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -18,10 +19,12 @@ from services.notification.outbound import repository as outbound
 from services.notification.outbound.policy import Clock
 from services.notification.outbound.repository import Redelivery
 from services.notification.parties import repository as parties
+from services.notification.parties.model import KnownEnterprise, KnownParticipant
 from services.notification.webhooks import repository as repo
 from services.notification.webhooks import ssrf
 from services.notification.webhooks.model import (
     Ended,
+    NewNotification,
     NewSubscription,
     Notification,
     NotificationDetail,
@@ -29,7 +32,7 @@ from services.notification.webhooks.model import (
     Subscription,
     SubscriptionChange,
 )
-from services.notification.webhooks.routing import build_body, wants
+from services.notification.webhooks.routing import Concerning, RoutingPlan, build_body, plan_routing
 from services.notification.webhooks.signing import new_secret
 from shared.contracts import parse_data
 from shared.contracts.matching import Match, Meeting
@@ -46,16 +49,22 @@ class Subscriptions:
     """What partners do over HTTP: subscriptions, their notifications, redelivery."""
 
     def __init__(
-        self, *, clock: Clock, allow_private: bool, resolver: AbstractResolver | None = None
+        self,
+        *,
+        clock: Clock,
+        allow_private: bool,
+        resolver: AbstractResolver | None = None,
+        dns_timeout: float = 5.0,
     ) -> None:
         self.clock = clock
         self.allow_private = allow_private
+        self.dns_timeout = dns_timeout
         # Public: tests swap it for the system resolver.
         self.resolver = resolver
 
     async def _check_url(self, url: str) -> None:
         try:
-            await ssrf.check_endpoint(url, self.allow_private, self.resolver)
+            await ssrf.check_endpoint(url, self.allow_private, self.resolver, self.dns_timeout)
         except ssrf.EndpointRefused as exc:
             raise InvalidInput(exc.reason, field="url") from None
 
@@ -203,58 +212,53 @@ class Subscriptions:
             raise Conflict("enable the subscription first (PATCH status: active)", field="status")
 
 
+MatchingEvent = tuple[Envelope, Match | Meeting]
+
+
 class Routing:
     """Matching events into one notification per subscription that wants them."""
 
     def __init__(self, *, clock: Clock) -> None:
         self.clock = clock
 
-    async def route(self, uow: UnitOfWork, envelope: Envelope, data: Match | Meeting) -> int:
-        """Turn a matching event into one notification per subscription that
-        wants it. An event about a participant or enterprise not known yet is
-        held, and routed when both are (see docs/notification.md). Returns how
-        many notifications it made."""
-        conn = uow.conn
-        participant = await parties.get_participant(conn, data.participant_id)
-        enterprise = await parties.get_enterprise(conn, data.enterprise_id)
-        if participant is None or enterprise is None:
-            # Look again under the hold lock: a registration committed since is
-            # seen now, one still in progress will find this event held.
-            await parties.lock_hold(conn)
-            participant = await parties.get_participant(conn, data.participant_id)
-            enterprise = await parties.get_enterprise(conn, data.enterprise_id)
-        if participant is None or enterprise is None:
-            await parties.hold_event(
-                conn,
-                envelope.id,
-                data.participant_id,
-                data.enterprise_id,
-                envelope.model_dump(mode="json"),
-            )
-            log.info("notification.event_held", event_id=str(envelope.id))
+    async def route(self, uow: UnitOfWork, events: Sequence[MatchingEvent]) -> int:
+        """Route a run of matching events at once: who wants each is decided
+        before anything is written (an event nobody wants leaves no row), then
+        every notification goes in with one statement. An event about a party
+        not known yet is held, and routed when both are (docs/notification.md).
+        Returns how many notifications it made."""
+        if not events:
             return 0
-        who, what = participant.party, enterprise.party
-        body = build_body(envelope.type, envelope.id, envelope.occurred_at, data, who, what)
+        conn = uow.conn
+        concerning = [Concerning(e.type, d.participant_id, d.enterprise_id) for e, d in events]
+        participants = await parties.get_participants(conn, {c.participant_id for c in concerning})
+        enterprises = await parties.get_enterprises(conn, {c.enterprise_id for c in concerning})
+        if any(
+            c.participant_id not in participants or c.enterprise_id not in enterprises
+            for c in concerning
+        ):
+            # Look again under the hold lock: a registration committed since is
+            # seen now, one still in progress will find these events held.
+            await parties.lock_hold(conn)
+            participants |= await parties.get_participants(
+                conn, {c.participant_id for c in concerning} - participants.keys()
+            )
+            enterprises |= await parties.get_enterprises(
+                conn, {c.enterprise_id for c in concerning} - enterprises.keys()
+            )
+        subscriptions = await repo.interested_subscriptions(
+            conn, {p.partner_id for p in participants.values()}, {c.event_type for c in concerning}
+        )
+        plan = plan_routing(concerning, participants, enterprises, subscriptions)
         now = self.clock()
-        rows = [
-            {
-                "id": uuid.uuid4(),
-                "subscription_id": s.id,
-                "partner_id": participant.partner_id,
-                "event_id": envelope.id,
-                "event_type": envelope.type,
-                "correlation_id": envelope.correlation_id,
-                "participant_id": data.participant_id,
-                "body": body,
-                "now": now,
-            }
-            for s in await repo.active_subscriptions(conn, participant.partner_id)
-            if wants(s.filters, envelope.type, who, what)
-        ]
-        if rows:
-            await repo.insert_notifications(conn, rows)
-            log.info("notification.routed", event_id=str(envelope.id), notifications=len(rows))
-        return len(rows)
+        if plan.hold:
+            await parties.hold_events(conn, [events[i][0] for i in plan.hold], now)
+            log.info("notification.events_held", events=len(plan.hold))
+        rows = _notifications(events, plan, participants, enterprises)
+        made = await repo.insert_notifications(conn, rows, now) if rows else 0
+        if made:
+            log.info("notification.routed", events=len(events), notifications=made)
+        return made
 
     async def release_held(self, uow: UnitOfWork, party_id: uuid.UUID) -> None:
         """Route the events held for a party that is known now."""
@@ -262,10 +266,47 @@ class Routing:
         # committed it by the time we get the lock (so take_held finds it), and
         # a route coming later waits for our commit and then sees the row we wrote.
         await parties.lock_hold(uow.conn)
+        released: list[MatchingEvent] = []
         for held in await parties.take_held(uow.conn, party_id):
             data = parse_data(held.envelope)
             assert isinstance(data, Match | Meeting)
-            await self.route(uow, held.envelope, data)
+            released.append((held.envelope, data))
+        await self.route(uow, released)
+
+
+def _notifications(
+    events: Sequence[MatchingEvent],
+    plan: RoutingPlan,
+    participants: Mapping[uuid.UUID, KnownParticipant],
+    enterprises: Mapping[uuid.UUID, KnownEnterprise],
+) -> list[NewNotification]:
+    """The rows of a plan's deliveries; each event's body is built once."""
+    bodies: dict[int, str] = {}
+    rows = []
+    for i, subscription_id in plan.deliveries:
+        envelope, data = events[i]
+        participant = participants[data.participant_id]
+        if i not in bodies:
+            bodies[i] = build_body(
+                envelope.type,
+                envelope.id,
+                envelope.occurred_at,
+                data,
+                participant.party,
+                enterprises[data.enterprise_id].party,
+            )
+        rows.append(
+            NewNotification(
+                subscription_id=subscription_id,
+                partner_id=participant.partner_id,
+                event_id=envelope.id,
+                event_type=envelope.type,
+                correlation_id=envelope.correlation_id,
+                participant_id=data.participant_id,
+                body=bodies[i],
+            )
+        )
+    return rows
 
 
 async def kill_pending(

@@ -238,15 +238,21 @@ class Env:
         async with self.pool.acquire() as conn:
             await self.handle(conn, envelope)
 
-    async def handle(self, conn: asyncpg.Connection, envelope: Envelope) -> None:
-        """Run the event's handlers in a unit on `conn` (joining its transaction)."""
+    async def consume_batch(self, envelopes: list[Envelope]) -> None:
+        """What the idempotent consumer does with one partition's poll batch:
+        every event in one unit, runs of matching events through the batch handler."""
+        async with self.pool.acquire() as conn:
+            await self.handle(conn, *envelopes)
+
+    async def handle(self, conn: asyncpg.Connection, *envelopes: Envelope) -> None:
+        """Run the events' handlers in one unit on `conn` (joining its transaction)."""
         async with UnitOfWork.joining(
             conn,
-            Context.caused_by(envelope),
+            Context.caused_by(envelopes[0]),
             producer=PRODUCER,
             topic=self.settings.topics.notification,
         ) as uow:
-            await self.handlers.run(uow, [(envelope, parse_data(envelope))])
+            await self.handlers.run(uow, [(e, parse_data(e)) for e in envelopes])
 
     def participant_event(
         self,

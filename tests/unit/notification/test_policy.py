@@ -97,6 +97,39 @@ def test_retry_after_as_seconds_or_http_date() -> None:
     assert domain.parse_retry_after(None, NOW) is None
 
 
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("²", None),  # "²".isdigit() is True, float("²") raises
+        ("١٢", None),  # Arabic-Indic digits: isdigit, and float() reads them
+        ("1e9", None),
+        ("nan", None),
+        ("inf", None),
+        ("12.5", None),
+        ("", None),
+        ("9" * 5000, 10 * 365 * 86_400.0),  # bounded, not inf and not an error
+        ("Sat, 15 May 0001 08:02:00 GMT", 0.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 10 * 365 * 86_400.0),
+        ("Sat, 15 May 2027 08:02:00", None),  # no zone
+        ("Mon, 99 Foo 2027 99:99:99 GMT", None),
+        ("\x00\udcff", None),
+    ],
+)
+def test_any_retry_after_a_receiver_sends_is_read_or_ignored_never_raised(
+    value: str, seconds: float | None
+) -> None:
+    assert domain.parse_retry_after(value, NOW) == seconds
+
+
+@given(st.text(max_size=40))
+def test_retry_after_never_raises_and_stays_finite(value: str) -> None:
+    seconds = domain.parse_retry_after(value, NOW)
+    assert seconds is None or 0 <= seconds <= 10 * 365 * 86_400
+    policy = domain.RetryPolicy(schedule=DEFAULT, retry_after_cap=36_000)
+    delay = policy.delay(1, seconds, lambda: 0.5)
+    assert delay is not None and 0 <= delay <= 36_000
+
+
 def test_claims_respect_capacity_and_the_per_endpoint_bound() -> None:
     a, b = uuid.uuid4(), uuid.uuid4()
     due = [(uuid.uuid4(), s) for s in (a, a, a, b, a, b, b)]
