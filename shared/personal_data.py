@@ -99,13 +99,13 @@ def seal_person(key: bytes, subject: uuid.UUID, person: Person) -> Person:
 
 
 def open_person(key: bytes | None, subject: uuid.UUID, person: Person) -> Person:
-    """The person in clear; with no key (erased), a person with nothing personal left."""
+    """The person in clear; with no key (erased), a person with nothing personal left.
+    A value that is not sealed is taken as it is: events written before sealing."""
     if key is None:
         return person.model_copy(update={"name": None, "email": None, "phone": None})
     return person.model_copy(
         update={
-            "name": open_sealed(key, subject, person.name),
-            "email": open_sealed(key, subject, person.email),
-            "phone": open_sealed(key, subject, person.phone),
+            f: open_sealed(key, subject, v) if is_sealed(v) else v
+            for f, v in (("name", person.name), ("email", person.email), ("phone", person.phone))
         }
     )

@@ -13,6 +13,7 @@ from aiohttp.abc import AbstractResolver
 from services.notification.email.channel import EmailChannel
 from services.notification.events.handlers import (
     CONSUMER,
+    keys_handlers,
     matching_handlers,
     registration_handlers,
 )
@@ -67,6 +68,9 @@ def create_consumers(settings: NotificationSettings, use_cases: UseCases) -> lis
     for stream, topic, handlers in (
         ("registration", topics.registration, registration_handlers(use_cases)),
         ("matching", topics.matching, matching_handlers(use_cases)),
+        # Apart from registration's: a person's registration waits (retrying) for the
+        # key that opens it, which must be able to arrive meanwhile.
+        ("keys", topics.keys, keys_handlers(use_cases)),
     ):
         consumer = consumer_from_settings(
             settings,

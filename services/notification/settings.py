@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from shared.personal_data import parse_key
 from shared.settings import ServiceSettings
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -107,6 +108,12 @@ class NotificationSettings(ServiceSettings):
 
     # --- e-mail to people (docs/notification.md, "E-mail") ---------------------------
 
+    personal_data_key: SecretStr | None = Field(
+        default=None,
+        description="Key-encryption key (base64url of 32 bytes) that unwraps people's keys "
+        "from the keys topic, the same as registration's; needed only with email_enabled "
+        "(nothing else here reads a person's data)",
+    )
     email_enabled: bool = Field(
         default=False,
         description="Send schedules, change notices and reminders to presidents and contacts "
@@ -197,7 +204,22 @@ class NotificationSettings(ServiceSettings):
             raise ValueError("email_public_base_url must be an http(s) URL when email_enabled")
         if len(self.email_token_secret.get_secret_value()) < 32:
             raise ValueError("email_token_secret needs 32+ characters when email_enabled")
+        if self.personal_data_key is None:
+            raise ValueError("personal_data_key is needed when email_enabled")
         return self
+
+    @property
+    def kek(self) -> bytes | None:
+        return None if self.personal_data_key is None else parse_key(
+            self.personal_data_key.get_secret_value()
+        )
+
+    @field_validator("personal_data_key")
+    @classmethod
+    def _a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_key(value.get_secret_value())
+        return value
 
     @property
     def email_schedule(self) -> tuple[float, ...]:

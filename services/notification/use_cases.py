@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp.abc import AbstractResolver
 
+from services.notification.email.keys import KeyCopies
 from services.notification.email.service import Mailboxes, Messages, People, Schedules
 from services.notification.outbound.policy import Clock
 from services.notification.settings import NotificationSettings
@@ -41,7 +42,9 @@ def create_use_cases(
             dns_timeout=settings.dns_timeout_seconds,
         ),
         routing=Routing(clock=clock),
-        people=People(enabled=enabled, clock=clock, schedules=schedules),
+        people=People(
+            enabled=enabled, clock=clock, schedules=schedules, keys=KeyCopies(kek=settings.kek)
+        ),
         schedules=schedules,
         mailboxes=Mailboxes(
             clock=clock, token_secret=settings.email_token_secret.get_secret_value()

@@ -22,6 +22,7 @@ import asyncpg
 
 from services.notification.email import repository as repo
 from services.notification.email import rules
+from services.notification.email.keys import KeyCopies
 from services.notification.email.model import (
     Cause,
     Email,
@@ -37,7 +38,15 @@ from services.notification.outbound.policy import Clock
 from services.notification.outbound.repository import Redelivery
 from services.notification.parties import repository as parties
 from shared.contracts.matching import Meeting, MeetingEventType, ScheduleCompleted
-from shared.contracts.registration import Enterprise, Participant, Person, PersonErased, Roadshow
+from shared.contracts.registration import (
+    Enterprise,
+    Participant,
+    Person,
+    PersonErased,
+    PersonKeyDestroyed,
+    PersonKeyIssued,
+    Roadshow,
+)
 from shared.envelope import Envelope
 from shared.errors import Conflict, NotFound
 from shared.logging import get_logger
@@ -313,10 +322,20 @@ class People:
     """The read model of road shows and of the people e-mail writes to, kept
     only while e-mail is on; erasure and withdrawal."""
 
-    def __init__(self, *, enabled: bool, clock: Clock, schedules: Schedules) -> None:
+    def __init__(
+        self, *, enabled: bool, clock: Clock, schedules: Schedules, keys: KeyCopies
+    ) -> None:
         self.enabled = enabled
         self.clock = clock
         self.schedules = schedules
+        self.keys = keys
+
+    async def key_issued(self, uow: UnitOfWork, data: PersonKeyIssued) -> None:
+        if self.enabled:  # nothing personal is kept when it is not needed
+            await self.keys.issued(uow.conn, data)
+
+    async def key_destroyed(self, uow: UnitOfWork, data: PersonKeyDestroyed) -> None:
+        await self.keys.destroyed(uow.conn, [data.subject_id])
 
     async def roadshow_changed(self, uow: UnitOfWork, data: Roadshow) -> None:
         if not self.enabled:
@@ -347,6 +366,7 @@ class People:
         person: Person,
         version: int,
     ) -> None:
+        person = await self.keys.opened(uow.conn, party_id, person)
         await repo.upsert_recipient(
             uow.conn,
             Registered(
@@ -378,6 +398,7 @@ class People:
         sent to them. Runs even with e-mail switched off: data kept while it
         was on must go too."""
         now = self.clock()
+        await self.keys.destroyed(uow.conn, [s.id for s in data.subjects])
         for subject in data.subjects:
             rid = rules.recipient_id(subject.kind, subject.id)
             if await repo.forget_recipient(uow.conn, rid, now=now, erased=True):

@@ -24,6 +24,8 @@ from shared.contracts.registration import (
     Enterprise,
     Participant,
     PersonErased,
+    PersonKeyDestroyed,
+    PersonKeyIssued,
     Roadshow,
     Withdrawn,
 )
@@ -38,7 +40,7 @@ CONSUMER = "notification"
 def event_handlers(use: UseCases) -> EventHandlers:
     """Every event notification reacts to, in one registry (tests feed it both
     topics); the service runs the two halves as separate consumers."""
-    return registration_handlers(use).include(matching_handlers(use))
+    return registration_handlers(use).include(matching_handlers(use)).include(keys_handlers(use))
 
 
 def registration_handlers(use: UseCases) -> EventHandlers:
@@ -76,6 +78,21 @@ def registration_handlers(use: UseCases) -> EventHandlers:
     @handlers.on("person.erased")
     async def person_erased(uow: UnitOfWork, _event: Envelope, data: PersonErased) -> None:
         await use.people.person_erased(uow, data)
+
+    return handlers
+
+
+def keys_handlers(use: UseCases) -> EventHandlers:
+    """The keys topic: the copies of people's keys that open their sealed fields."""
+    handlers = EventHandlers()
+
+    @handlers.on("person.key_issued")
+    async def key_issued(uow: UnitOfWork, _event: Envelope, data: PersonKeyIssued) -> None:
+        await use.people.key_issued(uow, data)
+
+    @handlers.on("person.key_destroyed")
+    async def key_destroyed(uow: UnitOfWork, _event: Envelope, data: PersonKeyDestroyed) -> None:
+        await use.people.key_destroyed(uow, data)
 
     return handlers
 

@@ -51,6 +51,7 @@ from shared.testing.plugin import DatabaseFactory
 from shared.topics import Topics
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from tests import factories
+from tests.conftest import PERSONAL_DATA_KEY
 
 ADMIN = "notification-admin-token"
 ROADSHOW = uuid.UUID("5b0c7f0e-8f43-4b8e-9a56-0d5f3f1f7a10")
@@ -570,6 +571,7 @@ def email_overrides(port: int, **extra: Any) -> dict[str, Any]:
         "mail_from": MAIL_FROM,
         "email_public_base_url": "https://notify.roadshow.test",
         "email_token_secret": SecretStr(TOKEN_SECRET),
+        "personal_data_key": SecretStr(PERSONAL_DATA_KEY),
         **extra,
     }
 

@@ -24,7 +24,7 @@ from tests.integration.notification.conftest import Env, EnvFactory, Receiver, m
 
 @pytest_asyncio.fixture
 async def running(make_env: EnvFactory, broker: EmbeddedBroker) -> AsyncIterator[Env]:
-    """The service's two consumers running against the broker (no API loops)."""
+    """The service's consumers (one per topic) running against the broker (no API loops)."""
     env = await make_env(
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_session_timeout_ms=3000,
@@ -33,7 +33,11 @@ async def running(make_env: EnvFactory, broker: EmbeddedBroker) -> AsyncIterator
     await ensure_topics(broker.bootstrap_servers, env.settings.topics.all())
     stop = asyncio.Event()
     loops = create_consumers(env.settings, env.use_cases)
-    assert [b.name for b in loops] == ["consumer_registration", "consumer_matching"]
+    assert [b.name for b in loops] == [
+        "consumer_registration",
+        "consumer_matching",
+        "consumer_keys",
+    ]
     tasks = [asyncio.create_task(b.run(stop)) for b in loops]
     try:
         yield env

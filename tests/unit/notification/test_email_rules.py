@@ -149,6 +149,7 @@ def test_email_settings() -> None:
         "mail_from": "Roadshow <meetings@roadshow.test>",
         "email_public_base_url": "https://notify.roadshow.test",
         "email_token_secret": SecretStr(SECRET),
+        "personal_data_key": SecretStr("A" * 43),
     }
     s = NotificationSettings(**on, email_reminder_lead="12h", email_retry_schedule="1m,1h")
     assert s.email_reminder_lead == 43_200 and s.email_schedule == (60, 3600)
@@ -160,6 +161,8 @@ def test_email_settings() -> None:
         {"smtp_username": "u"},
         {"smtp_timeout_seconds": 90},  # longer than the 60 s lease
         {"email_reminder_lead": "1h,2h"},
+        {"personal_data_key": None},  # e-mail opens people's sealed addresses with it
+        {"personal_data_key": SecretStr("short")},
     ]
     for bad in bads:
         with pytest.raises(ValidationError):
