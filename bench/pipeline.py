@@ -529,6 +529,7 @@ async def drain(
     receiver: Receiver,
     sampler: Sampler,
     enterprises: set[str],
+    *,
     seconds: float,
     quiet: float,
     every: float,
@@ -643,7 +644,9 @@ async def figure_one(api: Api, opts: Options, admin_token: str, sampler: Sampler
         load = await open_loop(api, show, enterprises[4:], opts.rate, opts.cap, grace=30.0)
         print_load(load, opts.rate, n)
         ids = set(load.sent_at)
-        d = await drain(api, show, receiver, sampler, ids, opts.drain_seconds, 5.0, 1.0)
+        d = await drain(
+            api, show, receiver, sampler, ids, seconds=opts.drain_seconds, quiet=5.0, every=1.0
+        )
         print_drain(d, opts.drain_seconds)
         if d.matching_settled:
             line(
@@ -739,7 +742,9 @@ async def figure_two(api: Api, opts: Options, admin_token: str, sampler: Sampler
             f"{len(ids)} in {last_post - t:.1f} s ({len(ids) / (last_post - t):.0f} /s)",
         )
         every = max(1.0, min(5.0, opts.fair_enterprises / 300))
-        d = await drain(api, show, receiver, sampler, ids, opts.drain_seconds, 10.0, every)
+        d = await drain(
+            api, show, receiver, sampler, ids, seconds=opts.drain_seconds, quiet=10.0, every=every
+        )
         print_drain(d, opts.drain_seconds)
         print_fair_times(d, receiver.hooks, last_post)
         print_webhooks(receiver.hooks, d.expected, ids, d.delivered_all and d.matching_settled)
