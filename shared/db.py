@@ -29,9 +29,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _reset(conn: asyncpg.Connection) -> None:
+    # Pooled connections keep no session state (LISTEN and session advisory locks live
+    # on connections of their own), so asyncpg's default reset, a round trip on every
+    # release, buys nothing; only a transaction left open must not leak.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def create_pool(dsn: str, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=max_size, init=_init_connection, command_timeout=60
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_reset,
+        command_timeout=60,
     )
     assert pool is not None
     return pool

@@ -33,12 +33,17 @@ _RELAY_LOCK = 72_410_002
 
 async def add_events(conn: asyncpg.Connection, topic: str, events: Sequence[Envelope]) -> None:
     """Stage events in the caller's transaction; they go out only if it commits."""
+    await add_to_topics(conn, [(topic, e) for e in events])
+
+
+async def add_to_topics(conn: asyncpg.Connection, events: Sequence[tuple[str, Envelope]]) -> None:
+    """`add_events` for events bound for several topics, in one statement, in order."""
     if not conn.is_in_transaction():
         raise RuntimeError("outbox events must be written inside the change's transaction")
     await conn.executemany(
         "INSERT INTO outbox (event_id, topic, key, event_type, payload)"
         " VALUES ($1, $2, $3, $4, $5)",
-        [(e.id, topic, e.key, e.type, e.model_dump(mode="json")) for e in events],
+        [(e.id, topic, e.key, e.type, e.model_dump(mode="json")) for topic, e in events],
     )
 
 

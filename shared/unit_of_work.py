@@ -14,6 +14,7 @@ correlation id and partner, and the event's id as the cause of what it emits.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -24,7 +25,7 @@ from pydantic import BaseModel
 
 from shared.contracts import EventType
 from shared.envelope import Context, Envelope, new_event
-from shared.outbox import add_events
+from shared.outbox import add_to_topics
 
 
 @dataclass
@@ -76,11 +77,7 @@ class UnitOfWork:
         if not self._staged.events:
             return
         staged, self._staged.events[:] = list(self._staged.events), []
-        by_topic: dict[str, list[Envelope]] = {}
-        for topic, event in staged:
-            by_topic.setdefault(topic, []).append(event)
-        for topic, events in by_topic.items():
-            await add_events(self.conn, topic, events)
+        await add_to_topics(self.conn, staged)
 
     @classmethod
     @asynccontextmanager
@@ -109,9 +106,18 @@ class UnitsOfWork:
     topic: str
 
     @asynccontextmanager
-    async def begin(self, ctx: Context, *, transaction: bool = True) -> AsyncIterator[UnitOfWork]:
-        """A unit on a pooled connection; `transaction=False` for reads, which emit nothing."""
-        async with self.pool.acquire() as conn:
+    async def begin(
+        self,
+        ctx: Context,
+        *,
+        transaction: bool = True,
+        conn: asyncpg.Connection | None = None,
+    ) -> AsyncIterator[UnitOfWork]:
+        """A unit on a pooled connection (or on `conn`, one the caller already holds for
+        this request); `transaction=False` for reads, which emit nothing."""
+        async with contextlib.AsyncExitStack() as stack:
+            if conn is None:
+                conn = await stack.enter_async_context(self.pool.acquire())
             if not transaction:
                 yield UnitOfWork(conn, ctx, self.producer, self.topic)
                 return

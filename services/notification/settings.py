@@ -210,8 +210,10 @@ class NotificationSettings(ServiceSettings):
 
     @property
     def kek(self) -> bytes | None:
-        return None if self.personal_data_key is None else parse_key(
-            self.personal_data_key.get_secret_value()
+        return (
+            None
+            if self.personal_data_key is None
+            else parse_key(self.personal_data_key.get_secret_value())
         )
 
     @field_validator("personal_data_key")

@@ -39,6 +39,9 @@ Auth = Literal["partner", "admin", "none"]
 UNITS = web.AppKey("units_of_work", UnitsOfWork)
 PARTNER_ID = web.RequestKey("partner_id", uuid.UUID)
 CORRELATION_ID = web.RequestKey("correlation_id", str)
+# The pooled connection a request holds from authentication to its answer: one
+# acquire per request, not one to check the key and another for the work.
+CONNECTION = web.RequestKey("connection", Any)
 
 
 class BodyNotJson(Exception):
@@ -279,7 +282,8 @@ def _bind(e: Endpoint) -> HandlerFn:
         ctx = caller(request)
         if not e.database:
             return _respond(e, await e.handler(Call(request, body, query, raw, ctx, None)))
-        async with request.app[UNITS].begin(ctx, transaction=e.writes) as uow:
+        held = request.get(CONNECTION)  # the one authentication already took, if any
+        async with request.app[UNITS].begin(ctx, transaction=e.writes, conn=held) as uow:
             call = Call(request, body, query, raw, ctx, uow)
             if e.idempotent:
                 return await _once(e, call)

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
 from shared import errors, metrics
-from shared.http.api import CORRELATION_ID, PARTNER_ID, BodyNotJson, endpoint_of
+from shared.http.api import CONNECTION, CORRELATION_ID, PARTNER_ID, BodyNotJson, endpoint_of
 from shared.http.problems import from_domain_error, from_validation_error, problem
 from shared.logging import get_logger
 from shared.partner_keys import partner_for_token
@@ -118,9 +118,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
             raise errors.Forbidden("not an operator token", field="Authorization")
         return await handler(request)
-    partner_id = await partner_for_token(request.app[POOL], token)
-    if partner_id is None:
-        raise errors.Unauthenticated("unknown or revoked API key", field="Authorization")
-    request[PARTNER_ID] = partner_id
-    with structlog.contextvars.bound_contextvars(partner_id=str(partner_id)):
-        return await handler(request)
+    async with request.app[POOL].acquire() as conn:
+        partner_id = await partner_for_token(conn, token)
+        if partner_id is None:
+            raise errors.Unauthenticated("unknown or revoked API key", field="Authorization")
+        request[PARTNER_ID] = partner_id
+        request[CONNECTION] = conn
+        with structlog.contextvars.bound_contextvars(partner_id=str(partner_id)):
+            return await handler(request)

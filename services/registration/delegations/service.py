@@ -36,7 +36,7 @@ async def register_delegation(
     enterprises = await repo.enterprises_of_delegation(uow.conn, delegation_id)
     delegation = repo.delegation_of(row, [e.enterprise_id for e in enterprises])
     uow.emit("delegation.registered", delegation_id, delegation)
-    for e in await keys.sealed_enterprises(uow, enterprises):
+    for e in await keys.sealed_enterprises(uow, enterprises, new=True):
         uow.emit("enterprise.registered", e.enterprise_id, e)
     return model.DelegationWithEnterprises(delegation, enterprises)
 
@@ -81,7 +81,8 @@ async def add_enterprise(
     enterprises = await repo.enterprises_of_delegation(uow.conn, delegation_id)
     delegation = repo.delegation_of(row, [e.enterprise_id for e in enterprises])
     enterprise = next(e for e in enterprises if e.enterprise_id == enterprise_id)
-    uow.emit("enterprise.registered", enterprise_id, await keys.sealed_enterprise(uow, enterprise))
+    (sealed,) = await keys.sealed_enterprises(uow, [enterprise], new=True)
+    uow.emit("enterprise.registered", enterprise_id, sealed)
     uow.emit("delegation.updated", delegation_id, delegation)
     return enterprise
 

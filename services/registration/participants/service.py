@@ -21,7 +21,7 @@ async def register_participant(
     participant = await repo.upsert_participant(
         uow.conn, uuid.uuid4(), uow.partner_id, cmd.model_dump()
     )
-    sealed = await keys.sealed_participant(uow, participant)
+    sealed = await keys.sealed_participant(uow, participant, new=True)
     uow.emit("participant.registered", participant.participant_id, sealed)
     return participant
 

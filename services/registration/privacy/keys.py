@@ -18,11 +18,12 @@ class Keyring:
     topic: str  # the keys topic
 
     async def sealed_enterprises(
-        self, uow: UnitOfWork, enterprises: list[c.Enterprise]
+        self, uow: UnitOfWork, enterprises: list[c.Enterprise], *, new: bool = False
     ) -> list[c.Enterprise]:
-        """The enterprises as events carry them: their presidents' personal fields sealed."""
+        """The enterprises as events carry them: their presidents' personal fields sealed
+        (`new`: registered in this unit, so none has a key yet)."""
         people = [e.enterprise_id for e in enterprises if _has_personal_data(e.president)]
-        keys = await self._keys(uow, people, "enterprise.president")
+        keys = await self._keys(uow, people, "enterprise.president", new=new)
         return [
             e.model_copy(
                 update={
@@ -38,10 +39,12 @@ class Keyring:
         (sealed,) = await self.sealed_enterprises(uow, [e])
         return sealed
 
-    async def sealed_participant(self, uow: UnitOfWork, p: c.Participant) -> c.Participant:
+    async def sealed_participant(
+        self, uow: UnitOfWork, p: c.Participant, *, new: bool = False
+    ) -> c.Participant:
         if not _has_personal_data(p.contact):
             return p
-        keys = await self._keys(uow, [p.participant_id], "participant.contact")
+        keys = await self._keys(uow, [p.participant_id], "participant.contact", new=new)
         sealed = pd.seal_person(keys[p.participant_id], p.participant_id, p.contact)
         return p.model_copy(update={"contact": sealed})
 
@@ -57,12 +60,12 @@ class Keyring:
             )
 
     async def _keys(
-        self, uow: UnitOfWork, subject_ids: list[uuid.UUID], kind: c.ErasedKind
+        self, uow: UnitOfWork, subject_ids: list[uuid.UUID], kind: c.ErasedKind, *, new: bool
     ) -> dict[uuid.UUID, bytes]:
         """Each subject's key: the live one, or a new one (published, wrapped)."""
         if not subject_ids:
             return {}
-        keys = await repo.person_keys(uow.conn, subject_ids)
+        keys = {} if new else await repo.person_keys(uow.conn, subject_ids)
         missing = {s: pd.new_key() for s in subject_ids if s not in keys}
         if missing:
             stored = await repo.store_person_keys(uow.conn, kind, missing)
