@@ -1,0 +1,193 @@
+"""The shared consumer and relay under failures, on a real broker and database:
+transient failures are retried until they pass (never dead-lettered), a poison
+event goes to the dead-letter topic alone, and a dropped database connection
+stops neither loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+
+from shared.consumer import IdempotentConsumer
+from shared.contracts.registration import PartnerRegistered
+from shared.db import SHARED_MIGRATIONS, connect
+from shared.embedded import EmbeddedBroker
+from shared.envelope import Context, Envelope, new_event
+from shared.event_handlers import EventHandlers
+from shared.outbox import OutboxRelay, add_events
+from shared.testing.kafka import read_topic
+from shared.testing.plugin import DatabaseFactory
+from shared.testing.waiting import eventually
+from shared.topics import Topics
+from shared.unit_of_work import UnitOfWork
+
+
+@pytest_asyncio.fixture
+async def dsn(databases: DatabaseFactory) -> str:
+    url = await databases.fresh([("shared", SHARED_MIGRATIONS)])
+    conn = await asyncpg.connect(url)
+    await conn.execute("CREATE TABLE effects (event_id uuid NOT NULL, name text NOT NULL)")
+    await conn.close()
+    return url
+
+
+def _events(n: int) -> list[Envelope]:
+    ctx = Context(correlation_id="failures-test")
+    out = []
+    for i in range(n):
+        pid = uuid.uuid4()
+        data = PartnerRegistered(partner_id=pid, name=f"p{i}")
+        out.append(new_event("test", ctx, "partner.registered", pid, data))
+    return out
+
+
+async def _produce(bootstrap: str, topic: str, events: list[Envelope]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for e in events:
+            await producer.send(topic, e.to_bytes(), key=e.key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def _running(consumer: IdempotentConsumer) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def _effects(dsn: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [r["name"] for r in await conn.fetch("SELECT name FROM effects")]
+    finally:
+        await conn.close()
+
+
+def _consumer(
+    dsn: str, broker: EmbeddedBroker, topic: str, handlers: EventHandlers
+) -> IdempotentConsumer:
+    return IdempotentConsumer(
+        name=f"g-{uuid.uuid4().hex[:8]}",
+        topics=[topic],
+        handlers=handlers,
+        dsn=dsn,
+        bootstrap_servers=broker.bootstrap_servers,
+        producer="test",
+        emits_to=f"{topic}.out",
+        max_attempts=3,
+        retry_base_seconds=0.01,
+        session_timeout_ms=3_000,
+    )
+
+
+async def test_transient_failures_are_retried_past_max_attempts_never_dead_lettered(
+    dsn: str, broker: EmbeddedBroker, topics: Topics
+) -> None:
+    handlers = EventHandlers()
+    failures_left = 12  # four times the consumer's max_attempts
+
+    @handlers.on("partner.registered")
+    async def record(uow: UnitOfWork, event: Envelope, data: PartnerRegistered) -> None:
+        nonlocal failures_left
+        if failures_left > 0:
+            failures_left -= 1
+            # What asyncpg raises when the server drops the connection.
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+        await uow.conn.execute(
+            "INSERT INTO effects (event_id, name) VALUES ($1, $2)", event.id, data.name
+        )
+
+    events = _events(20)
+    await _produce(broker.bootstrap_servers, topics.registration, events)
+    consumer = _consumer(dsn, broker, topics.registration, handlers)
+    async with _running(consumer):
+
+        async def all_done() -> list[str] | None:
+            found = await _effects(dsn)
+            return found if len(found) >= 20 else None
+
+        names = await eventually(all_done, within=60, what="every effect despite the failures")
+    assert sorted(names) == sorted(f"p{i}" for i in range(20))  # each once
+    assert failures_left == 0
+    dead = await read_topic(
+        broker.bootstrap_servers, Topics.dead_letter(topics.registration), at_least=0
+    )
+    assert dead == []
+
+
+async def test_a_poison_event_is_dead_lettered_alone(
+    dsn: str, broker: EmbeddedBroker, topics: Topics
+) -> None:
+    events = _events(12)
+    poison = events[5].id
+    handlers = EventHandlers()
+
+    @handlers.on("partner.registered")
+    async def record(uow: UnitOfWork, event: Envelope, data: PartnerRegistered) -> None:
+        await uow.conn.execute(
+            "INSERT INTO effects (event_id, name) VALUES ($1, $2)", event.id, data.name
+        )
+        if event.id == poison:
+            raise ValueError("a rule this event breaks, every time")
+
+    await _produce(broker.bootstrap_servers, topics.registration, events)
+    consumer = _consumer(dsn, broker, topics.registration, handlers)
+    async with _running(consumer):
+        dead = await read_topic(
+            broker.bootstrap_servers, Topics.dead_letter(topics.registration), at_least=1
+        )
+
+        async def others_done() -> list[str] | None:
+            found = await _effects(dsn)
+            return found if len(found) >= 11 else None
+
+        names = await eventually(others_done, within=30, what="the other events")
+    assert sorted(names) == sorted(f"p{i}" for i in range(12) if i != 5)
+    assert [Envelope.from_bytes(r.value or b"").id for r in dead] == [poison]
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert headers["reason"] == "handler-failed" and "ValueError" in headers["error"]
+
+
+async def test_relay_outlives_its_database_connection_being_dropped(
+    dsn: str, broker: EmbeddedBroker, topics: Topics
+) -> None:
+    relay = OutboxRelay(dsn, broker.bootstrap_servers, poll_seconds=0.1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    conn = await connect(dsn)
+    try:
+        first, second = _events(5), _events(5)
+        async with conn.transaction():
+            await add_events(conn, topics.registration, first)
+        await read_topic(broker.bootstrap_servers, topics.registration, at_least=5)
+        # Drop every other connection to this database, the relay's among them.
+        killed = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert killed >= 1
+        async with conn.transaction():
+            await add_events(conn, topics.registration, second)
+        records = await read_topic(broker.bootstrap_servers, topics.registration, at_least=10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await conn.close()
+    sent: set[Any] = {Envelope.from_bytes(r.value or b"").id for r in records}
+    assert sent == {e.id for e in first + second}
+    assert not task.exception()
