@@ -4,9 +4,10 @@ them, so they would otherwise fail in the database)."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 V = TypeVar("V", bound=list[Any] | None)
 
@@ -27,3 +28,17 @@ def unique(values: V) -> V:
     if values is not None and len(set(values)) != len(values):
         raise ValueError("values must be unique")
     return values
+
+
+def _moment(value: datetime) -> datetime:
+    if value.utcoffset() is None:
+        raise ValueError("give a time zone offset")
+    # Near year 1 or 9999 an offset pushes the instant out of what datetimes and
+    # PostgreSQL hold; no road show is that far away.
+    if not 1900 <= value.year <= 2200:
+        raise ValueError("must be between the years 1900 and 2200")
+    return value
+
+
+# An instant a request names: with its offset, and within two centuries of now.
+Moment = Annotated[datetime, AfterValidator(_moment)]

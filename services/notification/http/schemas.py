@@ -24,7 +24,7 @@ from services.notification.webhooks.model import (
 )
 from services.notification.webhooks.routing import WebhookEventType
 from shared.errors import InvalidInput
-from shared.http.requests import Strict, unique
+from shared.http.requests import Moment, Strict, unique
 from shared.pagination import Page
 from shared.taxonomy import ParticipantKind, Sector
 
@@ -228,15 +228,11 @@ class NotificationDetail(NotificationOut):
 
 
 class RedeliverRangeIn(Strict):
-    since: datetime = Field(description="Dead notifications created at or after this")
-    until: datetime = Field(description="... and before this")
+    since: Moment = Field(description="Dead notifications created at or after this")
+    until: Moment = Field(description="... and before this")
 
     @model_validator(mode="after")
     def _ordered(self) -> RedeliverRangeIn:
-        if self.since.tzinfo is None:
-            raise InvalidInput("needs a time zone offset", field="since")
-        if self.until.tzinfo is None:
-            raise InvalidInput("needs a time zone offset", field="until")
         if self.until <= self.since:
             raise InvalidInput("must be after since", field="until")
         return self

@@ -478,3 +478,20 @@ async def test_a_match_racing_its_participant_on_another_instance_is_not_strande
     assert await env.pool.fetchval("SELECT count(*) FROM held_events") == 0
     (n,) = await env.notifications(str(sub["subscription_id"]))
     assert n["event_id"] == match.id
+
+
+async def test_redelivery_range_at_the_edges_of_time_is_a_422(
+    make_env: EnvFactory, receiver: Receiver
+) -> None:
+    env = await make_env()
+    partner, _bank, _enterprise, sub = await _bank_with_match_subscription(env, receiver)
+    url = f"/v1/subscriptions/{sub['subscription_id']}/redeliver"
+    for since, field in (
+        ("0001-01-01T00:00:00+01:00", "since"),  # its UTC instant is before year 1
+        ("2027-01-01T00:00:00", "since"),  # no offset
+        ("9999-12-31T23:59:59-01:00", "since"),
+    ):
+        body = {"since": since, "until": "2027-06-01T00:00:00+00:00"}
+        resp = await env.client.post(url, json=body, headers=partner)
+        assert resp.status == 422, await resp.text()
+        assert (await resp.json())["field"] == field
