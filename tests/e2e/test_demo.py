@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.message
+import json
 import os
 import signal
 import subprocess
@@ -88,6 +89,7 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
                 return n if n >= summary.expected_notifications else 0
 
             delivered = await eventually(recorded, within=30, what="deliveries to be recorded")
+            await _one_flow_everywhere("demo-organiser", (reg, mat, note), tmp_path / "logs")
         finally:
             for conn in (reg, mat, note):
                 await conn.close()
@@ -120,6 +122,41 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
             suite.kill()
         for name in ("registration", "matching", "notification"):
             await drop_database(pg_server_url, prefix + name)
+
+
+async def _one_flow_everywhere(
+    flow: str, dbs: tuple[asyncpg.Connection, asyncpg.Connection, asyncpg.Connection], logs: Path
+) -> None:
+    """Tracing: the organiser's requests (X-Correlation-ID `flow`) are found by that one
+    id in every service: the request, the events each service wrote, the consumers
+    that handled them, the webhooks and their attempts."""
+    reg, mat, note = dbs
+
+    def events(conn: asyncpg.Connection, type_: str) -> Any:
+        return conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE event_type = $1 AND payload->>'correlation_id' = $2",
+            type_,
+            flow,
+        )
+
+    assert await events(reg, "enterprise.registered") == 5
+    assert await events(mat, "match.proposed") > 0
+    hooks = await note.fetchval(
+        "SELECT count(*) FROM notifications n JOIN delivery_attempts a"
+        " ON a.notification_id = n.id WHERE n.channel = 'webhook' AND n.correlation_id = $1",
+        flow,
+    )
+    assert hooks > 0
+    lines = [
+        json.loads(line)
+        for f in logs.glob("*.jsonl")
+        for line in f.read_text().splitlines()
+        if flow in line
+    ]
+    requests = [x for x in lines if x.get("event") == "http.request"]
+    assert any(x["route"] == "/v1/delegations" and x["service"] == "registration" for x in requests)
+    handled = {x["service"] for x in lines if x.get("event") == "consumer.handled"}
+    assert {"matching", "notification"} <= handled
 
 
 def _free(port: int) -> bool:

@@ -215,7 +215,12 @@ class WebhookChannel:
         headers = webhook_headers(
             job.secrets, str(job.notification_id), int(now.timestamp()), job.body
         )
-        headers |= {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        headers |= {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            # The flow's id, so a receiver's logs and ours meet (not part of the signature).
+            "X-Correlation-ID": job.correlation_id,
+        }
         started = time.perf_counter()
 
         def elapsed() -> int:
