@@ -51,6 +51,8 @@ async def test_a_match_reaches_the_bank_signed_and_verifiable(env: Env, receiver
     assert data["participant"]["id"] == str(bank) and data["participant"]["kind"] == "bank"
     assert data["enterprise"]["id"] == str(enterprise) and data["enterprise"]["name"]
     assert request.headers["Content-Type"] == "application/json"
+    # The flow's id reaches the receiver, to meet our logs with theirs.
+    assert request.headers["X-Correlation-ID"] == event.correlation_id
 
     (notification,) = await env.notifications(str(sub["subscription_id"]))
     assert request.headers["webhook-id"] == str(notification["id"])
