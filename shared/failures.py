@@ -15,9 +15,10 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
 
 # SQLSTATE classes of conditions outside the statement: connection exception,
-# transaction rollback (serialization, deadlock), insufficient resources,
-# operator intervention (shutdown, cancel by timeout), system error.
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+# transaction rollback (serialization, deadlock), insufficient resources, object not
+# in prerequisite state (a database not accepting connections, a lock not
+# available), operator intervention (shutdown, cancel by timeout), system error.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "55", "57", "58")
 
 _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, unreachable (ConnectionError and socket errors)

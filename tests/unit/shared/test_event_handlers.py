@@ -1,11 +1,13 @@
 """The handler registry's dispatch keeps each key's order and handles every event
-once, however batch and single handlers interleave (no database: a stand-in unit)."""
+once, however batch and single handlers interleave (no database: a stand-in unit);
+and which failures the consumer retries until they pass."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from shared.contracts import EventType
 from shared.contracts.registration import PartnerRegistered
 from shared.envelope import Context, Envelope, new_event
 from shared.event_handlers import EventHandlers
+from shared.failures import is_transient
 from shared.unit_of_work import UnitOfWork
 
 # Two types handled one by one, two handled in runs by one batch handler.
@@ -85,3 +88,23 @@ def test_a_type_has_one_kind_of_handler_and_a_contract() -> None:
         handlers.add("no.such.event", one)  # type: ignore[arg-type]
     assert handlers.handles("enterprise.registered")
     assert not handlers.handles("enterprise.updated")
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (ConnectionRefusedError(), True),
+        (TimeoutError(), True),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("closed"), True),
+        (asyncpg.exceptions.InterfaceError("pool is closed"), True),
+        (asyncpg.exceptions.SerializationError("40001"), True),
+        (asyncpg.exceptions.DeadlockDetectedError("40P01"), True),
+        (asyncpg.exceptions.AdminShutdownError("57P01"), True),
+        (asyncpg.exceptions.ObjectNotInPrerequisiteStateError("not accepting"), True),
+        (asyncpg.exceptions.UniqueViolationError("23505"), False),
+        (ValueError("a rule"), False),
+        (KeyError("a bug"), False),
+    ],
+)
+def test_which_failures_are_transient(exc: BaseException, transient: bool) -> None:
+    assert is_transient(exc) is transient
