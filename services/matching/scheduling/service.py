@@ -88,7 +88,6 @@ class Scheduling:
             uow.conn,
             partner_id,
             roadshow_id,
-            denied="only the organising partner schedules a road show",
             for_update=True,
         )
         running = await repo.active_job(uow.conn, roadshow_id)
