@@ -38,6 +38,24 @@ class MatchingSettings(ServiceSettings):
         description="A match is re-published (match.updated) when its score moves this much",
     )
 
+    index_max_roadshows: int = Field(
+        default=64,
+        ge=1,
+        description="Road shows whose feature matrices a process keeps in memory at most"
+        " (least recently used dropped first, rebuilt from the read model when next used)",
+    )
+    index_max_parties: int = Field(
+        default=500_000,
+        ge=1,
+        description="Parties in all the in-memory indexes of a process at most (about 0.6 KB"
+        " each); beyond it the least recently used road shows are dropped",
+    )
+    index_idle_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="A road show's in-memory index unused this long is dropped",
+    )
+
     schedule_fair_minimum: int = Field(
         default=4,
         ge=0,

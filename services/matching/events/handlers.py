@@ -8,12 +8,21 @@ Partner keys are replicated by the shared `KEY_REPLICA` handlers.
 
 from __future__ import annotations
 
-from services.matching.readmodel.service import ReadModel
+from typing import Any, get_args
+
+from services.matching.readmodel.service import PartyEvent, ReadModel
 from shared.contracts import registration as reg
+from shared.contracts.matching import Side
+from shared.contracts.registration import RegistrationEventType
 from shared.envelope import Envelope
 from shared.event_handlers import EventHandlers
 from shared.partner_keys import KEY_REPLICA
 from shared.unit_of_work import UnitOfWork
+
+# Registered, updated and withdrawn, of enterprises and participants.
+PARTY_EVENT_TYPES: tuple[RegistrationEventType, ...] = tuple(
+    t for t in get_args(RegistrationEventType) if t.split(".")[0] in get_args(Side)
+)
 
 
 def event_handlers(readmodel: ReadModel) -> EventHandlers:
@@ -26,24 +35,26 @@ def event_handlers(readmodel: ReadModel) -> EventHandlers:
     async def roadshow(uow: UnitOfWork, _event: Envelope, data: reg.Roadshow) -> None:
         await readmodel.roadshow_changed(uow, data)
 
-    @handlers.on("enterprise.registered", "enterprise.updated")
-    async def enterprise(uow: UnitOfWork, _event: Envelope, data: reg.Enterprise) -> None:
-        await readmodel.enterprise_changed(uow, data)
-
-    @handlers.on("participant.registered", "participant.updated")
-    async def participant(uow: UnitOfWork, _event: Envelope, data: reg.Participant) -> None:
-        await readmodel.participant_changed(uow, data)
-
-    @handlers.on("enterprise.withdrawn")
-    async def enterprise_withdrawn(uow: UnitOfWork, _event: Envelope, data: reg.Withdrawn) -> None:
-        await readmodel.party_withdrawn(uow, "enterprise", data)
-
-    @handlers.on("participant.withdrawn")
-    async def participant_withdrawn(uow: UnitOfWork, _event: Envelope, data: reg.Withdrawn) -> None:
-        await readmodel.party_withdrawn(uow, "participant", data)
+    @handlers.batch(*PARTY_EVENT_TYPES)
+    async def parties(uow: UnitOfWork, events: list[tuple[Envelope, Any]]) -> None:
+        # A burst of registrations is scored as one block per road show.
+        await readmodel.parties_changed([party_event(uow, e, data) for e, data in events])
 
     @handlers.on("person.erased")
     async def person_erased(uow: UnitOfWork, _event: Envelope, data: reg.PersonErased) -> None:
         await readmodel.person_erased(uow, data)
 
     return handlers.include(KEY_REPLICA)
+
+
+def party_event(uow: UnitOfWork, event: Envelope, data: Any) -> PartyEvent:
+    """The command of one party event, on behalf of that event."""
+    side: Side = "enterprise" if event.type.startswith("enterprise.") else "participant"
+    cause = uow.caused_by(event)
+    if isinstance(data, reg.Enterprise):
+        return PartyEvent(cause, side, data.enterprise_id, data.roadshow_id, data)
+    if isinstance(data, reg.Participant):
+        return PartyEvent(cause, side, data.participant_id, data.roadshow_id, data)
+    if isinstance(data, reg.Withdrawn):
+        return PartyEvent(cause, side, data.id, data.roadshow_id, data)
+    raise TypeError(f"not a party event: {event.type}")

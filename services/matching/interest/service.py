@@ -156,7 +156,6 @@ class Interest:
             uow.conn,
             uow.ctx.partner_id,
             roadshow_id,
-            denied="only the organising partner sets matching settings",
             for_update=True,
         )
         await repo.set_matching_settings(

@@ -1,6 +1,7 @@
 """Who may read what: a party's registering partner and its road show's
 organiser read the party's matches and meetings; only the organiser reads (and
-changes) a road show's. To anyone else a party does not exist."""
+changes) a road show's. To anyone else a party, or a road show's organiser
+routes, do not exist."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import asyncpg
 from services.matching.readmodel import repository as repo
 from services.matching.readmodel.model import PartyAccess, Roadshow
 from shared.contracts.matching import Side
-from shared.errors import Forbidden, NotFound
+from shared.errors import NotFound
 
 
 async def readable_party(
@@ -29,14 +30,12 @@ async def organised_roadshow(
     partner_id: uuid.UUID,
     roadshow_id: uuid.UUID,
     *,
-    denied: str = "only the organising partner reads this",
     for_update: bool = False,
 ) -> Roadshow:
     """The road show, if `partner_id` organises it. Raises NotFound when it is not
-    known, Forbidden (with `denied`) for any other partner."""
+    known and, alike, for any other partner: a foreign road show's answer must
+    not reveal that it exists."""
     roadshow = await repo.get_roadshow(conn, roadshow_id, for_update=for_update)
-    if roadshow is None:
+    if roadshow is None or roadshow.organiser_id != partner_id:
         raise NotFound("no such road show", field="roadshow_id")
-    if roadshow.organiser_id != partner_id:
-        raise Forbidden(denied, field="roadshow_id")
     return roadshow

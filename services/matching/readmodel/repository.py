@@ -5,6 +5,8 @@ so the unit of work decides the transaction."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -16,6 +18,8 @@ from shared.contracts.matching import Side
 from shared.taxonomy import ParticipantKind
 
 _TABLE: dict[Side, str] = {"enterprise": "enterprises", "participant": "participants"}
+# Above every change number: `changed_parties(since=None)` selects by id only.
+_NEVER = 2**62
 
 
 async def lock_roadshow(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> None:
@@ -174,54 +178,132 @@ async def mark_withdrawn(conn: asyncpg.Connection, side: Side, w: reg.Withdrawn)
 
 
 async def _active(
-    conn: asyncpg.Connection, side: Side, roadshow_id: uuid.UUID, only: uuid.UUID | None
+    conn: asyncpg.Connection,
+    side: Side,
+    roadshow_id: uuid.UUID,
+    ids: Sequence[uuid.UUID] | None,
 ) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
             f"SELECT * FROM {_TABLE[side]} WHERE roadshow_id = $1 AND status = 'active'"
-            " AND ($2::uuid IS NULL OR id = $2) ORDER BY id",
+            " AND ($2::uuid[] IS NULL OR id = ANY($2)) ORDER BY id",
             roadshow_id,
-            only,
+            ids,
         )
     )
 
 
+def _enterprise(row: asyncpg.Record) -> EnterpriseProfile:
+    return EnterpriseProfile(
+        enterprise_id=row["id"],
+        sectors=tuple(row["sectors"]),
+        stage=row["stage"],
+        funding_amount=row["funding_amount"],
+        funding_currency=row["funding_currency"],
+        partnership_types=tuple(row["partnership_types"]),
+        summary=row["summary"],
+        partner_id=row["partner_id"],
+    )
+
+
+def _participant(row: asyncpg.Record) -> ParticipantProfile:
+    return ParticipantProfile(
+        participant_id=row["id"],
+        kind=ParticipantKind(row["kind"]),
+        sectors=tuple(row["sectors"]),
+        stages=tuple(row["stages"]),
+        ticket_min=row["ticket_min"],
+        ticket_max=row["ticket_max"],
+        currency=row["currency"],
+        offers=tuple(row["offers"]),
+        focus=row["focus"],
+        partner_id=row["partner_id"],
+    )
+
+
 async def active_enterprises(
-    conn: asyncpg.Connection, roadshow_id: uuid.UUID, only: uuid.UUID | None = None
+    conn: asyncpg.Connection, roadshow_id: uuid.UUID, ids: Sequence[uuid.UUID] | None = None
 ) -> list[EnterpriseProfile]:
-    return [
-        EnterpriseProfile(
-            enterprise_id=row["id"],
-            sectors=tuple(row["sectors"]),
-            stage=row["stage"],
-            funding_amount=row["funding_amount"],
-            funding_currency=row["funding_currency"],
-            partnership_types=tuple(row["partnership_types"]),
-            summary=row["summary"],
-            partner_id=row["partner_id"],
-        )
-        for row in await _active(conn, "enterprise", roadshow_id, only)
-    ]
+    """The road show's active enterprises (those of `ids` only, when given), by id."""
+    return [_enterprise(row) for row in await _active(conn, "enterprise", roadshow_id, ids)]
 
 
 async def active_participants(
-    conn: asyncpg.Connection, roadshow_id: uuid.UUID, only: uuid.UUID | None = None
+    conn: asyncpg.Connection, roadshow_id: uuid.UUID, ids: Sequence[uuid.UUID] | None = None
 ) -> list[ParticipantProfile]:
-    return [
-        ParticipantProfile(
-            participant_id=row["id"],
-            kind=ParticipantKind(row["kind"]),
-            sectors=tuple(row["sectors"]),
-            stages=tuple(row["stages"]),
-            ticket_min=row["ticket_min"],
-            ticket_max=row["ticket_max"],
-            currency=row["currency"],
-            offers=tuple(row["offers"]),
-            focus=row["focus"],
-            partner_id=row["partner_id"],
-        )
-        for row in await _active(conn, "participant", roadshow_id, only)
-    ]
+    return [_participant(row) for row in await _active(conn, "participant", roadshow_id, ids)]
+
+
+@dataclass(frozen=True)
+class PartyRows:
+    """Parties of one side as the read model holds them: the active ones'
+    profiles, and the ids of those that are not active (withdrawn, tombstones)."""
+
+    active: list[EnterpriseProfile] | list[ParticipantProfile]
+    gone: set[uuid.UUID]
+
+
+async def changed_parties(
+    conn: asyncpg.Connection,
+    side: Side,
+    roadshow_id: uuid.UUID,
+    since: int | None,
+    ids: Collection[uuid.UUID] = (),
+) -> PartyRows:
+    """The road show's parties stamped after change `since` (all of them for
+    -1, none for None), and those of `ids`, whatever their stamp (gone when
+    they do not exist)."""
+    rows = await conn.fetch(
+        f"""SELECT * FROM {_TABLE[side]}
+             WHERE roadshow_id = $1 AND (change_seq > $2 OR id = ANY($3::uuid[]))
+             ORDER BY id""",
+        roadshow_id,
+        since if since is not None else _NEVER,
+        list(ids),
+    )
+    live = [r for r in rows if r["status"] == "active"]
+    # Asked for by id but not there (its insert rolled back): gone as well.
+    gone = {r["id"] for r in rows if r["status"] != "active"} | (set(ids) - {r["id"] for r in rows})
+    if side == "enterprise":
+        return PartyRows([_enterprise(r) for r in live], gone)
+    return PartyRows([_participant(r) for r in live], gone)
+
+
+async def change_token(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> tuple[int, str]:
+    """The road show's latest change (0 before any) and this transaction's id."""
+    row = await conn.fetchrow(
+        """SELECT coalesce((SELECT seq FROM roadshow_changes WHERE roadshow_id = $1), 0) AS seq,
+                  pg_current_xact_id()::text AS xid""",
+        roadshow_id,
+    )
+    assert row is not None
+    return int(row["seq"]), str(row["xid"])
+
+
+async def stamp_changes(
+    conn: asyncpg.Connection,
+    roadshow_id: uuid.UUID,
+    enterprise_ids: Collection[uuid.UUID],
+    participant_ids: Collection[uuid.UUID],
+) -> tuple[int, str]:
+    """Stamp the parties this transaction changed, and their road show's token,
+    with the next change number (the caller holds the road show's lock). Returns
+    it, with this transaction's id."""
+    row = await conn.fetchrow(
+        """WITH s AS (SELECT nextval('readmodel_change_seq') AS seq),
+                e AS (UPDATE enterprises SET change_seq = (SELECT seq FROM s)
+                       WHERE id = ANY($2::uuid[]) RETURNING 1),
+                p AS (UPDATE participants SET change_seq = (SELECT seq FROM s)
+                       WHERE id = ANY($3::uuid[]) RETURNING 1),
+                t AS (INSERT INTO roadshow_changes (roadshow_id, seq) SELECT $1, seq FROM s
+                      ON CONFLICT (roadshow_id) DO UPDATE SET seq = EXCLUDED.seq RETURNING 1)
+           SELECT seq, pg_current_xact_id()::text AS xid FROM s""",
+        roadshow_id,
+        list(enterprise_ids),
+        list(participant_ids),
+    )
+    assert row is not None
+    return int(row["seq"]), str(row["xid"])
 
 
 async def schedulable_parties(

@@ -1,25 +1,42 @@
 """Read-model use cases: registration's events keep matching's copy of road
-shows, enterprises and participants current, and a party that changed is
-rescored at once. Every change to one road show serialises on its lock, so a
-participant and an enterprise registering together still see each other. A
-stale version (an older event arriving late) changes nothing."""
+shows, enterprises and participants current, and the parties that changed are
+rescored at once (a run of events for one road show as one block). Every change
+to one road show serialises on its lock, so a participant and an enterprise
+registering together still see each other. A stale version (an older event
+arriving late) changes nothing; a status other than active withdraws the
+party's matches."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import asyncpg
 
 from services.matching.readmodel import repository as repo
 from services.matching.readmodel.model import grid_of
 from services.matching.scheduling import repository as meetings
 from services.matching.scheduling.service import cancel_meetings
-from services.matching.scoring.service import Scoring
+from services.matching.scoring.service import PartyChange, Scoring
 from shared.contracts import registration as reg
 from shared.contracts.matching import Side
 from shared.logging import get_logger
 from shared.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class PartyEvent:
+    """One registration event about a party (registered, updated, withdrawn);
+    `uow` acts on behalf of that event."""
+
+    uow: UnitOfWork
+    side: Side
+    party_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    data: reg.Enterprise | reg.Participant | reg.Withdrawn
 
 
 @dataclass(frozen=True)
@@ -52,47 +69,44 @@ class ReadModel:
             meetings_cancelled=len(cancelled),
         )
 
-    async def enterprise_changed(self, uow: UnitOfWork, data: reg.Enterprise) -> None:
-        await self._party_changed(uow, "enterprise", data.enterprise_id, data)
+    async def parties_changed(self, changes: Sequence[PartyEvent]) -> None:
+        """Store a run of party events (in order) and rescore what they changed,
+        one block per road show. Road shows are locked in id order, so two runs
+        over the same road shows cannot deadlock each other."""
+        by_roadshow: dict[uuid.UUID, list[PartyEvent]] = {}
+        for c in changes:
+            by_roadshow.setdefault(c.roadshow_id, []).append(c)
+        for roadshow_id in sorted(by_roadshow):
+            events = by_roadshow[roadshow_id]
+            await repo.lock_roadshow(events[0].uow.conn, roadshow_id)
+            stored = [
+                PartyChange(c.uow, c.side, c.party_id) for c in events if await self._store(c)
+            ]
+            if stored:
+                await self.scoring.rescore(events[0].uow, roadshow_id, stored)
 
-    async def participant_changed(self, uow: UnitOfWork, data: reg.Participant) -> None:
-        await self._party_changed(uow, "participant", data.participant_id, data)
-
-    async def _party_changed(
-        self,
-        uow: UnitOfWork,
-        side: Side,
-        party_id: uuid.UUID,
-        data: reg.Enterprise | reg.Participant,
-    ) -> None:
-        """Store the party and rescore it, or withdraw its matches when it is
-        no longer active."""
-        await repo.lock_roadshow(uow.conn, data.roadshow_id)
-        if await self._stale(uow, side, party_id, data.version):
-            return
-        if isinstance(data, reg.Enterprise):
-            await repo.upsert_enterprise(uow.conn, uow.ctx.partner_id, data)
+    async def _store(self, c: PartyEvent) -> bool:
+        """Store what the event says; False for a stale version (nothing to do)."""
+        conn = c.uow.conn
+        if await self._stale(conn, c.side, c.party_id, c.data.version):
+            return False
+        if isinstance(c.data, reg.Enterprise):
+            await repo.upsert_enterprise(conn, c.uow.ctx.partner_id, c.data)
+        elif isinstance(c.data, reg.Participant):
+            await repo.upsert_participant(conn, c.uow.ctx.partner_id, c.data)
         else:
-            await repo.upsert_participant(uow.conn, uow.ctx.partner_id, data)
-        if data.status != "active":
-            await self.scoring.withdraw_matches(uow, side, party_id)
-        else:
-            await self.scoring.rescore(uow, side, party_id, data.roadshow_id)
-
-    async def party_withdrawn(self, uow: UnitOfWork, side: Side, data: reg.Withdrawn) -> None:
-        await repo.lock_roadshow(uow.conn, data.roadshow_id)
-        if await self._stale(uow, side, data.id, data.version):
-            return
-        await repo.mark_withdrawn(uow.conn, side, data)
-        await self.scoring.withdraw_matches(uow, side, data.id)
+            await repo.mark_withdrawn(conn, c.side, c.data)
+        return True
 
     async def person_erased(self, uow: UnitOfWork, data: reg.PersonErased) -> None:
         """Matching keeps organisations and projects, never presidents or contacts
         (see the read model), so an erasure finds nothing here to remove."""
         log.info("matching.erasure_noted", erasure_id=str(data.erasure_id), held=0)
 
-    async def _stale(self, uow: UnitOfWork, side: Side, party_id: uuid.UUID, version: int) -> bool:
-        stored = await repo.locked_party_version(uow.conn, side, party_id)
+    async def _stale(
+        self, conn: asyncpg.Connection, side: Side, party_id: uuid.UUID, version: int
+    ) -> bool:
+        stored = await repo.locked_party_version(conn, side, party_id)
         if stored is not None and stored >= version:
             log.info("matching.stale_event", side=side, party_id=str(party_id), version=version)
             return True

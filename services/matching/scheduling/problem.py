@@ -28,9 +28,45 @@ class SlotGrid:
     tables: int
 
 
+# What matching schedules, whatever its input says (registration refuses dates
+# outside these years too, but a stored or replayed event may carry anything:
+# 9999-12-31 overflows the date arithmetic, a century of days exhausts memory).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+MAX_SLOTS = 20_000
+MAX_TABLES = 10_000
+
+
+class GridOutOfBounds(ValueError):
+    """A road show's slot grid that matching will not schedule."""
+
+
+def check_grid(grid: SlotGrid) -> None:
+    """Raises GridOutOfBounds (naming the problem) unless the grid's slots can be
+    built: dates within FIRST_DAY..LAST_DAY in order, positive slot length and
+    tables, at most MAX_SLOTS slots and MAX_TABLES tables."""
+    if not FIRST_DAY <= grid.start_date <= grid.end_date <= LAST_DAY:
+        raise GridOutOfBounds(
+            f"road show dates {grid.start_date}..{grid.end_date} are not an interval"
+            f" within {FIRST_DAY}..{LAST_DAY}"
+        )
+    if grid.slot_minutes <= 0 or not 0 < grid.tables <= MAX_TABLES:
+        raise GridOutOfBounds(
+            f"slot length {grid.slot_minutes} min or {grid.tables} tables out of range"
+        )
+    minutes = (grid.day_end.hour * 60 + grid.day_end.minute) - (
+        grid.day_start.hour * 60 + grid.day_start.minute
+    )
+    days = (grid.end_date - grid.start_date).days + 1
+    if days * max(minutes // grid.slot_minutes, 0) > MAX_SLOTS:
+        raise GridOutOfBounds(f"more than {MAX_SLOTS} slots ({days} days)")
+
+
 def slot_times(grid: SlotGrid) -> list[tuple[datetime, datetime]]:
     """Every slot_minutes between day_start and day_end on each day, as wall-clock
-    times in the event's zone (so a DST change keeps 09:00 at 09:00)."""
+    times in the event's zone (so a DST change keeps 09:00 at 09:00). Raises
+    GridOutOfBounds for a grid `check_grid` refuses."""
+    check_grid(grid)
     zone = zoneinfo.ZoneInfo(grid.timezone)
     step = timedelta(minutes=grid.slot_minutes)
     out = []

@@ -313,6 +313,20 @@ async def job_heartbeat(
     return bool(status != "UPDATE 0")
 
 
+async def requeue_job(
+    conn: asyncpg.Connection, job_id: uuid.UUID, claim: uuid.UUID, error: str
+) -> None:
+    """Give a failed run's job back to the queue, its error kept (unless another
+    worker has taken it over meanwhile)."""
+    await conn.execute(
+        """UPDATE scheduling_jobs SET status = 'queued', claim = NULL, error = $3, progress = 0
+            WHERE id = $1 AND claim = $2 AND status = 'running'""",
+        job_id,
+        claim,
+        error,
+    )
+
+
 async def fail_job(conn: asyncpg.Connection, job_id: uuid.UUID, error: str) -> None:
     await conn.execute(
         """UPDATE scheduling_jobs SET status = 'failed', error = $2, finished_at = now()
@@ -334,7 +348,7 @@ async def finish_job(
     changes: ScheduleChanges,
 ) -> None:
     await conn.execute(
-        """UPDATE scheduling_jobs SET status = 'succeeded', progress = 1,
+        """UPDATE scheduling_jobs SET status = 'succeeded', progress = 1, error = NULL,
                   finished_at = now(), schedule_id = $2, meetings = $3,
                   total_score = $4, upper_bound = $5, shortfall = $6, changes = $7
             WHERE id = $1""",

@@ -88,7 +88,6 @@ class Scheduling:
             uow.conn,
             partner_id,
             roadshow_id,
-            denied="only the organising partner schedules a road show",
             for_update=True,
         )
         running = await repo.active_job(uow.conn, roadshow_id)
@@ -148,8 +147,9 @@ class Scheduling:
         max_attempts (its workers kept dying) is failed instead."""
         job = await repo.claim_job(uow.conn, claim, self.lease_seconds)
         if job is not None and job.attempts > self.max_attempts:
+            last = f"; last: {job.error}" if job.error else ""
             await repo.fail_job(
-                uow.conn, job.id, f"gave up after {self.max_attempts} interrupted attempts"
+                uow.conn, job.id, f"gave up after {self.max_attempts} interrupted attempts{last}"
             )
             log.warning("matching.schedule_abandoned", job_id=str(job.id))
             return None
@@ -236,6 +236,16 @@ class Scheduling:
     async def heartbeat(self, conn: asyncpg.Connection, job: Job, progress: float) -> None:
         assert job.claim is not None
         await repo.job_heartbeat(conn, job.id, job.claim, round(min(progress, 0.99), 3))
+
+    async def job_failed(self, uow: UnitOfWork, job: Job, error: str) -> None:
+        """A run of the job failed with `error`: queued again while it has
+        attempts left, else failed (unless another worker took it over)."""
+        if job.attempts >= self.max_attempts:
+            await self.fail_job(uow, job, f"failed {job.attempts} times; last: {error}")
+            return
+        assert job.claim is not None
+        await repo.requeue_job(uow.conn, job.id, job.claim, error)
+        log.warning("matching.schedule_requeued", job_id=str(job.id), attempt=job.attempts)
 
     async def fail_job(self, uow: UnitOfWork, job: Job, error: str) -> None:
         """Fail the job, unless another worker has taken it over meanwhile."""

@@ -8,6 +8,11 @@ seconds, so neither the event loop (and the Kafka consumer's heartbeats on it)
 nor a thread pool may run it. While it solves, the worker reports its progress
 as a heartbeat; then it saves the schedule with its events in one unit of work.
 A job whose worker dies is taken over once its heartbeat is older than the lease.
+
+The loop survives any exception in one unit of work: a lost database is logged
+and waited out with backoff (the pool reconnects); a job that fails for any
+other reason is retried up to `scheduler_max_attempts` times, then failed with
+its error (a poison job is never re-claimed forever).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-import asyncpg
 import structlog
 
 from services.matching.interest.service import Interest, expiry_context
@@ -32,12 +36,15 @@ from services.matching.scheduling.solver.process import init_progress, ready, so
 from services.matching.settings import MatchingSettings
 from shared.db import create_pool
 from shared.envelope import Context
+from shared.failures import backoff_seconds, is_transient
 from shared.logging import get_logger
 from shared.unit_of_work import UnitsOfWork
 
 log = get_logger(__name__)
 
 PRODUCER = "matching"
+# Failures in a row after which the worker starts over with a new pool.
+_RECONNECT_AFTER = 3
 
 
 class _SolverPool:
@@ -89,6 +96,7 @@ class SchedulingWorker:
         scheduling: Scheduling,
         interest: Interest,
         heartbeat_seconds: float = 0.5,
+        backoff_base_seconds: float = 0.5,
     ) -> None:
         self._dsn = settings.database_url.get_secret_value()
         self._topic = settings.topics.matching
@@ -98,6 +106,7 @@ class SchedulingWorker:
         self._scheduling = scheduling
         self._interest = interest
         self._heartbeat = heartbeat_seconds
+        self._backoff_base = backoff_base_seconds
         self.last_beat = time.monotonic()
         self.jobs_run = 0
 
@@ -105,11 +114,29 @@ class SchedulingWorker:
         return time.monotonic() - self.last_beat < max_silence
 
     async def run(self, stop: asyncio.Event) -> None:
-        pool = await create_pool(self._dsn, 3)
-        units = UnitsOfWork(pool, PRODUCER, self._topic)
+        """Until `stop`: the loop outlives any failure. A lost database (refused,
+        dropped connection, closed pool) is logged and waited out with backoff,
+        reconnecting; a job that fails is retried, then failed (see `_run_job`)."""
         solver = _SolverPool()
         try:
             await solver.start()
+            failures = 0
+            while not stop.is_set():
+                try:
+                    await self._run_connected(stop, solver)
+                except Exception as exc:
+                    failures += 1
+                    self._log_failure("matching.worker_reconnecting", exc, failures)
+                    await _wait(stop, backoff_seconds(failures, self._backoff_base))
+        finally:
+            # A job still solving finishes first: the loop only stops between jobs.
+            await asyncio.to_thread(solver.close)
+
+    async def _run_connected(self, stop: asyncio.Event, solver: _SolverPool) -> None:
+        pool = await create_pool(self._dsn, 3)
+        units = UnitsOfWork(pool, PRODUCER, self._topic)
+        failures = 0
+        try:
             while not stop.is_set():
                 self.last_beat = time.monotonic()
                 try:
@@ -117,17 +144,30 @@ class SchedulingWorker:
                         self._next_expiry = time.monotonic() + self._expiry_every
                         await self._expire(units)
                     ran = await self._run_one(units, solver)
-                except (OSError, asyncpg.PostgresError) as exc:
-                    # The job stays claimed; its lease runs out and it is retried.
-                    log.warning("matching.worker_error", error=type(exc).__name__)
-                    ran = False
+                    failures = 0
+                except Exception as exc:
+                    # One unit of work failed (the database went away, most likely):
+                    # a claimed job stays claimed; its lease runs out and it is retried.
+                    failures += 1
+                    self._log_failure("matching.worker_error", exc, failures)
+                    if failures >= _RECONNECT_AFTER:
+                        raise  # a fresh pool, should this one be beyond repair
+                    await _wait(stop, backoff_seconds(failures, self._backoff_base))
+                    continue
                 if not ran:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self._poll)
+                    await _wait(stop, self._poll)
         finally:
-            # A job still solving finishes first: the loop only stops between jobs.
-            await asyncio.to_thread(solver.close)
-            await pool.close()
+            with contextlib.suppress(Exception):
+                await pool.close()
+
+    def _log_failure(self, event: str, exc: Exception, failures: int) -> None:
+        log.warning(
+            event,
+            error=type(exc).__name__,
+            detail=str(exc)[:500],
+            failures=failures,
+            retry_in=backoff_seconds(failures, self._backoff_base),
+        )
 
     async def _expire(self, units: UnitsOfWork) -> None:
         async with units.begin(expiry_context()) as uow:
@@ -141,17 +181,29 @@ class SchedulingWorker:
         with structlog.contextvars.bound_contextvars(
             correlation_id=job.correlation_id, job_id=str(job.id)
         ):
-            log.info("matching.schedule_started", attempt=job.attempts)
-            await self._expire(units)
-            async with units.pool.acquire() as conn:
-                problem = await self._scheduling.read_problem(conn, job)
-            schedule = await self._solve(units, solver, job, problem)
-            if schedule is None:
-                return True
-            async with units.begin(job.context()) as uow:
-                await self._scheduling.save_schedule(uow, job, problem, schedule)
-            self.jobs_run += 1
+            try:
+                await self._run_job(units, solver, job)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise  # the lease runs out and the job is retried
+                # Deterministic (bad input, a bug): retried up to max_attempts, then
+                # failed with its error, so a poison job is never claimed forever.
+                log.error("matching.schedule_error", error=type(exc).__name__, detail=str(exc))
+                async with units.begin(job.context()) as uow:
+                    await self._scheduling.job_failed(uow, job, f"{type(exc).__name__}: {exc}")
         return True
+
+    async def _run_job(self, units: UnitsOfWork, solver: _SolverPool, job: Job) -> None:
+        log.info("matching.schedule_started", attempt=job.attempts)
+        await self._expire(units)
+        async with units.pool.acquire() as conn:
+            problem = await self._scheduling.read_problem(conn, job)
+        schedule = await self._solve(units, solver, job, problem)
+        if schedule is None:
+            return
+        async with units.begin(job.context()) as uow:
+            await self._scheduling.save_schedule(uow, job, problem, schedule)
+        self.jobs_run += 1
 
     async def _solve(
         self, units: UnitsOfWork, solver: _SolverPool, job: Job, problem: LoadedProblem
@@ -186,5 +238,10 @@ class SchedulingWorker:
             try:
                 async with units.pool.acquire() as conn:
                     await self._scheduling.heartbeat(conn, job, solver.progress.value)
-            except (OSError, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # a missed beat is no reason to stop solving
                 log.warning("matching.heartbeat_failed", error=type(exc).__name__)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -18,12 +18,13 @@ so score = sum(weight * component score) exactly.
 Scoring is vectorised: `score(enterprises, participants)` scores M x N pairs at
 once from feature matrices, so one enterprise against every participant of its
 road show (or the reverse) is a handful of matrix products. Reasons are written
-only for the pairs that become matches (`explain`). `plan_rescore` decides, for
-one party that changed, which of its matches are proposed, updated or withdrawn.
+only for the pairs that become matches (`explain`). `scoring/plan.py` decides
+which matches are proposed, updated or withdrawn.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import uuid
@@ -39,7 +40,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from services.matching.interest.model import PairInterest
-from shared.contracts.matching import Match, MatchComponent, MatchEventType, Side, match_id_for
+from shared.contracts.matching import Match, MatchComponent
 from shared.taxonomy import (
     GROUP_OF,
     SECTORS,
@@ -385,9 +386,11 @@ class Scores:
 
 
 def _text_similarity(e: sp.csr_matrix, p: sp.csr_matrix) -> FloatArray:
+    # One party against many: a sparse matrix times a dense vector is the fast path.
     if e.shape[0] == 1:
-        # One enterprise: a sparse matrix times a dense vector is the fast path.
         return np.asarray(p @ e.toarray().ravel(), dtype=np.float64)[None, :]
+    if p.shape[0] == 1:
+        return np.asarray(e @ p.toarray().ravel(), dtype=np.float64)[:, None]
     return np.asarray((e @ p.T).toarray(), dtype=np.float64)
 
 
@@ -438,14 +441,21 @@ def _money(amount: float, currency: str | None) -> str:
 
 
 def _sector_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
+    return _sector_reason_of(e.sectors, p.sectors)
+
+
+# A burst writes reasons for tens of thousands of pairs, most sharing sector lists
+# and texts: both are worked out once per distinct input.
+@functools.lru_cache(maxsize=4096)
+def _sector_reason_of(mine: tuple[str, ...], theirs: tuple[str, ...]) -> str:
     best: tuple[int, str, str, str] | None = None
     for rank, (level, _) in enumerate(SECTOR_LEVELS):
-        for a in e.sectors:
-            for b in p.sectors:
+        for a in mine:
+            for b in theirs:
                 if relation(a, b) == level and (best is None or rank < best[0]):
                     best = (rank, level, a, b)
     if best is None:
-        return "no related sectors: " + ", ".join(e.sectors) + " against " + ", ".join(p.sectors)
+        return "no related sectors: " + ", ".join(mine) + " against " + ", ".join(theirs)
     _, level, a, b = best
     if level == "same":
         return f"same sector: {a}"
@@ -499,9 +509,19 @@ def _partnership_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
     return f"offers {', '.join(shared)}, sought by the enterprise"
 
 
+@functools.lru_cache(maxsize=16384)
+def _term_set(text: str) -> frozenset[str]:
+    return frozenset(terms(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _term_list(text: str) -> tuple[str, ...]:
+    return tuple(terms(text))
+
+
 def _text_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
-    mine = terms(e.summary)
-    theirs = set(terms(p.focus))
+    mine = _term_list(e.summary)
+    theirs = _term_set(p.focus)
     shared = list(dict.fromkeys(t for t in mine if t in theirs))
     if not shared:
         return "project summary and focus share no terms"
@@ -534,131 +554,6 @@ def explain(
         )
         for c in COMPONENTS
     ]
-
-
-# --- incremental decisions ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Changes:
-    """Indexes (into the scored counterparts) of matches to propose, update, withdraw."""
-
-    proposed: IntArray
-    updated: IntArray
-    withdrawn: IntArray
-
-
-def plan_changes(
-    new: FloatArray, old: FloatArray, active: BoolArray, threshold: float, delta: float
-) -> Changes:
-    """Compare fresh scores with what was last published per counterpart (`old`
-    score, `active` when currently proposed). Above the threshold: propose what is
-    not active, update what moved by at least `delta`; below: withdraw."""
-    above = new >= threshold
-    moved = np.abs(new - np.nan_to_num(old, nan=-1.0)) >= delta - 1e-9
-    return Changes(
-        proposed=np.flatnonzero(above & ~active),
-        updated=np.flatnonzero(above & active & moved),
-        withdrawn=np.flatnonzero(~above & active),
-    )
-
-
-@dataclass(frozen=True)
-class MatchChange:
-    """A match to publish: the event that announces it and what it says."""
-
-    event_type: MatchEventType
-    match: Match
-
-
-@dataclass(frozen=True)
-class Rescoring:
-    """One party scored against every active counterpart of its road show: one
-    of the two profile lists holds only that party."""
-
-    side: Side
-    roadshow_id: uuid.UUID
-    enterprises: Sequence[EnterpriseProfile]
-    participants: Sequence[ParticipantProfile]
-
-
-def plan_rescore(
-    r: Rescoring,
-    existing: Sequence[Match],
-    weights: Weights,
-    threshold: float,
-    delta: float,
-) -> list[MatchChange]:
-    """Score the party against every counterpart at once (one row of the score
-    matrix), then propose, update or withdraw by comparing with what was last
-    published (`existing`: the party's matches, any status). Proposed matches
-    whose counterpart is no longer active are withdrawn too."""
-    changes: list[MatchChange] = []
-    seen: set[uuid.UUID] = set()
-    if r.enterprises and r.participants:
-        changes, seen = _scored_changes(r, existing, weights, threshold, delta)
-    return changes + plan_withdrawal([m for m in existing if m.match_id not in seen])
-
-
-def plan_withdrawal(matches: Sequence[Match]) -> list[MatchChange]:
-    """Withdraw those of `matches` that are proposed (a party left, or its
-    counterpart is no longer active)."""
-    return [
-        MatchChange(
-            "match.withdrawn",
-            m.model_copy(update={"status": "withdrawn", "version": m.version + 1}),
-        )
-        for m in matches
-        if m.status == "proposed"
-    ]
-
-
-def _scored_changes(
-    r: Rescoring, existing: Sequence[Match], weights: Weights, threshold: float, delta: float
-) -> tuple[list[MatchChange], set[uuid.UUID]]:
-    """The changes among the scored counterparts, and the match ids of those
-    that had been published before."""
-    es, ps = r.enterprises, r.participants
-    scores = score(enterprise_features(es), participant_features(ps), weights)
-    total = scores.total.ravel()  # one row or one column: one entry per counterpart
-    ii, jj = np.unravel_index(np.arange(total.size), (len(es), len(ps)))
-    # What was last published, per counterpart.
-    if r.side == "enterprise":
-        by_counterpart = {m.participant_id: m for m in existing}
-        counterparts = [p.participant_id for p in ps]
-    else:
-        by_counterpart = {m.enterprise_id: m for m in existing}
-        counterparts = [e.enterprise_id for e in es]
-    last = [by_counterpart.get(c) for c in counterparts]
-    old = np.array([m.score if m else np.nan for m in last], dtype=np.float64)
-    active = np.array([m is not None and m.status == "proposed" for m in last])
-    plan = plan_changes(total, old, active, threshold, delta)
-    changes: list[MatchChange] = []
-    steps: tuple[tuple[MatchEventType, IntArray], ...] = (
-        ("match.proposed", plan.proposed),
-        ("match.updated", plan.updated),
-        ("match.withdrawn", plan.withdrawn),
-    )
-    for event_type, indexes in steps:
-        for k in indexes:
-            i, j = int(ii[k]), int(jj[k])
-            previous = last[k]
-            components, applicable = scores.pair(i, j)
-            match = Match(
-                match_id=match_id_for(es[i].enterprise_id, ps[j].participant_id),
-                roadshow_id=r.roadshow_id,
-                enterprise_id=es[i].enterprise_id,
-                participant_id=ps[j].participant_id,
-                participant_kind=ps[j].kind,
-                score=float(total[k]),
-                components=explain(es[i], ps[j], components, applicable, weights),
-                status="withdrawn" if event_type == "match.withdrawn" else "proposed",
-                version=previous.version + 1 if previous is not None else 1,
-                enterprise_partner_id=es[i].partner_id,
-                participant_partner_id=ps[j].partner_id,
-            )
-            changes.append(MatchChange(event_type, match))
-    return changes, {m.match_id for m in last if m is not None}
 
 
 @dataclass(frozen=True)

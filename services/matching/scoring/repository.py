@@ -4,14 +4,14 @@ decides the transaction; rows come back as contracts and domain data."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 
 from services.matching.interest.model import PairInterest
 from services.matching.scoring.model import MatchFilter, MatchView
-from shared.contracts.matching import Match, MatchComponent, Side
+from shared.contracts.matching import Match, MatchComponent
 
 _OWNER_COLUMN = {
     "enterprise": "m.enterprise_id",
@@ -47,16 +47,24 @@ def pair_interest(row: Mapping[str, Any]) -> PairInterest:
     )
 
 
-async def matches_of(conn: asyncpg.Connection, side: Side, party_id: uuid.UUID) -> list[Match]:
-    """Every match of one party (any status), locked for the rescoring."""
+async def matches_of_parties(
+    conn: asyncpg.Connection,
+    enterprise_ids: Collection[uuid.UUID],
+    participant_ids: Collection[uuid.UUID],
+) -> list[Match]:
+    """Every match (any status) of these enterprises and participants, locked for
+    the rescoring."""
     rows = await conn.fetch(
-        f"""SELECT m.*, e.partner_id AS enterprise_partner_id,
-                   p.partner_id AS participant_partner_id
-              FROM matches m
-              LEFT JOIN enterprises e ON e.id = m.enterprise_id
-              LEFT JOIN participants p ON p.id = m.participant_id
-             WHERE {_OWNER_COLUMN[side]} = $1 FOR UPDATE OF m""",
-        party_id,
+        """SELECT m.*, e.partner_id AS enterprise_partner_id,
+                  p.partner_id AS participant_partner_id
+             FROM matches m
+             LEFT JOIN enterprises e ON e.id = m.enterprise_id
+             LEFT JOIN participants p ON p.id = m.participant_id
+            WHERE m.enterprise_id = ANY($1::uuid[]) OR m.participant_id = ANY($2::uuid[])
+            ORDER BY m.match_id
+              FOR UPDATE OF m""",
+        list(enterprise_ids),
+        list(participant_ids),
     )
     return [stored_match(r) for r in rows]
 

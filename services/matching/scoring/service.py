@@ -1,6 +1,6 @@
-"""Scoring use cases: rescore a party that changed against its road show's
-counterparts and publish what changed; withdraw a party's matches; list
-matches. Each runs in the unit of work it is given."""
+"""Scoring use cases: rescore the parties that changed (a burst of one road
+show's registrations at once) against the road show's in-memory index and
+publish what changed; list matches. Each runs in the unit of work it is given."""
 
 from __future__ import annotations
 
@@ -9,22 +9,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+import numpy as np
 
 from services.matching.readmodel import repository as readmodel
 from services.matching.readmodel.access import organised_roadshow, readable_party
 from services.matching.scheduling.service import cancel_meetings_of_matches
 from services.matching.scoring import repository as repo
-from services.matching.scoring.model import (
-    MatchChange,
-    MatchFilter,
-    MatchView,
-    Rescoring,
-    Weights,
-    plan_rescore,
+from services.matching.scoring.index import RoadshowIndex, take_rows
+from services.matching.scoring.indexes import SIDES, Indexes, refresh
+from services.matching.scoring.model import MatchFilter, MatchView, Weights
+from services.matching.scoring.plan import (
+    Block,
+    PlannedPairs,
+    match_of,
+    plan_block,
     plan_withdrawal,
 )
 from services.matching.settings import MatchingSettings
-from shared.contracts.matching import Side
+from shared.contracts.matching import Match, MatchEventType, Side
 from shared.logging import get_logger
 from shared.unit_of_work import UnitOfWork
 
@@ -32,49 +34,73 @@ log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
+class PartyChange:
+    """A party one event changed; `uow` is the unit acting on behalf of that event."""
+
+    uow: UnitOfWork
+    side: Side
+    party_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class Scoring:
     weights: Weights
     threshold: float
     delta: float
+    indexes: Indexes
 
     @classmethod
     def from_settings(cls, settings: MatchingSettings) -> Scoring:
-        return cls(settings.weights(), settings.match_threshold, settings.match_update_delta)
+        return cls(
+            settings.weights(),
+            settings.match_threshold,
+            settings.match_update_delta,
+            Indexes(
+                settings.index_max_roadshows,
+                settings.index_max_parties,
+                settings.index_idle_seconds,
+            ),
+        )
 
     async def rescore(
-        self, uow: UnitOfWork, side: Side, party_id: uuid.UUID, roadshow_id: uuid.UUID
+        self, uow: UnitOfWork, roadshow_id: uuid.UUID, changes: Sequence[PartyChange]
     ) -> None:
-        """Score an active party against every active counterpart of its road show
-        and publish the matches that changed (the caller holds the road show's lock)."""
+        """Rescore the parties of one road show that `changes` stored (in event
+        order; the caller holds the road show's lock) as one block against the
+        road show's in-memory index, and publish the matches that changed: each
+        pair's event on behalf of the later event of its two parties."""
         conn = uow.conn
-        existing = await repo.matches_of(conn, side, party_id)
-        only_e = party_id if side == "enterprise" else None
-        only_p = party_id if side == "participant" else None
-        rescoring = Rescoring(
-            side,
-            roadshow_id,
-            await readmodel.active_enterprises(conn, roadshow_id, only=only_e),
-            await readmodel.active_participants(conn, roadshow_id, only=only_p),
-        )
-        changes = plan_rescore(rescoring, existing, self.weights, self.threshold, self.delta)
-        await _publish(uow, changes)
-        shape = (len(rescoring.enterprises), len(rescoring.participants))
+        changed: dict[Side, set[uuid.UUID]] = {side: set() for side in SIDES}
+        cause: dict[tuple[Side, uuid.UUID], int] = {}
+        for k, c in enumerate(changes):
+            changed[c.side].add(c.party_id)
+            cause[(c.side, c.party_id)] = k
+        async with self.indexes.using(conn, roadshow_id) as index:
+            await refresh(conn, roadshow_id, index, changed)
+            existing = await repo.matches_of_parties(
+                conn, changed["enterprise"], changed["participant"]
+            )
+            pairs, unseen = _plan(index, changed, existing, self)
+        matches = await _matches_of(conn, roadshow_id, pairs, self.weights)
+        staged = matches + [(c.event_type, c.match) for c in plan_withdrawal(unseen)]
+
+        def unit_of(m: Match) -> UnitOfWork:
+            if len(changes) == 1:
+                return changes[0].uow
+            k = max(
+                cause.get(("enterprise", m.enterprise_id), -1),
+                cause.get(("participant", m.participant_id), -1),
+            )
+            return changes[k].uow
+
+        await _publish(uow, [(unit_of(m), t, m) for t, m in staged])
         log.info(
             "matching.rescored",
-            side=side,
-            party_id=str(party_id),
-            counterparts=max(shape) if min(shape) else 0,
-            proposed=sum(c.event_type == "match.proposed" for c in changes),
-            updated=sum(c.event_type == "match.updated" for c in changes),
-            withdrawn=sum(c.event_type == "match.withdrawn" for c in changes),
-        )
-
-    async def withdraw_matches(self, uow: UnitOfWork, side: Side, party_id: uuid.UUID) -> None:
-        """Withdraw every proposed match of a party that left."""
-        changes = plan_withdrawal(await repo.matches_of(uow.conn, side, party_id))
-        await _publish(uow, changes)
-        log.info(
-            "matching.party_withdrawn", side=side, party_id=str(party_id), matches=len(changes)
+            roadshow_id=str(roadshow_id),
+            enterprises=len(changed["enterprise"]),
+            participants=len(changed["participant"]),
+            counterparts=index.parties,
+            **{t.removeprefix("match."): sum(s == t for s, _ in staged) for t in _EVENTS},
         )
 
     async def list_matches(
@@ -95,11 +121,88 @@ class Scoring:
         return await repo.list_matches(conn, owner or "roadshow", owner_id, f)
 
 
-async def _publish(uow: UnitOfWork, changes: Sequence[MatchChange]) -> None:
+_EVENTS = ("match.proposed", "match.updated", "match.withdrawn")
+
+
+def _plan(
+    index: RoadshowIndex,
+    changed: dict[Side, set[uuid.UUID]],
+    existing: Sequence[Match],
+    scoring: Scoring,
+) -> tuple[PlannedPairs, list[Match]]:
+    """The block: changed enterprises against every participant, then every other
+    enterprise against the changed participants. Returns the pair changes, and
+    the published matches no scored pair covers (a side is no longer active)."""
+    es, ps = index.enterprises, index.participants
+    new_e = sorted(i for i in changed["enterprise"] if i in es)
+    new_p = sorted(i for i in changed["participant"] if i in ps)
+    e_all, p_all = es.storage(), ps.storage()
+    e_new_rows = np.array([es.row_of(i) for i in new_e], dtype=np.int64)
+    p_new_rows = np.array([ps.row_of(i) for i in new_p], dtype=np.int64)
+    e_pos = {i: k for k, i in enumerate(new_e)}
+    p_pos = {i: k for k, i in enumerate(new_p)}
+    rows_block, columns_block = [], []
+    for m in existing:
+        j, i = ps.row_of(m.participant_id), es.row_of(m.enterprise_id)
+        if m.enterprise_id in e_pos and j is not None:
+            rows_block.append((e_pos[m.enterprise_id], j, m))
+        elif m.participant_id in p_pos and i is not None:
+            columns_block.append((i, p_pos[m.participant_id], m))
+    others = es.current().copy()
+    others[e_new_rows] = False
+    blocks = [
+        Block(
+            take_rows(e_all, e_new_rows), p_all, np.ones(len(new_e), bool), ps.current(), rows_block
+        ),
+        Block(
+            e_all, take_rows(p_all, p_new_rows), others, np.ones(len(new_p), bool), columns_block
+        ),
+    ]
+    pairs = PlannedPairs.concat(
+        [
+            plan_block(b, scoring.weights, scoring.threshold, scoring.delta)
+            for b in blocks
+            if len(b.enterprises.ids) and len(b.participants.ids)
+        ]
+    )
+    seen = {m.match_id for _, _, m in rows_block + columns_block}
+    return pairs, [m for m in existing if m.match_id not in seen]
+
+
+async def _matches_of(
+    conn: asyncpg.Connection, roadshow_id: uuid.UUID, pairs: PlannedPairs, weights: Weights
+) -> list[tuple[MatchEventType, Match]]:
+    """The matches the pair changes publish, with both sides' profiles (read for
+    these pairs only: the index holds features, not texts)."""
+    if not pairs:
+        return []
+    es = {
+        e.enterprise_id: e
+        for e in await readmodel.active_enterprises(
+            conn, roadshow_id, sorted(set(pairs.enterprise_ids))
+        )
+    }
+    ps = {
+        p.participant_id: p
+        for p in await readmodel.active_participants(
+            conn, roadshow_id, sorted(set(pairs.participant_ids))
+        )
+    }
+    return [
+        (c.event_type, match_of(c, roadshow_id, es[c.enterprise_id], ps[c.participant_id], weights))
+        for c in pairs.changes()
+    ]
+
+
+async def _publish(
+    uow: UnitOfWork, staged: Sequence[tuple[UnitOfWork, MatchEventType, Match]]
+) -> None:
     """Store what the events say, stage them (keyed by match id, so a pair's
-    events keep their order), and cancel the meetings of withdrawn matches."""
-    await repo.write_matches(uow.conn, [c.match for c in changes])
-    for c in changes:
-        uow.emit(c.event_type, c.match.match_id, c.match)
-    gone = [c.match.match_id for c in changes if c.event_type == "match.withdrawn"]
-    await cancel_meetings_of_matches(uow, gone)
+    events keep their order) each on behalf of its cause, and cancel the meetings
+    of withdrawn matches."""
+    await repo.write_matches(uow.conn, [m for _, _, m in staged])
+    for unit, event_type, m in staged:
+        unit.emit(event_type, m.match_id, m)
+    gone = [m.match_id for _, t, m in staged if t == "match.withdrawn"]
+    if gone:
+        await cancel_meetings_of_matches(uow, gone)

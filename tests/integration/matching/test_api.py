@@ -107,14 +107,14 @@ async def test_matches_are_scoped_to_partners(store: Store) -> None:
     assert len((await _get(store, roadshow, ev["organiser"]))["items"]) >= 2
     theirs = await _get(store, bank, ev["organiser"])
     assert [m["enterprise_id"] for m in theirs["items"]] == [str(ev["enterprise"].enterprise_id)]
-    # Another partner's party is missing, not forbidden; a road show is public,
-    # its matches are the organiser's.
+    # Another partner's party is missing, not forbidden; a road show's matches are
+    # the organiser's, and to anyone else its organiser routes are missing too.
     for path, headers in ((enterprise, ev["stranger"]), (bank, ev["delegate"])):
         resp = await store.client.get(path, headers=headers)
         assert resp.status == 404
         assert resp.content_type == "application/problem+json"
     resp = await store.client.get(roadshow, headers=ev["delegate"])
-    assert resp.status == 403 and (await resp.json())["field"] == "roadshow_id"
+    assert resp.status == 404 and (await resp.json())["field"] == "roadshow_id"
     resp = await store.client.get(enterprise)
     assert resp.status == 401
 
@@ -179,3 +179,30 @@ async def test_unknown_ids_and_formats(store: Store) -> None:
     resp = await store.client.get("/openapi.json")
     paths = (await resp.json())["paths"]
     assert "/v1/roadshows/{roadshow_id}/schedule-jobs" in paths
+
+
+async def test_a_foreign_roadshow_answers_exactly_like_an_unknown_one(store: Store) -> None:
+    """Organiser routes: another partner's road show is missing, not forbidden, so
+    the answer does not reveal that it exists."""
+    ev = await _event(store)
+    routes: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", "/v1/roadshows/{}/matches", None),
+        ("POST", "/v1/roadshows/{}/schedule-jobs", {}),
+        ("GET", "/v1/roadshows/{}/schedule", None),
+        ("GET", "/v1/roadshows/{}/matching-settings", None),
+        ("PUT", "/v1/roadshows/{}/matching-settings", {"mode": "opt-in"}),
+        ("GET", "/v1/roadshows/{}/figures", None),
+    ]
+    for method, path, body in routes:
+        answers = []
+        for rid in (ev["rid"], uuid.uuid4()):  # foreign (the delegate's view), unknown
+            resp = await store.client.request(
+                method,
+                path.format(rid),
+                json=body,
+                headers={**ev["delegate"], "Idempotency-Key": uuid.uuid4().hex},
+            )
+            problem = await resp.json()
+            answers.append((resp.status, {k: v for k, v in problem.items() if k != "instance"}))
+        assert answers[0] == answers[1], (method, path)
+        assert answers[0][0] == 404 and answers[0][1]["field"] == "roadshow_id", (method, path)

@@ -166,7 +166,7 @@ async def test_interest_over_http_is_partner_scoped_and_closes(store: Store) -> 
         json={"mode": "opt-in"},
         headers=ev["delegate_headers"],
     )
-    assert resp.status == 403 and (await resp.json())["field"] == "roadshow_id"
+    assert resp.status == 404 and (await resp.json())["field"] == "roadshow_id"
     resp = await store.client.put(
         f"/v1/roadshows/{ev['rid']}/matching-settings",
         json={"scheduling_closes_at": "2027-05-02T00:00:00"},
@@ -362,4 +362,4 @@ async def test_attendance_and_figures(store: Store) -> None:
     resp = await store.client.get(
         f"/v1/roadshows/{ev['rid']}/figures", headers=ev["delegate_headers"]
     )
-    assert resp.status == 403
+    assert resp.status == 404

@@ -101,7 +101,7 @@ async def test_organiser_schedules_and_reads_the_schedule(store: Store) -> None:
     resp = await store.client.post(
         f"/v1/roadshows/{rid}/schedule-jobs", json={}, headers=ev["delegate_headers"]
     )
-    assert resp.status == 403 and (await resp.json())["field"] == "roadshow_id"
+    assert resp.status == 404 and (await resp.json())["field"] == "roadshow_id"
 
     job = await _start(store, rid, {**headers, "Idempotency-Key": "k1"}, fair_minimum=2)
     assert job["status"] == "queued" and job["progress"] == 0 and job["fair_minimum"] == 2

@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 from services.matching.scoring import model as d
+from services.matching.scoring import plan
 from shared.contracts.matching import Match
 from shared.taxonomy import ParticipantKind
 
@@ -43,7 +44,7 @@ def _fund(**changes: object) -> d.ParticipantProfile:
     return d.ParticipantProfile(**values)  # type: ignore[arg-type]
 
 
-def _published(change: d.MatchChange, **update: object) -> Match:
+def _published(change: plan.MatchChange, **update: object) -> Match:
     return change.match.model_copy(update=update)
 
 
@@ -51,8 +52,8 @@ def test_a_new_party_is_proposed_to_the_counterparts_above_the_threshold() -> No
     partner = uuid.uuid4()
     e = _enterprise(partner)
     near, far = _fund(partner_id=uuid.uuid4()), _fund(sectors=("biotech",), offers=(), focus="")
-    r = d.Rescoring("enterprise", ROADSHOW, [e], [near, far])
-    (change,) = d.plan_rescore(r, [], W, threshold=0.45, delta=0.05)
+    r = plan.Rescoring("enterprise", ROADSHOW, [e], [near, far])
+    (change,) = plan.plan_rescore(r, [], W, threshold=0.45, delta=0.05)
     m = change.match
     assert change.event_type == "match.proposed" and m.status == "proposed" and m.version == 1
     assert m.participant_id == near.participant_id and m.roadshow_id == ROADSHOW
@@ -62,33 +63,37 @@ def test_a_new_party_is_proposed_to_the_counterparts_above_the_threshold() -> No
 
 def test_small_moves_are_not_republished_large_ones_are_and_falling_below_withdraws() -> None:
     e, p = _enterprise(), _fund()
-    r = d.Rescoring("participant", ROADSHOW, [e], [p])
-    (first,) = d.plan_rescore(r, [], W, 0.45, 0.05)
+    r = plan.Rescoring("participant", ROADSHOW, [e], [p])
+    (first,) = plan.plan_rescore(r, [], W, 0.45, 0.05)
     same = _published(first)
-    assert d.plan_rescore(r, [same], W, 0.45, 0.05) == []
+    assert plan.plan_rescore(r, [same], W, 0.45, 0.05) == []
     moved = _published(first, score=first.match.score - 0.2)
-    (update,) = d.plan_rescore(r, [moved], W, 0.45, 0.05)
+    (update,) = plan.plan_rescore(r, [moved], W, 0.45, 0.05)
     assert update.event_type == "match.updated" and update.match.version == 2
-    (gone,) = d.plan_rescore(r, [same], W, threshold=1.01, delta=0.05)  # above any score
+    (gone,) = plan.plan_rescore(r, [same], W, threshold=1.01, delta=0.05)  # above any score
     assert gone.event_type == "match.withdrawn" and gone.match.status == "withdrawn"
     assert gone.match.version == 2
 
 
 def test_matches_of_counterparts_no_longer_active_are_withdrawn() -> None:
     e, p = _enterprise(), _fund()
-    (first,) = d.plan_rescore(d.Rescoring("enterprise", ROADSHOW, [e], [p]), [], W, 0.45, 0.05)
-    alone = d.Rescoring("enterprise", ROADSHOW, [e], [])
-    (gone,) = d.plan_rescore(alone, [_published(first)], W, 0.45, 0.05)
+    (first,) = plan.plan_rescore(
+        plan.Rescoring("enterprise", ROADSHOW, [e], [p]), [], W, 0.45, 0.05
+    )
+    alone = plan.Rescoring("enterprise", ROADSHOW, [e], [])
+    (gone,) = plan.plan_rescore(alone, [_published(first)], W, 0.45, 0.05)
     assert gone.event_type == "match.withdrawn" and gone.match.match_id == first.match.match_id
     # Already withdrawn: nothing to say again.
-    assert d.plan_rescore(alone, [gone.match], W, 0.45, 0.05) == []
+    assert plan.plan_rescore(alone, [gone.match], W, 0.45, 0.05) == []
 
 
 def test_a_party_that_leaves_withdraws_only_its_proposed_matches() -> None:
     e, p, q = _enterprise(), _fund(), _fund()
-    proposed = d.plan_rescore(d.Rescoring("enterprise", ROADSHOW, [e], [p, q]), [], W, 0.45, 0.05)
+    proposed = plan.plan_rescore(
+        plan.Rescoring("enterprise", ROADSHOW, [e], [p, q]), [], W, 0.45, 0.05
+    )
     live, already = proposed[0].match, proposed[1].match.model_copy(update={"status": "withdrawn"})
-    (change,) = d.plan_withdrawal([live, already])
+    (change,) = plan.plan_withdrawal([live, already])
     assert change.event_type == "match.withdrawn"
     assert change.match == live.model_copy(
         update={"status": "withdrawn", "version": live.version + 1}

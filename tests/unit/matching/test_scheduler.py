@@ -4,10 +4,13 @@ eligible pairs."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -184,3 +187,21 @@ def test_only_eligible_pairs_meet_and_only_when_available(
             start, end = problem.slots[slot]
             assert not any(b_start < end and start < b_end for b_start, b_end in busy)
     assert all(isinstance(t, datetime) for t, _ in problem.slots)
+
+
+def test_grids_matching_cannot_build_are_refused_by_name() -> None:
+    ok = d.SlotGrid("Asia/Shanghai", date(2027, 5, 15), date(2027, 5, 16), time(9), time(17), 30, 3)
+    assert len(d.slot_times(ok)) == 32
+    bad: list[dict[str, Any]] = [
+        {"end_date": date(9999, 12, 31)},  # overflowed the date arithmetic
+        {"start_date": date(1999, 12, 31)},
+        {"start_date": date(2027, 5, 17)},  # after its end
+        {"end_date": date(2099, 12, 31)},  # a century of slots
+        {"slot_minutes": 0},
+        {"tables": 0},
+        {"tables": 10**9},
+    ]
+    for change in bad:
+        grid = dataclasses.replace(ok, **change)
+        with pytest.raises(d.GridOutOfBounds):
+            d.slot_times(grid)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from services.matching.scheduling import problem as sp
 from services.matching.scoring import model as d
+from services.matching.scoring import plan
 from services.matching.settings import MatchingSettings
 from shared.contracts.matching import MatchComponent
 from shared.taxonomy import SECTORS, STAGE_ORDER, ParticipantKind, PartnershipType
@@ -245,10 +246,10 @@ def test_plan_changes_proposes_updates_and_withdraws() -> None:
     new = np.array([0.8, 0.8, 0.8, 0.3, 0.3, 0.62])
     old = np.array([np.nan, 0.78, 0.6, 0.7, np.nan, 0.6])
     active = np.array([False, True, True, True, False, False])
-    plan = d.plan_changes(new, old, active, threshold=0.45, delta=0.05)
-    assert plan.proposed.tolist() == [0, 5]  # new, and back above after a withdrawal
-    assert plan.updated.tolist() == [2]  # moved by 0.2; index 1 moved by 0.02 only
-    assert plan.withdrawn.tolist() == [3]
+    changes = plan.plan_changes(new, old, active, threshold=0.45, delta=0.05)
+    assert changes.proposed.tolist() == [0, 5]  # new, and back above after a withdrawal
+    assert changes.updated.tolist() == [2]  # moved by 0.2; index 1 moved by 0.02 only
+    assert changes.withdrawn.tolist() == [3]
 
 
 def test_slots_are_wall_clock_times_in_the_events_zone() -> None:
