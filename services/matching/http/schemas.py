@@ -8,13 +8,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from services.matching.interest.model import MatchingMode
 from services.matching.scheduling.model import JobStatus, ScheduleChanges
 from shared.contracts import matching as contracts
 from shared.contracts.matching import Attendance, InterestAnswer, InterestState, Side
-from shared.http.requests import Strict
+from shared.http.requests import Moment, Strict
 from shared.pagination import Page, PageOut
 from shared.taxonomy import ParticipantKind
 
@@ -59,16 +59,9 @@ class MatchingSettingsIn(Strict):
     interest_ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] = Field(
         default=72, description="A request unanswered this long expires"
     )
-    scheduling_closes_at: datetime | None = Field(
+    scheduling_closes_at: Moment | None = Field(
         default=None, description="After this, interest can no longer change (with a zone)"
     )
-
-    @field_validator("scheduling_closes_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.utcoffset() is None:
-            raise ValueError("give a time zone offset")
-        return value
 
 
 class MatchingSettingsOut(BaseModel):

@@ -167,12 +167,14 @@ async def test_interest_over_http_is_partner_scoped_and_closes(store: Store) -> 
         headers=ev["delegate_headers"],
     )
     assert resp.status == 404 and (await resp.json())["field"] == "roadshow_id"
-    resp = await store.client.put(
-        f"/v1/roadshows/{ev['rid']}/matching-settings",
-        json={"scheduling_closes_at": "2027-05-02T00:00:00"},
-        headers=ev["headers"],
-    )
-    assert resp.status == 422 and "scheduling_closes_at" in (await resp.json())["field"]
+    # No offset; and an offset that pushes the instant before year 1 (was a 500).
+    for bad in ("2027-05-02T00:00:00", "0001-01-01T00:00:00+01:00"):
+        resp = await store.client.put(
+            f"/v1/roadshows/{ev['rid']}/matching-settings",
+            json={"scheduling_closes_at": bad},
+            headers=ev["headers"],
+        )
+        assert resp.status == 422 and "scheduling_closes_at" in (await resp.json())["field"]
     closes = clock.now + timedelta(hours=1)
     got = await _settings(store, ev, mode="opt-in", scheduling_closes_at=closes.isoformat())
     assert got["mode"] == "opt-in" and got["interest_ttl_hours"] == 72
