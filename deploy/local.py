@@ -13,9 +13,16 @@ Environment:
   ROADSHOW_DB_PREFIX     database names are <prefix><service> (default roadshow_)
   ROADSHOW_REPLICAS      members per consumer group for matching and notification
                          (default 1; more start `worker` processes beside `serve`)
+  ROADSHOW_BROKER_RECOVERY_SECONDS
+                         after a broker restart, how long a service may take to
+                         reconnect on its own before it is restarted (default 60)
 
 A service process that dies is restarted with backoff (and said so on stderr),
-instead of stopping the suite.
+instead of stopping the suite. So is the broker: its memory storage comes back
+empty, so the topics are created again, every service's outbox is replayed
+(`python -m services.<name> replay`) and each service must show it reconnected
+(its relay published, its consumers handled messages again) within
+ROADSHOW_BROKER_RECOVERY_SECONDS, or it is restarted.
 
 E-mail to people goes to a local SMTP catcher (aiosmtpd) that keeps every message
 in the maildir ./.roadshow/mail, so nothing leaves the machine.
@@ -24,6 +31,7 @@ in the maildir ./.roadshow/mail, so nothing leaves the machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import secrets
@@ -32,11 +40,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.embedded import (
     EmbeddedBroker,
@@ -46,10 +56,13 @@ from shared.embedded import (
     free_port,
     stop_process,
 )
-from shared.kafka import ensure_topics
+from shared.kafka import ensure_topics, wait_for_broker
 from shared.topics import Topics
 
 SERVICE_NAMES = ("registration", "matching", "notification")
+# Whose events each service consumes: after a broker restart, a service whose
+# sources replayed something must show its consumers moving again.
+CONSUMES = {"matching": ("registration",), "notification": ("registration", "matching")}
 
 
 @dataclass
@@ -65,6 +78,17 @@ class Running:
     @classmethod
     def start(cls, name: str, url: str | None, command: list[str], env: dict[str, str]) -> Running:
         return cls(name, url, command, env, _spawn(command, env))
+
+    @property
+    def service(self) -> str:
+        """The service this process runs (`matching-2` is a replica of matching)."""
+        return self.name.split("-", 1)[0]
+
+    def restart_now(self, why: str) -> None:
+        stop_process(self.process)
+        self.process = _spawn(self.command, self.env)
+        self.restart_at = None
+        print(f"{self.name} restarted ({why}; pid {self.process.pid})", file=sys.stderr)
 
     def supervise(self, now: float) -> None:
         """Restart the process once it has died, after a backoff that grows per restart."""
@@ -83,6 +107,130 @@ class Running:
             self.process = _spawn(self.command, self.env)
             self.restart_at = None
             print(f"{self.name} restarted (pid {self.process.pid})", file=sys.stderr)
+
+
+@dataclass
+class BrokerSupervisor:
+    """Restarts the embedded broker when it dies and brings the suite back onto it:
+    same port, topics created again, every outbox replayed; a service that has not
+    reconnected within `recovery_seconds` is restarted."""
+
+    broker: EmbeddedBroker
+    recovery_seconds: float
+    stopping: Callable[[], bool]  # Ctrl-C while waiting: give up waiting
+    restarts: int = 0
+
+    def supervise(self, running: list[Running]) -> None:
+        process = self.broker.process
+        if process is None or process.poll() is None:
+            return
+        print(
+            f"broker (pid {process.pid}) exited with {process.returncode}; restarting it on"
+            f" port {self.broker.port} (memory storage: topics and offsets are gone)",
+            file=sys.stderr,
+        )
+        self.broker.stop()  # closes its log
+        self._start_again()
+        asyncio.run(_topics_again(self.broker.bootstrap_servers))
+        before = {r.service: _progress(r.url) for r in running if r.url}
+        replayed = {r.service: replay_outbox(r) for r in running if r.url}
+        pid = self.broker.process.pid if self.broker.process else "?"
+        print(f"broker     back (pid {pid}); outbox rows replayed: {replayed}", file=sys.stderr)
+        self._await_recovery(running, before, replayed)
+
+    def _start_again(self) -> None:
+        while True:
+            self.restarts += 1
+            try:
+                self.broker.start()
+                return
+            except (RuntimeError, TimeoutError) as exc:  # the port not free yet, a slow start
+                delay = min(30.0, 2.0 ** (self.restarts - 1))
+                print(f"broker did not start ({exc}); again in {delay:.0f} s", file=sys.stderr)
+                self.broker.stop()
+                time.sleep(delay)
+
+    def _await_recovery(
+        self, running: list[Running], before: dict[str, float | None], replayed: dict[str, int]
+    ) -> None:
+        """Wait until every service shows progress (or needs none), supervising the
+        processes meanwhile; restart those still stuck at the deadline."""
+        deadline = time.monotonic() + self.recovery_seconds
+        waiting = {r.service for r in running if r.url and _must_move(r.service, replayed)}
+        t0 = time.monotonic()
+        while waiting and time.monotonic() < deadline and not self.stopping():
+            for r in running:
+                r.supervise(time.monotonic())
+                if r.url and r.service in waiting and _moved(r.url, before.get(r.service)):
+                    waiting.discard(r.service)
+                    print(
+                        f"{r.service} reconnected on its own after {time.monotonic() - t0:.1f} s",
+                        file=sys.stderr,
+                    )
+            time.sleep(0.5)
+        for r in running:
+            if r.service in waiting and not self.stopping():
+                r.restart_now(f"no progress {self.recovery_seconds:.0f} s after the broker restart")
+
+
+async def _topics_again(bootstrap: str) -> None:
+    await wait_for_broker(bootstrap)
+    await ensure_topics(bootstrap, Topics().all())
+
+
+def replay_outbox(r: Running) -> int:
+    """`python -m services.<name> replay`: every sent outbox row is published again."""
+    done = subprocess.run(
+        [*r.command[:3], "replay"], env=r.env, check=False, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        print(f"{r.service} replay failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+        return 0
+    words = done.stdout.split()
+    return int(words[0]) if words and words[0].isdigit() else 0
+
+
+def _must_move(service: str, replayed: dict[str, int]) -> bool:
+    """A service with something to publish, or whose sources publish something, must
+    show it moves; one with nothing to do has nothing to show."""
+    return replayed.get(service, 0) > 0 or any(
+        replayed.get(source, 0) > 0 for source in CONSUMES.get(service, ())
+    )
+
+
+def _progress(url: str | None) -> float | None:
+    """Messages consumed plus events published, from the service's /metrics (counters
+    of this process's life; None when it does not answer)."""
+    if url is None:
+        return None
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=2) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    with contextlib.suppress(ValueError):
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in (
+                    "roadshow_consumer_messages_total",
+                    "roadshow_outbox_published_total",
+                ):
+                    total += sample.value
+    return total
+
+
+def _moved(url: str, before: float | None) -> bool:
+    now = _progress(url)
+    return now is not None and now != before and _ready(url)
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
 
 
 def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -188,8 +336,11 @@ def main() -> int:
         running = start_services(home, server_url, broker.bootstrap_servers, mail.port)
         print(f"logs       {home / 'logs'}")
         print(f"operator   token in {home / 'admin-token'}")
-        print("ready. Ctrl-C stops everything started here.")
+        print("ready. Ctrl-C stops everything started here.", flush=True)
+        recovery = float(os.environ.get("ROADSHOW_BROKER_RECOVERY_SECONDS", "60"))
+        broker_supervisor = BrokerSupervisor(broker, recovery, lambda: stop_requested)
         while not stop_requested:
+            broker_supervisor.supervise(running)
             for r in running:
                 r.supervise(time.monotonic())
             time.sleep(0.5)
