@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import importlib.util
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -41,7 +42,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -60,6 +61,7 @@ from shared.kafka import ensure_topics, wait_for_broker
 from shared.topics import Topics
 
 SERVICE_NAMES = ("registration", "matching", "notification")
+HEALTHY_RUN_SECONDS = 60.0  # a process that ran this long before dying restarts at once
 # Whose events each service consumes: after a broker restart, a service whose
 # sources replayed something must show its consumers moving again.
 CONSUMES = {"matching": ("registration",), "notification": ("registration", "matching")}
@@ -74,6 +76,7 @@ class Running:
     process: subprocess.Popen[bytes]
     restarts: int = 0
     restart_at: float | None = None
+    started_at: float = field(default_factory=time.monotonic)
 
     @classmethod
     def start(cls, name: str, url: str | None, command: list[str], env: dict[str, str]) -> Running:
@@ -88,6 +91,7 @@ class Running:
         stop_process(self.process)
         self.process = _spawn(self.command, self.env)
         self.restart_at = None
+        self.started_at = time.monotonic()
         print(f"{self.name} restarted ({why}; pid {self.process.pid})", file=sys.stderr)
 
     def supervise(self, now: float) -> None:
@@ -95,6 +99,8 @@ class Running:
         if self.restart_at is None:
             if self.process.poll() is None:
                 return
+            if now - self.started_at > HEALTHY_RUN_SECONDS:
+                self.restarts = 0  # it had run well: a new failure starts the backoff over
             self.restarts += 1
             delay = min(30.0, 2.0 ** (self.restarts - 1))
             self.restart_at = now + delay
@@ -106,6 +112,7 @@ class Running:
         elif now >= self.restart_at:
             self.process = _spawn(self.command, self.env)
             self.restart_at = None
+            self.started_at = now
             print(f"{self.name} restarted (pid {self.process.pid})", file=sys.stderr)
 
 
@@ -186,8 +193,8 @@ def replay_outbox(r: Running) -> int:
     if done.returncode != 0:
         print(f"{r.service} replay failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
         return 0
-    words = done.stdout.split()
-    return int(words[0]) if words and words[0].isdigit() else 0
+    found = re.search(r"(\d+) events marked", done.stdout)  # its last line says how many
+    return int(found.group(1)) if found else 0
 
 
 def _must_move(service: str, replayed: dict[str, int]) -> bool:
