@@ -83,7 +83,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
     p.add_argument("--db-seconds", type=float, default=10.0)
     p.add_argument("--receiver-down", type=float, default=15.0, help="seconds (receiver)")
     p.add_argument("--compression", type=float, default=600.0, help="retry schedule / this")
-    p.add_argument("--drain-seconds", type=float, default=240.0)
+    p.add_argument("--drain-seconds", type=float, default=120.0)
     p.add_argument("--seed", type=int, default=2019)
     p.add_argument("--quick", action="store_true", help="60 enterprises, 5 s outages")
     p.add_argument("--home", default=".roadshow/bench-faults", help="state folder (wiped)")

@@ -61,7 +61,7 @@ from shared.kafka import ensure_topics, wait_for_broker
 from shared.topics import Topics
 
 SERVICE_NAMES = ("registration", "matching", "notification")
-HEALTHY_RUN_SECONDS = 60.0  # a process that ran this long before dying restarts at once
+HEALTHY_RUN_SECONDS = 60.0  # a process that ran this long before dying: backoff starts over
 # Whose events each service consumes: after a broker restart, a service whose
 # sources replayed something must show its consumers moving again.
 CONSUMES = {"matching": ("registration",), "notification": ("registration", "matching")}
@@ -158,7 +158,7 @@ class BrokerSupervisor:
                 time.sleep(delay)
 
     def _await_recovery(
-        self, running: list[Running], before: dict[str, float | None], replayed: dict[str, int]
+        self, running: list[Running], before: dict[str, Progress | None], replayed: dict[str, int]
     ) -> None:
         """Wait until every service shows progress (or needs none), supervising the
         processes meanwhile; restart those still stuck at the deadline."""
@@ -168,7 +168,7 @@ class BrokerSupervisor:
         while waiting and time.monotonic() < deadline and not self.stopping():
             for r in running:
                 r.supervise(time.monotonic())
-                if r.url and r.service in waiting and _moved(r.url, before.get(r.service)):
+                if r.url and r.service in waiting and _moved(r, before.get(r.service), replayed):
                     waiting.discard(r.service)
                     print(
                         f"{r.service} reconnected on its own after {time.monotonic() - t0:.1f} s",
@@ -200,14 +200,19 @@ def replay_outbox(r: Running) -> int:
 def _must_move(service: str, replayed: dict[str, int]) -> bool:
     """A service with something to publish, or whose sources publish something, must
     show it moves; one with nothing to do has nothing to show."""
-    return replayed.get(service, 0) > 0 or any(
-        replayed.get(source, 0) > 0 for source in CONSUMES.get(service, ())
-    )
+    return replayed.get(service, 0) > 0 or _consumes_replayed(service, replayed)
 
 
-def _progress(url: str | None) -> float | None:
-    """Messages consumed plus events published, from the service's /metrics (counters
-    of this process's life; None when it does not answer)."""
+def _consumes_replayed(service: str, replayed: dict[str, int]) -> bool:
+    return any(replayed.get(source, 0) > 0 for source in CONSUMES.get(service, ()))
+
+
+Progress = tuple[float, float]  # (messages its consumers finished with, events it published)
+
+
+def _progress(url: str | None) -> Progress | None:
+    """From the service's /metrics (counters of this process's life; None when it
+    does not answer)."""
     if url is None:
         return None
     try:
@@ -215,21 +220,27 @@ def _progress(url: str | None) -> float | None:
             text = reply.read().decode()
     except OSError:
         return None
-    total = 0.0
+    consumed = published = 0.0
     with contextlib.suppress(ValueError):
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name in (
-                    "roadshow_consumer_messages_total",
-                    "roadshow_outbox_published_total",
-                ):
-                    total += sample.value
-    return total
+                if sample.name == "roadshow_consumer_messages_total":
+                    consumed += sample.value
+                elif sample.name == "roadshow_outbox_published_total":
+                    published += sample.value
+    return consumed, published
 
 
-def _moved(url: str, before: float | None) -> bool:
-    now = _progress(url)
-    return now is not None and now != before and _ready(url)
+def _moved(r: Running, before: Progress | None, replayed: dict[str, int]) -> bool:
+    """Its relay published again (if it had rows to replay) and its consumers handled
+    messages again (if its sources replayed any): it is connected to the new broker."""
+    now = _progress(r.url)
+    if now is None or r.url is None or not _ready(r.url):
+        return False
+    was = before or (-1.0, -1.0)  # unknown before: any reading counts as a change
+    consumed_ok = not _consumes_replayed(r.service, replayed) or now[0] != was[0]
+    published_ok = replayed.get(r.service, 0) == 0 or now[1] != was[1]
+    return consumed_ok and published_ok
 
 
 def _ready(url: str) -> bool:

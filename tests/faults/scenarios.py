@@ -85,9 +85,9 @@ async def _no_fault(run: Run, show: h.Show) -> float:
     return time.monotonic()
 
 
-async def scenario(run: Run, name: str, fault: Fault) -> Outcome:
-    """Registrations flow at run.rate while `fault` runs; then wait until drained and
-    compare with the control."""
+async def scenario(run: Run, name: str, fault: Fault, drain_s: float | None = None) -> Outcome:
+    """Registrations flow at run.rate while `fault` runs; then wait until drained (at
+    most `drain_s`, default run.drain_s) and compare with the control."""
     run.notes, run.topics_reset = [], False
     log_from = _supervisor_log(run).stat().st_size
     show = await h.set_up_show(
@@ -101,7 +101,7 @@ async def scenario(run: Run, name: str, fault: Fault) -> Outcome:
         await load
     want = sum(run.expected.values()) if run.expected else 0
     matched: list[float] = []
-    drained = await h.until(lambda: _settled(run, show, want, matched), run.drain_s, 0.5)
+    drained = await h.until(lambda: _settled(run, show, want, matched), drain_s or run.drain_s, 0.5)
     recover = time.monotonic() - fault_end if drained else None
     matched_s = matched[0] - fault_end if matched else None
     found = await h.matches(run.api, show)
