@@ -243,9 +243,9 @@ def _moved(r: Running, before: Progress | None, replayed: dict[str, int]) -> boo
     return consumed_ok and published_ok
 
 
-def _ready(url: str) -> bool:
+def _ready(url: str, timeout: float = 2) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as reply:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=timeout) as reply:
             return bool(reply.status == 200)
     except OSError:
         return False
@@ -311,12 +311,8 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], within_seconds: float
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: process exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
+        if _ready(url, timeout=1):
+            return
         time.sleep(0.2)
     raise TimeoutError(f"{url} not ready after {within_seconds}s")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ class Run:
         return f"127.0.0.1:{self.suite.kafka_port}"
 
 
+# What make up says when it supervises (its start-up lines are not the scenario's).
+SUPERVISION = re.compile(r"exited with|restart|reconnected|replay|did not start")
+
 Fault = Callable[[Run, h.Show], Awaitable[float]]  # runs the fault; returns when it ended
 
 
@@ -107,7 +111,7 @@ async def scenario(run: Run, name: str, fault: Fault, drain_s: float | None = No
     found = await h.matches(run.api, show)
     with _supervisor_log(run).open() as said:  # what make up said about its processes
         said.seek(log_from)
-        run.notes += [line.strip() for line in said if line.strip()]
+        run.notes += [line.strip() for line in said if SUPERVISION.search(line)]
     if not run.expected:  # this is the control
         run.expected = dict(h.pairs(found))
     return await _outcome(run, show, name, found, (recover, matched_s), dlq_before)
@@ -230,7 +234,7 @@ def broker_restart(after: float) -> Fault:
         await asyncio.sleep(after)
         pid = h.kill_broker(run.suite)
         run.topics_reset = True
-        run.notes.append(f"broker pid {pid} killed {after:g} s into the flow")
+        run.notes.append(f"broker pid {pid} killed {after:.1f} s into the flow")
         return time.monotonic()
 
     return fault
