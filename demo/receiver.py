@@ -30,12 +30,14 @@ class WebhookReceiver:
     _runner: web.AppRunner | None = None
     url: str = ""
 
-    async def start(self, host: str = "127.0.0.1") -> WebhookReceiver:
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> WebhookReceiver:
+        """Listen on `port` (0: any free one). A stopped receiver starts again on its
+        old port and keeps what it received (the fault suite takes it down and up)."""
         app = web.Application()
         app.router.add_post("/hooks/{subscription}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, 0)
+        site = web.TCPSite(self._runner, host, port)
         await site.start()
         port = self._runner.addresses[0][1]
         self.url = f"http://{host}:{port}"
@@ -44,6 +46,7 @@ class WebhookReceiver:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
     async def _handle(self, request: web.Request) -> web.Response:
         name = request.match_info["subscription"]

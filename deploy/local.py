@@ -13,9 +13,16 @@ Environment:
   ROADSHOW_DB_PREFIX     database names are <prefix><service> (default roadshow_)
   ROADSHOW_REPLICAS      members per consumer group for matching and notification
                          (default 1; more start `worker` processes beside `serve`)
+  ROADSHOW_BROKER_RECOVERY_SECONDS
+                         after a broker restart, how long a service may take to
+                         reconnect on its own before it is restarted (default 60)
 
 A service process that dies is restarted with backoff (and said so on stderr),
-instead of stopping the suite.
+instead of stopping the suite. So is the broker: its memory storage comes back
+empty, so the topics are created again, every service's outbox is replayed
+(`python -m services.<name> replay`) and each service must show it reconnected
+(its relay published, its consumers handled messages again) within
+ROADSHOW_BROKER_RECOVERY_SECONDS, or it is restarted.
 
 E-mail to people goes to a local SMTP catcher (aiosmtpd) that keeps every message
 in the maildir ./.roadshow/mail, so nothing leaves the machine.
@@ -24,19 +31,23 @@ in the maildir ./.roadshow/mail, so nothing leaves the machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
+import re
 import secrets
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.embedded import (
     EmbeddedBroker,
@@ -46,11 +57,15 @@ from shared.embedded import (
     free_port,
     stop_process,
 )
-from shared.kafka import ensure_topics
+from shared.kafka import ensure_topics, wait_for_broker
 from shared.personal_data import encode_key, new_key
 from shared.topics import Topics
 
 SERVICE_NAMES = ("registration", "matching", "notification")
+HEALTHY_RUN_SECONDS = 60.0  # a process that ran this long before dying: backoff starts over
+# Whose events each service consumes: after a broker restart, a service whose
+# sources replayed something must show its consumers moving again.
+CONSUMES = {"matching": ("registration",), "notification": ("registration", "matching")}
 
 
 @dataclass
@@ -62,16 +77,31 @@ class Running:
     process: subprocess.Popen[bytes]
     restarts: int = 0
     restart_at: float | None = None
+    started_at: float = field(default_factory=time.monotonic)
 
     @classmethod
     def start(cls, name: str, url: str | None, command: list[str], env: dict[str, str]) -> Running:
         return cls(name, url, command, env, _spawn(command, env))
+
+    @property
+    def service(self) -> str:
+        """The service this process runs (`matching-2` is a replica of matching)."""
+        return self.name.split("-", 1)[0]
+
+    def restart_now(self, why: str) -> None:
+        stop_process(self.process)
+        self.process = _spawn(self.command, self.env)
+        self.restart_at = None
+        self.started_at = time.monotonic()
+        print(f"{self.name} restarted ({why}; pid {self.process.pid})", file=sys.stderr)
 
     def supervise(self, now: float) -> None:
         """Restart the process once it has died, after a backoff that grows per restart."""
         if self.restart_at is None:
             if self.process.poll() is None:
                 return
+            if now - self.started_at > HEALTHY_RUN_SECONDS:
+                self.restarts = 0  # it had run well: a new failure starts the backoff over
             self.restarts += 1
             delay = min(30.0, 2.0 ** (self.restarts - 1))
             self.restart_at = now + delay
@@ -83,7 +113,143 @@ class Running:
         elif now >= self.restart_at:
             self.process = _spawn(self.command, self.env)
             self.restart_at = None
+            self.started_at = now
             print(f"{self.name} restarted (pid {self.process.pid})", file=sys.stderr)
+
+
+@dataclass
+class BrokerSupervisor:
+    """Restarts the embedded broker when it dies and brings the suite back onto it:
+    same port, topics created again, every outbox replayed; a service that has not
+    reconnected within `recovery_seconds` is restarted."""
+
+    broker: EmbeddedBroker
+    recovery_seconds: float
+    stopping: Callable[[], bool]  # Ctrl-C while waiting: give up waiting
+    restarts: int = 0
+
+    def supervise(self, running: list[Running]) -> None:
+        process = self.broker.process
+        if process is None or process.poll() is None:
+            return
+        print(
+            f"broker (pid {process.pid}) exited with {process.returncode}; restarting it on"
+            f" port {self.broker.port} (memory storage: topics and offsets are gone)",
+            file=sys.stderr,
+        )
+        self.broker.stop()  # closes its log
+        self._start_again()
+        asyncio.run(_topics_again(self.broker.bootstrap_servers))
+        before = {r.service: _progress(r.url) for r in running if r.url}
+        replayed = {r.service: replay_outbox(r) for r in running if r.url}
+        pid = self.broker.process.pid if self.broker.process else "?"
+        print(f"broker     back (pid {pid}); outbox rows replayed: {replayed}", file=sys.stderr)
+        self._await_recovery(running, before, replayed)
+
+    def _start_again(self) -> None:
+        while True:
+            self.restarts += 1
+            try:
+                self.broker.start()
+                return
+            except (RuntimeError, TimeoutError) as exc:  # the port not free yet, a slow start
+                delay = min(30.0, 2.0 ** (self.restarts - 1))
+                print(f"broker did not start ({exc}); again in {delay:.0f} s", file=sys.stderr)
+                self.broker.stop()
+                time.sleep(delay)
+
+    def _await_recovery(
+        self, running: list[Running], before: dict[str, Progress | None], replayed: dict[str, int]
+    ) -> None:
+        """Wait until every service shows progress (or needs none), supervising the
+        processes meanwhile; restart those still stuck at the deadline."""
+        deadline = time.monotonic() + self.recovery_seconds
+        waiting = {r.service for r in running if r.url and _must_move(r.service, replayed)}
+        t0 = time.monotonic()
+        while waiting and time.monotonic() < deadline and not self.stopping():
+            for r in running:
+                r.supervise(time.monotonic())
+                if r.url and r.service in waiting and _moved(r, before.get(r.service), replayed):
+                    waiting.discard(r.service)
+                    print(
+                        f"{r.service} reconnected on its own after {time.monotonic() - t0:.1f} s",
+                        file=sys.stderr,
+                    )
+            time.sleep(0.5)
+        for r in running:
+            if r.service in waiting and not self.stopping():
+                r.restart_now(f"no progress {self.recovery_seconds:.0f} s after the broker restart")
+
+
+async def _topics_again(bootstrap: str) -> None:
+    await wait_for_broker(bootstrap)
+    await ensure_topics(bootstrap, Topics().all(), compacted=Topics().compacted())
+
+
+def replay_outbox(r: Running) -> int:
+    """`python -m services.<name> replay`: every sent outbox row is published again."""
+    done = subprocess.run(
+        [*r.command[:3], "replay"], env=r.env, check=False, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        print(f"{r.service} replay failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+        return 0
+    found = re.search(r"(\d+) events marked", done.stdout)  # its last line says how many
+    return int(found.group(1)) if found else 0
+
+
+def _must_move(service: str, replayed: dict[str, int]) -> bool:
+    """A service with something to publish, or whose sources publish something, must
+    show it moves; one with nothing to do has nothing to show."""
+    return replayed.get(service, 0) > 0 or _consumes_replayed(service, replayed)
+
+
+def _consumes_replayed(service: str, replayed: dict[str, int]) -> bool:
+    return any(replayed.get(source, 0) > 0 for source in CONSUMES.get(service, ()))
+
+
+Progress = tuple[float, float]  # (messages its consumers finished with, events it published)
+
+
+def _progress(url: str | None) -> Progress | None:
+    """From the service's /metrics (counters of this process's life; None when it
+    does not answer)."""
+    if url is None:
+        return None
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=2) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return None
+    consumed = published = 0.0
+    with contextlib.suppress(ValueError):
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "roadshow_consumer_messages_total":
+                    consumed += sample.value
+                elif sample.name == "roadshow_outbox_published_total":
+                    published += sample.value
+    return consumed, published
+
+
+def _moved(r: Running, before: Progress | None, replayed: dict[str, int]) -> bool:
+    """Its relay published again (if it had rows to replay) and its consumers handled
+    messages again (if its sources replayed any): it is connected to the new broker."""
+    now = _progress(r.url)
+    if now is None or r.url is None or not _ready(r.url):
+        return False
+    was = before or (-1.0, -1.0)  # unknown before: any reading counts as a change
+    consumed_ok = not _consumes_replayed(r.service, replayed) or now[0] != was[0]
+    published_ok = replayed.get(r.service, 0) == 0 or now[1] != was[1]
+    return consumed_ok and published_ok
+
+
+def _ready(url: str, timeout: float = 2) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=timeout) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
 
 
 def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -146,12 +312,8 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], within_seconds: float
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: process exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
+        if _ready(url, timeout=1):
+            return
         time.sleep(0.2)
     raise TimeoutError(f"{url} not ready after {within_seconds}s")
 
@@ -189,8 +351,11 @@ def main() -> int:
         running = start_services(home, server_url, broker.bootstrap_servers, mail.port)
         print(f"logs       {home / 'logs'}")
         print(f"operator   token in {home / 'admin-token'}")
-        print("ready. Ctrl-C stops everything started here.")
+        print("ready. Ctrl-C stops everything started here.", flush=True)
+        recovery = float(os.environ.get("ROADSHOW_BROKER_RECOVERY_SECONDS", "60"))
+        broker_supervisor = BrokerSupervisor(broker, recovery, lambda: stop_requested)
         while not stop_requested:
+            broker_supervisor.supervise(running)
             for r in running:
                 r.supervise(time.monotonic())
             time.sleep(0.5)
