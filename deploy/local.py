@@ -348,7 +348,7 @@ def main() -> int:
             print(f"postgres   embedded in {home / 'pgdata'}")
         else:
             print("postgres   from ROADSHOW_DATABASE_URL")
-        running = start_services(home, server_url, broker.bootstrap_servers, mail.port)
+        start_services(home, server_url, broker.bootstrap_servers, mail.port, running)
         print(f"logs       {home / 'logs'}")
         print(f"operator   token in {home / 'admin-token'}")
         print("ready. Ctrl-C stops everything started here.", flush=True)
@@ -370,8 +370,11 @@ def main() -> int:
         print("stopped.")
 
 
-def start_services(home: Path, server_url: str, bootstrap: str, smtp_port: int) -> list[Running]:
-    """Each service as its own process (plus `worker` replicas), once it is ready."""
+def start_services(
+    home: Path, server_url: str, bootstrap: str, smtp_port: int, running: list[Running]
+) -> None:
+    """Each service as its own process (plus `worker` replicas), once it is ready.
+    Each is added to `running` as it starts, so that a failed start stops them all."""
     first_port = int(os.environ.get("ROADSHOW_HTTP_PORT", "8081"))
     db_prefix = os.environ.get("ROADSHOW_DB_PREFIX", "roadshow_")
     replicas = max(1, int(os.environ.get("ROADSHOW_REPLICAS", "1")))
@@ -379,7 +382,6 @@ def start_services(home: Path, server_url: str, bootstrap: str, smtp_port: int) 
     personal_data_key = _secret_file(home / "personal-data-key", encode_key(new_key()))
     names = available_services()
     asyncio.run(_prepare(server_url, bootstrap, [db_prefix + n for n in names]))
-    running: list[Running] = []
     for i, name in enumerate(names):
         port = first_port + i
         env = service_env(
@@ -408,7 +410,6 @@ def start_services(home: Path, server_url: str, bootstrap: str, smtp_port: int) 
             print(f"{r.name:<10} {r.url}  (docs {r.url}/docs, pid {r.process.pid})")
         else:
             print(f"{r.name:<10} worker replica (pid {r.process.pid})")
-    return running
 
 
 def _secret_file(path: Path, new_value: str) -> Path:
