@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from shared.envelope import Context
 from shared.errors import NotFound
 from shared.http.idempotency import once
-from shared.http.problems import PROBLEM_JSON
+from shared.http.openapi import document
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 M = TypeVar("M", bound=BaseModel)
@@ -161,100 +161,7 @@ class Api:
             table[app.router.add_route(e.method, e.path, _bind(e))] = e
 
     def openapi(self) -> dict[str, Any]:
-        schemas: dict[str, Any] = {}
-
-        def ref(
-            model: type[BaseModel], mode: Literal["validation", "serialization"]
-        ) -> dict[str, str]:
-            schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
-            schemas.update(schema.pop("$defs", {}))
-            schemas[model.__name__] = schema
-            return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-        problem = {
-            "description": "Problem details (RFC 9457)",
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        paths: dict[str, dict[str, Any]] = {}
-        for e in self.endpoints:
-            op: dict[str, Any] = {
-                "summary": e.summary,
-                "tags": [e.tag],
-                "operationId": e.handler.__name__,
-                "responses": {"4XX": problem},
-            }
-            params = [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                for name in _path_params(e.path)
-            ]
-            if e.query is not None:
-                qschema = e.query.model_json_schema()
-                for name, prop in qschema.get("properties", {}).items():
-                    params.append(
-                        {
-                            "name": name,
-                            "in": "query",
-                            "required": name in qschema.get("required", []),
-                            "schema": prop,
-                            "description": prop.get("description", ""),
-                        }
-                    )
-            if e.idempotent:
-                params.append(
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "maxLength": 200},
-                        "description": "Same key and body: the first answer again, nothing new "
-                        "written; same key, other body: 409.",
-                    }
-                )
-            if params:
-                op["parameters"] = params
-            if e.body is not None:
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": ref(e.body, "validation")}},
-                }
-            ok: dict[str, Any] = {"description": "OK"}
-            if e.response is not None:
-                ok["content"] = {"application/json": {"schema": ref(e.response, "serialization")}}
-            op["responses"][str(e.status)] = ok
-            if e.auth != "none":
-                op["security"] = [{"partnerKey" if e.auth == "partner" else "adminToken": []}]
-            paths.setdefault(e.path, {})[e.method.lower()] = op
-        schemas["Problem"] = {
-            "type": "object",
-            "properties": {
-                "type": {"type": "string"},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "detail": {"type": "string"},
-                "field": {"type": "string", "description": "The first offending field"},
-                "errors": {"type": "array", "items": {"type": "object"}},
-            },
-        }
-        return {
-            "openapi": "3.1.0",
-            "info": {"title": self.title, "version": self.version, "description": self.description},
-            "paths": paths,
-            "components": {
-                "schemas": schemas,
-                "securitySchemes": {
-                    "partnerKey": {
-                        "type": "http",
-                        "scheme": "bearer",
-                        "description": "Partner API key",
-                    },
-                    "adminToken": {
-                        "type": "http",
-                        "scheme": "bearer",
-                        "description": "Operator token",
-                    },
-                },
-            },
-        }
+        return document(self)
 
 
 ENDPOINTS = web.AppKey("endpoints", dict[web.AbstractRoute, Endpoint])
@@ -263,10 +170,6 @@ ENDPOINTS = web.AppKey("endpoints", dict[web.AbstractRoute, Endpoint])
 def endpoint_of(request: web.Request) -> Endpoint | None:
     table = request.app.get(ENDPOINTS, {})
     return table.get(request.match_info.route)
-
-
-def _path_params(path: str) -> list[str]:
-    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
 
 
 def _bind(e: Endpoint) -> HandlerFn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -40,7 +41,16 @@ def create_base_app(
     app[ADMIN_TOKEN] = admin_token or SecretStr("")
     app[READINESS] = {}
     spec = api.openapi()
-    platform = Api(title=api.title)
+    platform = _platform_api(api.title, spec)
+    platform.add_to(app)
+    api.add_to(app)
+    spec["paths"].update(platform.openapi()["paths"])
+    return app
+
+
+def _platform_api(title: str, spec: dict[str, Any]) -> Api:
+    """The routes every service has: liveness, readiness, metrics, its documents."""
+    platform = Api(title=title)
 
     @platform.route(
         "GET", "/healthz", summary="The process is alive", auth="none", tag="ops", database=False
@@ -91,10 +101,7 @@ def create_base_app(
     async def docs(_: Call[None, None]) -> web.StreamResponse:
         return web.Response(text=render_docs(spec), content_type="text/html")
 
-    platform.add_to(app)
-    api.add_to(app)
-    spec["paths"].update(platform.openapi()["paths"])
-    return app
+    return platform
 
 
 async def _run_checks(checks: dict[str, ReadinessCheck]) -> dict[str, bool]:
