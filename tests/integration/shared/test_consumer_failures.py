@@ -191,3 +191,60 @@ async def test_relay_outlives_its_database_connection_being_dropped(
     sent: set[Any] = {Envelope.from_bytes(r.value or b"").id for r in records}
     assert sent == {e.id for e in first + second}
     assert not task.exception()
+
+
+async def test_two_members_and_rebalances_mid_load_double_nothing(
+    dsn: str, broker: EmbeddedBroker, topics: Topics
+) -> None:
+    handlers = EventHandlers()
+
+    @handlers.on("partner.registered")
+    async def record(uow: UnitOfWork, event: Envelope, data: PartnerRegistered) -> None:
+        await uow.conn.execute(
+            "INSERT INTO effects (event_id, name) VALUES ($1, $2)", event.id, data.name
+        )
+
+    group = f"g-{uuid.uuid4().hex[:8]}"
+
+    def member() -> IdempotentConsumer:
+        consumer = _consumer(dsn, broker, topics.registration, handlers)
+        consumer.name = group  # both in one group
+        return consumer
+
+    events = _events(600)
+
+    async def trickle() -> None:
+        # Load keeps arriving for ~25 s while members join and leave (a rebalance on
+        # this broker takes seconds).
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            for start in range(0, len(events), 20):
+                for e in events[start : start + 20]:
+                    await producer.send(topics.registration, e.to_bytes(), key=e.key.encode())
+                await producer.flush()
+                await asyncio.sleep(0.8)
+        finally:
+            await producer.stop()
+
+    async def at_least(n: int) -> list[str] | None:
+        found = await _effects(dsn)
+        return found if len(found) >= n else None
+
+    first, second = member(), member()
+    producing = asyncio.create_task(trickle())
+    async with _running(first):
+        await eventually(lambda: at_least(40), within=60, what="the first member's progress")
+        async with _running(second):  # joins: the group rebalances mid-load
+            await eventually(
+                lambda: _true_when(second.handled > 0), within=60, what="the second member's work"
+            )
+        # ... and the second leaves mid-load: another rebalance.
+        await producing
+        names = await eventually(lambda: at_least(600), within=90, what="every event")
+    assert first.handled > 0 and second.handled > 0
+    assert len(names) == len(set(names)) == 600  # each effect once
+
+
+async def _true_when(condition: bool) -> bool:
+    return condition
