@@ -24,9 +24,19 @@ SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 72_410_001  # arbitrary, fixed: one lock id for every service's runner
 
 
+class JsonText(str):
+    """A value already serialised as JSON (by pydantic, say): written as it is."""
+
+
+def _encode_json(value: Any) -> str:
+    return value if isinstance(value, JsonText) else json.dumps(value)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typ in ("json", "jsonb"):
-        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(
+            typ, encoder=_encode_json, decoder=json.loads, schema="pg_catalog"
+        )
 
 
 async def _reset(conn: asyncpg.Connection) -> None:
