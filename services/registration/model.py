@@ -201,6 +201,29 @@ class IssuedKey:
 
 
 @dataclass(frozen=True)
+class DelegationState:
+    """A delegation as stored; its enterprises are rows of their own."""
+
+    delegation_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    name: str
+    origin_country: str
+    status: Status
+    version: int
+
+    def contract(self, enterprise_ids: list[uuid.UUID]) -> c.Delegation:
+        return c.Delegation(
+            delegation_id=self.delegation_id,
+            roadshow_id=self.roadshow_id,
+            name=self.name,
+            origin_country=self.origin_country,
+            enterprise_ids=enterprise_ids,
+            status=self.status,
+            version=self.version,
+        )
+
+
+@dataclass(frozen=True)
 class DelegationWithEnterprises:
     delegation: c.Delegation
     enterprises: list[c.Enterprise]

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from services.registration.model import DelegationState
 from shared.contracts import registration as c
 from shared.pagination import next_cursor
 
@@ -42,13 +43,12 @@ def enterprise_of(row: asyncpg.Record) -> c.Enterprise:
     )
 
 
-def delegation_of(row: asyncpg.Record, enterprise_ids: list[uuid.UUID]) -> c.Delegation:
-    return c.Delegation(
+def _delegation(row: asyncpg.Record) -> DelegationState:
+    return DelegationState(
         delegation_id=row["id"],
         roadshow_id=row["roadshow_id"],
         name=row["name"],
         origin_country=row["origin_country"],
-        enterprise_ids=enterprise_ids,
         status=row["status"],
         version=row["version"],
     )
@@ -62,8 +62,8 @@ async def insert_delegation(
     roadshow_id: uuid.UUID,
     name: str,
     origin_country: str,
-) -> asyncpg.Record:
-    return await conn.fetchrow(
+) -> DelegationState:
+    row = await conn.fetchrow(
         "INSERT INTO delegations (id, partner_id, roadshow_id, name, origin_country)"
         " VALUES ($1, $2, $3, $4, $5) RETURNING *",
         delegation_id,
@@ -72,6 +72,7 @@ async def insert_delegation(
         name,
         origin_country,
     )
+    return _delegation(row)
 
 
 async def insert_enterprises(
@@ -118,13 +119,14 @@ async def get_delegation(
     delegation_id: uuid.UUID,
     *,
     for_update: bool = False,
-) -> asyncpg.Record | None:
+) -> DelegationState | None:
     lock = " FOR UPDATE" if for_update else ""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"SELECT * FROM delegations WHERE id = $1 AND partner_id = $2{lock}",
         delegation_id,
         partner_id,
     )
+    return None if row is None else _delegation(row)
 
 
 async def enterprises_of_delegation(
@@ -150,22 +152,26 @@ async def enterprise_ids_of_delegations(
 
 async def update_delegation(
     conn: asyncpg.Connection, delegation_id: uuid.UUID, name: str, origin_country: str
-) -> asyncpg.Record:
-    return await conn.fetchrow(
+) -> DelegationState:
+    row = await conn.fetchrow(
         "UPDATE delegations SET name = $2, origin_country = $3, version = version + 1,"
         " updated_at = now() WHERE id = $1 RETURNING *",
         delegation_id,
         name,
         origin_country,
     )
+    return _delegation(row)
 
 
-async def withdraw_delegation(conn: asyncpg.Connection, delegation_id: uuid.UUID) -> asyncpg.Record:
-    return await conn.fetchrow(
+async def withdraw_delegation(
+    conn: asyncpg.Connection, delegation_id: uuid.UUID
+) -> DelegationState:
+    row = await conn.fetchrow(
         "UPDATE delegations SET status = 'withdrawn', version = version + 1, updated_at = now()"
         " WHERE id = $1 RETURNING *",
         delegation_id,
     )
+    return _delegation(row)
 
 
 async def list_delegations(
@@ -176,7 +182,7 @@ async def list_delegations(
     status: str | None,
     after: int | None,
     limit: int,
-) -> tuple[list[asyncpg.Record], str | None]:
+) -> tuple[list[DelegationState], str | None]:
     rows = await conn.fetch(
         """SELECT * FROM delegations
             WHERE partner_id = $1 AND seq > $2
@@ -189,7 +195,7 @@ async def list_delegations(
         status,
         limit + 1,
     )
-    return list(rows[:limit]), next_cursor(rows, limit, seq_of)
+    return [_delegation(r) for r in rows[:limit]], next_cursor(rows, limit, seq_of)
 
 
 async def get_enterprise(
@@ -198,13 +204,14 @@ async def get_enterprise(
     enterprise_id: uuid.UUID,
     *,
     for_update: bool = False,
-) -> asyncpg.Record | None:
+) -> c.Enterprise | None:
     lock = " FOR UPDATE" if for_update else ""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"SELECT * FROM enterprises WHERE id = $1 AND partner_id = $2{lock}",
         enterprise_id,
         partner_id,
     )
+    return None if row is None else enterprise_of(row)
 
 
 async def update_enterprise(

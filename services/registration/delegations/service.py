@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
-
 from services.registration import model
 from services.registration.delegations import repository as repo
 from services.registration.privacy.keys import Keyring
@@ -34,7 +32,7 @@ async def register_delegation(
     members = [(uuid.uuid4(), e.model_dump()) for e in cmd.enterprises]
     await repo.insert_enterprises(uow.conn, partner_id, delegation_id, cmd.roadshow_id, members)
     enterprises = await repo.enterprises_of_delegation(uow.conn, delegation_id)
-    delegation = repo.delegation_of(row, [e.enterprise_id for e in enterprises])
+    delegation = row.contract([e.enterprise_id for e in enterprises])
     uow.emit("delegation.registered", delegation_id, delegation)
     for e in await keys.sealed_enterprises(uow, enterprises, new=True):
         uow.emit("enterprise.registered", e.enterprise_id, e)
@@ -48,7 +46,7 @@ async def get_delegation(
     if row is None:
         raise NotFound("no such delegation", field="delegation_id")
     enterprises = await repo.enterprises_of_delegation(uow.conn, delegation_id)
-    delegation = repo.delegation_of(row, [e.enterprise_id for e in enterprises])
+    delegation = row.contract([e.enterprise_id for e in enterprises])
     return model.DelegationWithEnterprises(delegation, enterprises)
 
 
@@ -63,8 +61,8 @@ async def list_delegations(
         after=after,
         limit=limit,
     )
-    members = await repo.enterprise_ids_of_delegations(uow.conn, [r["id"] for r in rows])
-    return [repo.delegation_of(r, members.get(r["id"], [])) for r in rows], cursor
+    members = await repo.enterprise_ids_of_delegations(uow.conn, [r.delegation_id for r in rows])
+    return [r.contract(members.get(r.delegation_id, [])) for r in rows], cursor
 
 
 async def add_enterprise(
@@ -72,14 +70,14 @@ async def add_enterprise(
 ) -> c.Enterprise:
     partner_id = uow.partner_id
     row = await _locked_delegation(uow, delegation_id)
-    model.ensure_active(row["status"], "delegation")
+    model.ensure_active(row.status, "delegation")
     enterprise_id = uuid.uuid4()
     await repo.insert_enterprises(
-        uow.conn, partner_id, delegation_id, row["roadshow_id"], [(enterprise_id, cmd.model_dump())]
+        uow.conn, partner_id, delegation_id, row.roadshow_id, [(enterprise_id, cmd.model_dump())]
     )
-    row = await repo.update_delegation(uow.conn, delegation_id, row["name"], row["origin_country"])
+    row = await repo.update_delegation(uow.conn, delegation_id, row.name, row.origin_country)
     enterprises = await repo.enterprises_of_delegation(uow.conn, delegation_id)
-    delegation = repo.delegation_of(row, [e.enterprise_id for e in enterprises])
+    delegation = row.contract([e.enterprise_id for e in enterprises])
     enterprise = next(e for e in enterprises if e.enterprise_id == enterprise_id)
     (sealed,) = await keys.sealed_enterprises(uow, [enterprise], new=True)
     uow.emit("enterprise.registered", enterprise_id, sealed)
@@ -91,15 +89,15 @@ async def update_delegation(
     uow: UnitOfWork, delegation_id: uuid.UUID, patch: model.DelegationChanges
 ) -> model.DelegationWithEnterprises:
     row = await _locked_delegation(uow, delegation_id)
-    model.ensure_active(row["status"], "delegation")
+    model.ensure_active(row.status, "delegation")
     if model.has_changes(patch):
-        current = model.DelegationChanges(name=row["name"], origin_country=row["origin_country"])
+        current = model.DelegationChanges(name=row.name, origin_country=row.origin_country)
         fields = model.merge_patch(current, patch, model.DelegationChanges)
         row = await repo.update_delegation(
             uow.conn, delegation_id, fields["name"], fields["origin_country"]
         )
         enterprises = await repo.enterprises_of_delegation(uow.conn, delegation_id)
-        delegation = repo.delegation_of(row, [e.enterprise_id for e in enterprises])
+        delegation = row.contract([e.enterprise_id for e in enterprises])
         uow.emit("delegation.updated", delegation_id, delegation)
     return await get_delegation(uow, delegation_id)
 
@@ -109,18 +107,18 @@ async def withdraw_delegation(
 ) -> model.DelegationWithEnterprises:
     """Withdraws the delegation and every enterprise still active in it."""
     row = await _locked_delegation(uow, delegation_id)
-    if row["status"] == model.ACTIVE:
+    if row.status == model.ACTIVE:
         members = await repo.enterprises_of_delegation(uow.conn, delegation_id, for_update=True)
         withdrawn = await repo.withdraw_enterprises(uow.conn, [e.enterprise_id for e in members])
         row = await repo.withdraw_delegation(uow.conn, delegation_id)
         for e in withdrawn:
             uow.emit("enterprise.withdrawn", e.enterprise_id, model.withdrawn(e.enterprise_id, e))
-        delegation = repo.delegation_of(row, [])
+        delegation = row.contract([])
         uow.emit("delegation.withdrawn", delegation_id, model.withdrawn(delegation_id, delegation))
     return await get_delegation(uow, delegation_id)
 
 
-async def _locked_delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> asyncpg.Record:
+async def _locked_delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> model.DelegationState:
     row = await repo.get_delegation(uow.conn, uow.partner_id, delegation_id, for_update=True)
     if row is None:
         raise NotFound("no such delegation", field="delegation_id")
@@ -130,10 +128,12 @@ async def _locked_delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> async
 async def get_enterprise(
     uow: UnitOfWork, enterprise_id: uuid.UUID, *, for_update: bool = False
 ) -> c.Enterprise:
-    row = await repo.get_enterprise(uow.conn, uow.partner_id, enterprise_id, for_update=for_update)
-    if row is None:
+    found = await repo.get_enterprise(
+        uow.conn, uow.partner_id, enterprise_id, for_update=for_update
+    )
+    if found is None:
         raise NotFound("no such enterprise", field="enterprise_id")
-    return repo.enterprise_of(row)
+    return found
 
 
 async def list_enterprises(

@@ -70,13 +70,14 @@ async def get_participant(
     participant_id: uuid.UUID,
     *,
     for_update: bool = False,
-) -> asyncpg.Record | None:
+) -> c.Participant | None:
     lock = " FOR UPDATE" if for_update else ""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"SELECT * FROM participants WHERE id = $1 AND partner_id = $2{lock}",
         participant_id,
         partner_id,
     )
+    return None if row is None else participant_of(row)
 
 
 async def withdraw_participant(

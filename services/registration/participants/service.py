@@ -29,12 +29,12 @@ async def register_participant(
 async def get_participant(
     uow: UnitOfWork, participant_id: uuid.UUID, *, for_update: bool = False
 ) -> c.Participant:
-    row = await repo.get_participant(
+    found = await repo.get_participant(
         uow.conn, uow.partner_id, participant_id, for_update=for_update
     )
-    if row is None:
+    if found is None:
         raise NotFound("no such participant", field="participant_id")
-    return repo.participant_of(row)
+    return found
 
 
 async def list_participants(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 
@@ -100,13 +101,15 @@ async def destroy_person_keys(conn: asyncpg.Connection, subject_ids: list[uuid.U
 
 async def idempotent_replies_naming(
     conn: asyncpg.Connection, partner_id: uuid.UUID, subject_ids: list[uuid.UUID]
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
+) -> list[tuple[str, Any]]:
+    """The stored answers (key, answer) of this partner's idempotent requests that
+    name any of these subjects."""
+    rows = await conn.fetch(
         "SELECT key, response FROM idempotency_keys WHERE partner_id = $1 AND response::text ~ $2",
         partner_id,
         "|".join(str(s) for s in subject_ids) or "(?!)",
     )
-    return rows
+    return [(r["key"], r["response"]) for r in rows]
 
 
 async def replace_idempotent_reply(

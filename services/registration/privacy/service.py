@@ -37,9 +37,10 @@ async def erase_person(uow: UnitOfWork, keys: Keyring, email: str) -> Erasure:
 
 
 async def _scrub_stored_replies(uow: UnitOfWork, subject_ids: set[uuid.UUID]) -> None:
-    for row in await repo.idempotent_replies_naming(uow.conn, uow.partner_id, list(subject_ids)):
-        scrubbed = scrub_people(row["response"], {str(s) for s in subject_ids})
-        await repo.replace_idempotent_reply(uow.conn, uow.partner_id, row["key"], scrubbed)
+    named = await repo.idempotent_replies_naming(uow.conn, uow.partner_id, list(subject_ids))
+    for key, answer in named:
+        scrubbed = scrub_people(answer, {str(s) for s in subject_ids})
+        await repo.replace_idempotent_reply(uow.conn, uow.partner_id, key, scrubbed)
 
 
 def scrub_people(document: Any, subject_ids: set[str]) -> Any:
