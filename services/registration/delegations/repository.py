@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.registration.model import DelegationState
+from services.registration.partners.repository import owned_row
 from shared.contracts import registration as c
 from shared.pagination import next_cursor
 
@@ -89,25 +90,7 @@ async def insert_enterprises(
                partnership_types)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)""",
         [
-            (
-                eid,
-                partner_id,
-                delegation_id,
-                roadshow_id,
-                e["name"],
-                e["country"],
-                list(e["sectors"]),
-                e["president"]["name"],
-                e["president"].get("title"),
-                e["president"]["email"],
-                e["president"].get("phone"),
-                e["project"]["title"],
-                e["project"]["summary"],
-                str(e["project"]["stage"]),
-                e["project"]["funding_amount"],
-                e["project"]["funding_currency"],
-                [str(t) for t in e["project"]["partnership_types"]],
-            )
+            (eid, partner_id, delegation_id, roadshow_id, *_enterprise_columns(e))
             for eid, e in enterprises
         ],
     )
@@ -120,12 +103,7 @@ async def get_delegation(
     *,
     for_update: bool = False,
 ) -> DelegationState | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(
-        f"SELECT * FROM delegations WHERE id = $1 AND partner_id = $2{lock}",
-        delegation_id,
-        partner_id,
-    )
+    row = await owned_row(conn, "delegations", partner_id, delegation_id, for_update=for_update)
     return None if row is None else _delegation(row)
 
 
@@ -205,12 +183,7 @@ async def get_enterprise(
     *,
     for_update: bool = False,
 ) -> c.Enterprise | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(
-        f"SELECT * FROM enterprises WHERE id = $1 AND partner_id = $2{lock}",
-        enterprise_id,
-        partner_id,
-    )
+    row = await owned_row(conn, "enterprises", partner_id, enterprise_id, for_update=for_update)
     return None if row is None else enterprise_of(row)
 
 
@@ -225,21 +198,29 @@ async def update_enterprise(
                   version = version + 1, updated_at = now()
             WHERE id = $1 RETURNING *""",
         enterprise_id,
+        *_enterprise_columns(e),
+    )
+    return enterprise_of(row)
+
+
+def _enterprise_columns(e: dict[str, Any]) -> tuple[Any, ...]:
+    """An enterprise's fields in the column order of its INSERT and UPDATE, from `name`."""
+    president, project = e["president"], e["project"]
+    return (
         e["name"],
         e["country"],
         list(e["sectors"]),
-        e["president"]["name"],
-        e["president"].get("title"),
-        e["president"]["email"],
-        e["president"].get("phone"),
-        e["project"]["title"],
-        e["project"]["summary"],
-        str(e["project"]["stage"]),
-        e["project"]["funding_amount"],
-        e["project"]["funding_currency"],
-        [str(t) for t in e["project"]["partnership_types"]],
+        president["name"],
+        president.get("title"),
+        president["email"],
+        president.get("phone"),
+        project["title"],
+        project["summary"],
+        str(project["stage"]),
+        project["funding_amount"],
+        project["funding_currency"],
+        [str(t) for t in project["partnership_types"]],
     )
-    return enterprise_of(row)
 
 
 async def withdraw_enterprises(

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.registration.delegations.repository import seq_of
+from services.registration.partners.repository import owned_row
 from shared.contracts import registration as c
 from shared.pagination import next_cursor
 
@@ -71,12 +72,7 @@ async def get_participant(
     *,
     for_update: bool = False,
 ) -> c.Participant | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(
-        f"SELECT * FROM participants WHERE id = $1 AND partner_id = $2{lock}",
-        participant_id,
-        partner_id,
-    )
+    row = await owned_row(conn, "participants", partner_id, participant_id, for_update=for_update)
     return None if row is None else participant_of(row)
 
 
