@@ -414,6 +414,7 @@ def consumer_from_settings(
         max_attempts=settings.consumer_max_attempts,
         retry_base_seconds=settings.consumer_retry_base_seconds,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        max_batch=settings.consumer_max_batch,
         idempotent_producer=settings.kafka_idempotent_producer,
         session_timeout_ms=settings.consumer_session_timeout_ms,
     )

@@ -57,6 +57,12 @@ class ServiceSettings(BaseSettings):
     consumer_session_timeout_ms: int = Field(
         default=10_000, ge=1_000, description="How soon a dead group member's partitions move on"
     )
+    consumer_max_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Records a consumer takes per poll; a partition's share is one transaction",
+    )
     fetch_max_wait_ms: int = Field(
         default=50, ge=1, description="How long a fetch waits for data; latency follows it"
     )

@@ -11,6 +11,14 @@ class MatchingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore", frozen=True)
 
     http_port: int = Field(default=8082, ge=0, le=65535)
+    # One registration is scored against every counterpart and can publish thousands of
+    # matches, all staged in its batch's transaction: small batches bound that memory.
+    consumer_max_batch: int = Field(
+        default=24,
+        ge=1,
+        le=10_000,
+        description="Registration events per poll (each a block of scores and match events)",
+    )
     consumer_group: str = Field(
         default="matching",
         min_length=1,
