@@ -61,8 +61,13 @@ def new_event(
 ) -> Envelope:
     # Every field is already of its type (the data validated as its contract), so the
     # envelope is built without validating it again: this runs once per emitted event.
+    # Every field is given: model_construct inspects a default factory's signature
+    # on each call, which cost more than the rest of the envelope.
     return Envelope.model_construct(
+        id=uuid.uuid4(),
         type=type_,
+        version=1,
+        occurred_at=utcnow(),
         producer=producer,
         correlation_id=ctx.correlation_id,
         causation_id=ctx.causation_id,

@@ -4,6 +4,13 @@ A match is one enterprise-participant pair of a road show; its id is derived fro
 the pair (`match_id_for`), so every service names it alike and it keys the pair's
 events. Meetings are keyed by their own id.
 
+A rescoring publishes its changed matches together: one `matches.changed` per
+event that caused them and per shard of match ids (`match_shard_key`), instead of
+one `match.*` event per pair. Each change keeps the identity a single event had
+(`match_change_id`, derived from the match and its version), so a consumer can
+treat it as that event (`single_match_events`); a pair always lands in the same
+shard, so its changes keep their order. `match.*` v1 stay readable.
+
 Interest: either side of a match says accept, decline or must-meet (posted by the
 partner that registered that side). Rescheduling keeps the meetings it can and
 reports the ones that moved as `meeting.moved` (the new slot, and where it was).
@@ -18,13 +25,16 @@ from typing import Literal
 from pydantic import BaseModel
 
 from shared.contracts.base import Contract
+from shared.envelope import Envelope
 from shared.taxonomy import ParticipantKind
+from shared.topics import PARTITIONS
 
 # The events about one match or one meeting (what notification's subscribers can ask for).
 MatchEventType = Literal["match.proposed", "match.updated", "match.withdrawn"]
 MeetingEventType = Literal["meeting.scheduled", "meeting.moved", "meeting.cancelled"]
 MatchingEventType = Literal[
     MatchEventType,
+    "matches.changed",
     MeetingEventType,
     "schedule.completed",
     "interest.recorded",
@@ -39,10 +49,25 @@ InterestState = Literal["accept", "decline", "must-meet", "expired"]
 Attendance = Literal["held", "no-show", "cancelled"]
 
 _MATCH_NAMESPACE = uuid.UUID("6f1c2d3e-0a4b-4c5d-8e9f-a0b1c2d3e4f5")
+_CHANGE_NAMESPACE = uuid.UUID("0b7e6a52-3c1d-4f8e-9a2b-5d6c7e8f9a01")
+# Shards of a road show's match batches: as many as the topic has partitions, so a
+# fair's matches spread over every notification member.
+MATCH_SHARDS = PARTITIONS
 
 
 def match_id_for(enterprise_id: uuid.UUID, participant_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_MATCH_NAMESPACE, f"{enterprise_id}:{participant_id}")
+
+
+def match_change_id(match_id: uuid.UUID, version: int) -> uuid.UUID:
+    """The id of a match's change to `version`: the same wherever and however often
+    it is published."""
+    return uuid.uuid5(_CHANGE_NAMESPACE, f"{match_id}:{version}")
+
+
+def match_shard_key(roadshow_id: uuid.UUID, match_id: uuid.UUID) -> str:
+    """The message key of the batch a match's change travels in."""
+    return f"{roadshow_id}/{match_id.int % MATCH_SHARDS}"
 
 
 class MatchComponent(Contract):
@@ -66,6 +91,39 @@ class Match(Contract):
     # partner only about its own enterprises and participants.
     enterprise_partner_id: uuid.UUID | None = None
     participant_partner_id: uuid.UUID | None = None
+
+
+class MatchChange(Contract):
+    """One pair's change in a batch: what a `match.<kind>` event said alone."""
+
+    type: MatchEventType
+    match: Match
+
+
+class MatchesChanged(Contract):
+    """The matches one event's rescoring changed, of one shard of one road show."""
+
+    roadshow_id: uuid.UUID
+    changes: list[MatchChange]
+
+
+def single_match_events(batch: Envelope, data: MatchesChanged) -> list[tuple[Envelope, Match]]:
+    """Each change of a batch as the single `match.*` event it stands for: its own
+    id, type and key (the match), the batch's flow, cause and time."""
+    return [
+        (
+            batch.model_copy(
+                update={
+                    "id": match_change_id(c.match.match_id, c.match.version),
+                    "type": c.type,
+                    "key": str(c.match.match_id),
+                    "data": c.match.model_dump(mode="json"),
+                }
+            ),
+            c.match,
+        )
+        for c in data.changes
+    ]
 
 
 class Meeting(Contract):
@@ -122,6 +180,7 @@ MATCHING_CONTRACTS: dict[tuple[MatchingEventType, int], type[BaseModel]] = {
     ("match.proposed", 1): Match,
     ("match.updated", 1): Match,
     ("match.withdrawn", 1): Match,
+    ("matches.changed", 1): MatchesChanged,
     ("meeting.scheduled", 1): Meeting,
     ("meeting.moved", 1): MeetingMoved,
     ("meeting.cancelled", 1): Meeting,

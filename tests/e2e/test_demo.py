@@ -140,7 +140,7 @@ async def _one_flow_everywhere(
         )
 
     assert await events(reg, "enterprise.registered") == 5
-    assert await events(mat, "match.proposed") > 0
+    assert await events(mat, "matches.changed") > 0
     hooks = await note.fetchval(
         "SELECT count(*) FROM notifications n JOIN delivery_attempts a"
         " ON a.notification_id = n.id WHERE n.channel = 'webhook' AND n.correlation_id = $1",

@@ -5,7 +5,7 @@ publish what changed; list matches. Each runs in the unit of work it is given.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -26,7 +26,14 @@ from services.matching.scoring.plan import (
     plan_withdrawal,
 )
 from services.matching.settings import MatchingSettings
-from shared.contracts.matching import Match, MatchEventType, Side
+from shared.contracts.matching import (
+    Match,
+    MatchChange,
+    MatchesChanged,
+    MatchEventType,
+    Side,
+    match_shard_key,
+)
 from shared.logging import get_logger
 from shared.unit_of_work import UnitOfWork
 
@@ -68,7 +75,7 @@ class Scoring:
         """Rescore the parties of one road show that `changes` stored (in event
         order; the caller holds the road show's lock) as one block against the
         road show's in-memory index, and publish the matches that changed: each
-        pair's event on behalf of the later event of its two parties."""
+        pair's change on behalf of the later event of its two parties."""
         conn = uow.conn
         changed: dict[Side, set[uuid.UUID]] = {side: set() for side in SIDES}
         cause: dict[tuple[Side, uuid.UUID], int] = {}
@@ -84,16 +91,13 @@ class Scoring:
         matches = await _matches_of(conn, roadshow_id, pairs, self.weights)
         staged = matches + [(c.event_type, c.match) for c in plan_withdrawal(unseen)]
 
-        def unit_of(m: Match) -> UnitOfWork:
-            if len(changes) == 1:
-                return changes[0].uow
-            k = max(
+        def cause_of(m: Match) -> int:
+            return max(
                 cause.get(("enterprise", m.enterprise_id), -1),
                 cause.get(("participant", m.participant_id), -1),
             )
-            return changes[k].uow
 
-        await _publish(uow, [(unit_of(m), t, m) for t, m in staged])
+        await _publish(uow, [c.uow for c in changes], cause_of, staged)
         log.info(
             "matching.rescored",
             roadshow_id=str(roadshow_id),
@@ -195,14 +199,24 @@ async def _matches_of(
 
 
 async def _publish(
-    uow: UnitOfWork, staged: Sequence[tuple[UnitOfWork, MatchEventType, Match]]
+    uow: UnitOfWork,
+    causes: Sequence[UnitOfWork],
+    cause_of: Callable[[Match], int],
+    staged: Sequence[tuple[MatchEventType, Match]],
 ) -> None:
-    """Store what the events say, stage them (keyed by match id, so a pair's
-    events keep their order) each on behalf of its cause, and cancel the meetings
-    of withdrawn matches."""
-    await repo.write_matches(uow.conn, [m for _, _, m in staged])
-    for unit, event_type, m in staged:
-        unit.emit(event_type, m.match_id, m)
-    gone = [m.match_id for _, t, m in staged if t == "match.withdrawn"]
+    """Store what the changes say, stage them in batches (one per cause and shard,
+    each on behalf of its cause: the later event of the pair's two parties), and
+    cancel the meetings of withdrawn matches."""
+    await repo.write_matches(uow.conn, [m for _, m in staged])
+    batches: dict[tuple[int, str], list[MatchChange]] = {}
+    for event_type, m in staged:
+        key = (cause_of(m), match_shard_key(m.roadshow_id, m.match_id))
+        batches.setdefault(key, []).append(MatchChange(type=event_type, match=m))
+    for (k, shard), batch in batches.items():
+        roadshow_id = batch[0].match.roadshow_id
+        causes[k].emit(
+            "matches.changed", shard, MatchesChanged(roadshow_id=roadshow_id, changes=batch)
+        )
+    gone = [m.match_id for t, m in staged if t == "match.withdrawn"]
     if gone:
         await cancel_meetings_of_matches(uow, gone)

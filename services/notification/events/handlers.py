@@ -19,7 +19,14 @@ from services.notification.parties import service as parties
 from services.notification.use_cases import UseCases
 from services.notification.webhooks.routing import WEBHOOK_EVENT_TYPES
 from services.notification.webhooks.service import MatchingEvent
-from shared.contracts.matching import Meeting, MeetingEventType, ScheduleCompleted
+from shared.contracts.matching import (
+    Match,
+    MatchesChanged,
+    Meeting,
+    MeetingEventType,
+    ScheduleCompleted,
+    single_match_events,
+)
 from shared.contracts.registration import (
     Enterprise,
     Participant,
@@ -102,11 +109,20 @@ def matching_handlers(use: UseCases) -> EventHandlers:
     schedules (e-mail)."""
     handlers = EventHandlers()
 
-    @handlers.batch(*WEBHOOK_EVENT_TYPES)
-    async def matches_and_meetings(uow: UnitOfWork, events: list[MatchingEvent]) -> None:
-        # A fair's rush is runs of dozens of match events: routed as one.
-        await use.routing.route(uow, events)
+    @handlers.batch("matches.changed", *WEBHOOK_EVENT_TYPES)
+    async def matches_and_meetings(
+        uow: UnitOfWork, events: list[tuple[Envelope, MatchesChanged | Match | Meeting]]
+    ) -> None:
+        # A fair's rush is runs of batches of dozens of match changes: routed as one,
+        # each change as the single match event it stands for.
+        single: list[MatchingEvent] = []
         for event, data in events:
+            if isinstance(data, MatchesChanged):
+                single.extend(single_match_events(event, data))
+            else:
+                single.append((event, data))
+        await use.routing.route(uow, single)
+        for event, data in single:
             if isinstance(data, Meeting):
                 # The contracts registry gave a Meeting only to meeting types.
                 meeting_type = cast(MeetingEventType, event.type)

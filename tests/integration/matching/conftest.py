@@ -45,6 +45,7 @@ from shared.embedded import EmbeddedBroker
 from shared.envelope import Context, Envelope, new_event
 from shared.kafka import ensure_topics
 from shared.partner_keys import hash_token, new_token, store_key
+from shared.testing.events import single_events
 from shared.testing.plugin import DatabaseFactory
 from shared.testing.waiting import eventually
 from shared.topics import Topics
@@ -213,11 +214,10 @@ class Store:
         return partner_id, {"Authorization": f"Bearer {token}"}
 
     async def outbox(self, event_type: str | None = None) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
-            "SELECT payload FROM outbox WHERE $1::text IS NULL OR event_type = $1 ORDER BY id",
-            event_type,
-        )
-        return [r["payload"] for r in rows]
+        """The outbox's events (of `event_type`), match batches spelled out."""
+        rows = await self.conn.fetch("SELECT payload FROM outbox ORDER BY id")
+        events = single_events(Envelope.model_validate(r["payload"]) for r in rows)
+        return [e.model_dump(mode="json") for e in events if event_type in (None, e.type)]
 
     def run_worker(self) -> SchedulingWorker:
         worker = create_worker(self.settings, self.uses, heartbeat_seconds=0.05)
