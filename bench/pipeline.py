@@ -47,6 +47,7 @@ from _suite import (
     ServiceProcess,
     Suite,
     Urls,
+    cpu_seconds,
     embedded_postgres_url,
     free_port_run,
     memory_kb,
@@ -349,6 +350,7 @@ class Peaks:
     activity: dict[str, float] = field(default_factory=dict)  # service -> consumed + published
     moved_at: dict[str, float] = field(default_factory=dict)  # service -> when activity last moved
     rss_kb: dict[ServiceProcess, int] = field(default_factory=dict)
+    cpu_s: dict[ServiceProcess, tuple[float, float]] = field(default_factory=dict)  # first, last
     loop_lag: list[float] = field(default_factory=list)
     metrics_seen: bool = False
 
@@ -409,6 +411,10 @@ class Sampler:
                 mem = memory_kb(proc.pid)
                 if mem is not None:
                     self.peaks.note(self.peaks.rss_kb, proc, max(mem))
+                cpu = cpu_seconds(proc.pid)
+                if cpu is not None:
+                    first, _ = self.peaks.cpu_s.get(proc, (cpu, cpu))
+                    self.peaks.cpu_s[proc] = (first, cpu)
             await asyncio.sleep(0.5)
 
     async def _loop(self) -> None:
@@ -439,6 +445,10 @@ def print_peaks(peaks: Peaks, replicas: int) -> None:
             f"{mb:.0f} MB",
             f"< 300 MB: {verdict(mb < 300)}",
         )
+    for proc, (first, last) in sorted(
+        peaks.cpu_s.items(), key=lambda kv: (SERVICES.index(kv[0].service), kv[0].pid)
+    ):
+        line(f"CPU used {proc.service} {proc.role} (pid {proc.pid})", f"{last - first:.1f} s")
     if not peaks.rss_kb:
         line("peak RSS", "n/a (service pids unknown: pass --suite-pid with --url)")
     if replicas > 1:

@@ -256,6 +256,16 @@ def service_processes(parent_pid: int) -> list[ServiceProcess]:
     return sorted(found, key=lambda p: (SERVICES.index(p.service), p.role, p.pid))
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    # After the command: state is field 3 of stat(5), utime and stime are 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def memory_kb(pid: int) -> tuple[int, int] | None:
     """(VmRSS, VmHWM) of a process in kB: resident now, and its peak resident."""
     try:

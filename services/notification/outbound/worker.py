@@ -28,8 +28,10 @@ from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = get_logger(__name__)
 
-# Claims emit nothing; the context only names the flow in the logs.
+# Claims emit nothing; the context only names the flow in the logs. A run of
+# recordings emits each outcome in its own notification's flow.
 _CLAIMING = Context(correlation_id="delivery-worker")
+_RECORDING = _CLAIMING
 
 
 class Job(Protocol):
@@ -120,6 +122,8 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight = {channel.log_as: 0 for channel in self._channels}
         self._wake = asyncio.Event()
+        self._to_record: list[_Ended] = []
+        self._recording = False
         self._open = False
         self.last_round = time.monotonic()
 
@@ -285,6 +289,41 @@ class DeliveryWorker:
             return Attempt("failed", error=_error(exc, channel.quote_errors))
 
     async def _record(self, channel: Channel[J], job: J, attempt: Attempt) -> Decision | None:
+        """Record an attempt together with every other that ends meanwhile (group
+        commit: one transaction for a run of them, not one each). The first to
+        arrive records, run after run, until none is waiting."""
+        done: asyncio.Future[Decision | None] = asyncio.get_running_loop().create_future()
+        self._to_record.append(_Ended(channel, job, attempt, done))
+        if not self._recording:
+            self._recording = True
+            try:
+                while self._to_record:
+                    run, self._to_record = self._to_record, []
+                    await self._record_run(run)
+            finally:
+                self._recording = False
+                for left in self._to_record:  # only if this task was cancelled
+                    left.done.cancel()
+                self._to_record = []
+        return await done
+
+    async def _record_run(self, run: list[_Ended]) -> None:
+        assert self._units is not None
+        try:
+            async with self._units.begin(_RECORDING) as uow:
+                decisions = [
+                    await e.channel.record(uow.acting_as(e.job.context), e.job, e.attempt)
+                    for e in run
+                ]
+        except Exception:
+            # One of them cannot be recorded: each on its own, so the others
+            # are, and the one that fails is dealt with alone.
+            decisions = [await self._record_one(e.channel, e.job, e.attempt) for e in run]
+        for e, decision in zip(run, decisions, strict=True):
+            if not e.done.done():
+                e.done.set_result(decision)
+
+    async def _record_one(self, channel: Channel[J], job: J, attempt: Attempt) -> Decision | None:
         assert self._units is not None
         try:
             async with self._units.begin(job.context) as uow:
@@ -311,6 +350,16 @@ class DeliveryWorker:
         except Exception as again:
             log.error(f"{channel.log_as}.give_up_failed", error=type(again).__name__)
         return None
+
+
+@dataclass
+class _Ended:
+    """An attempt sent and waiting to be recorded."""
+
+    channel: Channel[Any]
+    job: Any
+    attempt: Attempt
+    done: asyncio.Future[Decision | None]
 
 
 def _error(exc: BaseException, quote: bool) -> str:
