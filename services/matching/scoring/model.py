@@ -546,7 +546,7 @@ def explain(
         "text_similarity": _text_reason(e, p),
     }
     return [
-        MatchComponent(
+        MatchComponent.model_construct(
             name=c,
             score=round(components[c], 4),
             weight=round(raw[c] / total, 4),

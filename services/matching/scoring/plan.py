@@ -196,8 +196,9 @@ def match_of(
     p: ParticipantProfile,
     weights: Weights,
 ) -> Match:
-    """The match a pair change publishes, with its reasons."""
-    return Match(
+    """The match a pair change publishes, with its reasons (built without
+    validating again: every value is computed here, already of its type)."""
+    return Match.model_construct(
         match_id=match_id_for(e.enterprise_id, p.participant_id),
         roadshow_id=roadshow_id,
         enterprise_id=e.enterprise_id,

@@ -8,10 +8,12 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import asyncpg
+from pydantic import TypeAdapter
 
 from services.matching.interest.model import PairInterest
 from services.matching.scoring.model import MatchFilter, MatchView
 from shared.contracts.matching import Match, MatchComponent
+from shared.db import JsonText
 
 _OWNER_COLUMN = {
     "enterprise": "m.enterprise_id",
@@ -69,6 +71,9 @@ async def matches_of_parties(
     return [stored_match(r) for r in rows]
 
 
+_COMPONENTS = TypeAdapter(list[MatchComponent])
+
+
 async def write_matches(conn: asyncpg.Connection, matches: Sequence[Match]) -> None:
     """Store what the matches' events say."""
     if not matches:
@@ -89,7 +94,7 @@ async def write_matches(conn: asyncpg.Connection, matches: Sequence[Match]) -> N
                 m.participant_id,
                 m.participant_kind.value,
                 m.score,
-                [c.model_dump() for c in m.components],
+                JsonText(_COMPONENTS.dump_json(m.components).decode()),
                 m.status,
                 m.version,
             )

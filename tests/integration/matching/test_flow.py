@@ -20,6 +20,7 @@ from shared.envelope import Envelope
 from shared.outbox import replay
 from shared.testing.events import single_events
 from shared.testing.kafka import read_topic
+from shared.testing.waiting import eventually
 from tests import factories
 from tests.factories import PEOPLE
 from tests.integration.matching.conftest import Suite, dump_database
@@ -55,15 +56,22 @@ async def _event(suite: Suite, enterprises: int = 3) -> dict[str, Any]:
 
 
 async def _matching_events(suite: Suite, at_least: int) -> list[Envelope]:
-    records = await read_topic(
-        suite.bootstrap, suite.settings.topics.matching, at_least=at_least, within=30
-    )
-    envelopes = []
-    for r in records:
-        envelope = Envelope.from_bytes(r.value or b"")
-        assert r.key is not None and r.key.decode() == envelope.key
-        envelopes.append(envelope)
-    return single_events(envelopes)  # every event validates against its contract
+    """The matching topic's events once `at_least` have arrived (a batch of match
+    changes counts as its changes), each validated against its contract."""
+
+    async def enough() -> list[Envelope] | None:
+        records = await read_topic(
+            suite.bootstrap, suite.settings.topics.matching, at_least=1, within=30
+        )
+        envelopes = []
+        for r in records:
+            envelope = Envelope.from_bytes(r.value or b"")
+            assert r.key is not None and r.key.decode() == envelope.key
+            envelopes.append(envelope)
+        events = single_events(envelopes)
+        return events if len(events) >= at_least else None
+
+    return await eventually(enough, within=30, what=f"{at_least} matching events")
 
 
 async def test_registrations_become_matches_and_a_schedule(suite: Suite) -> None:

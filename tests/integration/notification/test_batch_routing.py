@@ -4,8 +4,17 @@ wants leave no row — neither a notification nor a held event."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
+from shared.contracts.matching import (
+    Match,
+    MatchChange,
+    MatchesChanged,
+    match_change_id,
+    match_shard_key,
+)
+from shared.envelope import Context, Envelope, new_event
 from tests.integration.notification.conftest import Env, Receiver, match_event, meeting_event
 
 
@@ -65,3 +74,39 @@ async def test_a_run_routes_each_event_to_who_wants_it_in_one_go(
         while await worker.deliver_due():  # rounds: at most 4 per endpoint at once
             pass
     assert len(receiver.ids()) == len(set(receiver.ids())) == 11
+
+
+def _batch(singles: list[Envelope]) -> Envelope:
+    """The singles as matching publishes them: one `matches.changed` of their changes."""
+    matches = [Match.model_validate(e.data) for e in singles]
+    data = MatchesChanged(
+        roadshow_id=matches[0].roadshow_id,
+        changes=[MatchChange(type=e.type, match=m) for e, m in zip(singles, matches, strict=True)],
+    )
+    key = match_shard_key(data.roadshow_id, matches[0].match_id)
+    return new_event("matching", Context(correlation_id="batch-test"), "matches.changed", key, data)
+
+
+async def test_a_batch_of_match_changes_is_routed_as_the_single_events_it_stands_for(
+    env: Env, receiver: Receiver
+) -> None:
+    partner = await env.partner()
+    sub = await env.subscribe(partner, receiver.url, event_types=["match.proposed"])
+    banks = [await env.participant(partner) for _ in range(2)]
+    enterprise = await env.enterprise()
+    batch = _batch([match_event(b, enterprise) for b in banks])
+    await env.consume_batch([batch])
+    # Published again (an outbox replay gives the batch a new delivery, same changes).
+    await env.consume_batch([batch.model_copy(update={"id": uuid.uuid4()})])
+
+    changes = MatchesChanged.model_validate(batch.data).changes
+    expected = {match_change_id(c.match.match_id, c.match.version) for c in changes}
+    notes = await env.notifications(sub["subscription_id"])
+    assert {n["event_id"] for n in notes} == expected and len(notes) == 2
+    assert {n["correlation_id"] for n in notes} == {"batch-test"}
+    async with env.worker() as worker:
+        await worker.deliver_due()
+    bodies = [json.loads(r.body) for r in receiver.requests]
+    assert sorted(b["data"]["participant"]["id"] for b in bodies) == sorted(map(str, banks))
+    assert {b["type"] for b in bodies} == {"match.proposed"}
+    assert {b["data"]["event_id"] for b in bodies} == {str(i) for i in expected}
