@@ -107,9 +107,13 @@ class MatchesChanged(Contract):
     changes: list[MatchChange]
 
 
-def single_match_events(batch: Envelope, data: MatchesChanged) -> list[tuple[Envelope, Match]]:
+def single_match_events(
+    batch: Envelope, data: MatchesChanged, *, with_data: bool = True
+) -> list[tuple[Envelope, Match]]:
     """Each change of a batch as the single `match.*` event it stands for: its own
-    id, type and key (the match), the batch's flow, cause and time."""
+    id, type and key (the match), the batch's flow, cause and time. Without
+    `with_data` the envelopes' data is left empty (the match is beside it), for a
+    consumer that serialises only the few it keeps."""
     return [
         (
             batch.model_copy(
@@ -117,7 +121,7 @@ def single_match_events(batch: Envelope, data: MatchesChanged) -> list[tuple[Env
                     "id": match_change_id(c.match.match_id, c.match.version),
                     "type": c.type,
                     "key": str(c.match.match_id),
-                    "data": c.match.model_dump(mode="json"),
+                    "data": c.match.model_dump(mode="json") if with_data else {},
                 }
             ),
             c.match,

@@ -118,7 +118,7 @@ def matching_handlers(use: UseCases) -> EventHandlers:
         single: list[MatchingEvent] = []
         for event, data in events:
             if isinstance(data, MatchesChanged):
-                single.extend(single_match_events(event, data))
+                single.extend(single_match_events(event, data, with_data=False))
             else:
                 single.append((event, data))
         await use.routing.route(uow, single)

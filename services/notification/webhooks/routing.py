@@ -97,6 +97,9 @@ def plan_routing(
     by_partner: dict[uuid.UUID, list[Interested]] = {}
     for s in subscriptions:
         by_partner.setdefault(s.partner_id, []).append(s)
+    # A fair's banks each subscribe for their own participant: look at the
+    # subscriptions that can want a participant once, not at every event.
+    for_participant: dict[uuid.UUID, list[Interested]] = {}
     plan = RoutingPlan()
     for i, event in enumerate(events):
         participant = participants.get(event.participant_id)
@@ -104,15 +107,21 @@ def plan_routing(
         if participant is None:
             plan.hold.append(i)
             continue
-        theirs = by_partner.get(participant.partner_id, [])
+        theirs = for_participant.get(participant.id)
+        if theirs is None:
+            theirs = for_participant[participant.id] = [
+                s
+                for s in by_partner.get(participant.partner_id, [])
+                if s.filters.participant_ids is None or participant.id in s.filters.participant_ids
+            ]
+        party = participant.party
         if enterprise is None:
-            if any(could_want(s.filters, event.event_type, participant.party) for s in theirs):
+            if any(could_want(s.filters, event.event_type, party) for s in theirs):
                 plan.hold.append(i)
             continue
+        other = enterprise.party
         plan.deliveries.extend(
-            (i, s.id)
-            for s in theirs
-            if wants(s.filters, event.event_type, participant.party, enterprise.party)
+            (i, s.id) for s in theirs if wants(s.filters, event.event_type, party, other)
         )
     return plan
 

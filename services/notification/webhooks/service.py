@@ -252,7 +252,7 @@ class Routing:
         plan = plan_routing(concerning, participants, enterprises, subscriptions)
         now = self.clock()
         if plan.hold:
-            await parties.hold_events(conn, [events[i][0] for i in plan.hold], now)
+            await parties.hold_events(conn, [_with_data(*events[i]) for i in plan.hold], now)
             log.info("notification.events_held", events=len(plan.hold))
         rows = _notifications(events, plan, participants, enterprises)
         made = await repo.insert_notifications(conn, rows, now) if rows else 0
@@ -272,6 +272,15 @@ class Routing:
             assert isinstance(data, Match | Meeting)
             released.append((held.envelope, data))
         await self.route(uow, released)
+
+
+def _with_data(envelope: Envelope, data: Match | Meeting) -> Envelope:
+    """The event as it is kept (a batch's change arrives with its data beside it)."""
+    return (
+        envelope
+        if envelope.data
+        else envelope.model_copy(update={"data": data.model_dump(mode="json")})
+    )
 
 
 def _notifications(

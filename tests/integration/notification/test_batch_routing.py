@@ -93,16 +93,22 @@ async def test_a_batch_of_match_changes_is_routed_as_the_single_events_it_stands
     partner = await env.partner()
     sub = await env.subscribe(partner, receiver.url, event_types=["match.proposed"])
     banks = [await env.participant(partner) for _ in range(2)]
+    early_bank = uuid.uuid4()  # its registration is still on its way: its change is held
     enterprise = await env.enterprise()
-    batch = _batch([match_event(b, enterprise) for b in banks])
+    batch = _batch([match_event(b, enterprise) for b in [*banks, early_bank]])
     await env.consume_batch([batch])
     # Published again (an outbox replay gives the batch a new delivery, same changes).
     await env.consume_batch([batch.model_copy(update={"id": uuid.uuid4()})])
 
+    assert await _count(env, "held_events") == 1
+    await env.participant(partner, participant_id=early_bank)
+    assert await _count(env, "held_events") == 0
+    banks.append(early_bank)
+
     changes = MatchesChanged.model_validate(batch.data).changes
     expected = {match_change_id(c.match.match_id, c.match.version) for c in changes}
     notes = await env.notifications(sub["subscription_id"])
-    assert {n["event_id"] for n in notes} == expected and len(notes) == 2
+    assert {n["event_id"] for n in notes} == expected and len(notes) == 3
     assert {n["correlation_id"] for n in notes} == {"batch-test"}
     async with env.worker() as worker:
         await worker.deliver_due()
