@@ -126,6 +126,7 @@ class Scoring:
 
 
 _EVENTS = ("match.proposed", "match.updated", "match.withdrawn")
+_FLUSH_EVERY = 2_000  # match changes staged at most before they go to the outbox
 
 
 def _plan(
@@ -212,11 +213,18 @@ async def _publish(
     for event_type, m in staged:
         key = (cause_of(m), match_shard_key(m.roadshow_id, m.match_id))
         batches.setdefault(key, []).append(MatchChange(type=event_type, match=m))
+    unflushed = 0
     for (k, shard), batch in batches.items():
         roadshow_id = batch[0].match.roadshow_id
         causes[k].emit(
             "matches.changed", shard, MatchesChanged(roadshow_id=roadshow_id, changes=batch)
         )
+        unflushed += len(batch)
+        if unflushed >= _FLUSH_EVERY:
+            # A fair's block publishes tens of thousands of changes: into the outbox
+            # as they are built, so their serialised copies do not pile up in memory.
+            await uow.flush()
+            unflushed = 0
     gone = [m.match_id for t, m in staged if t == "match.withdrawn"]
     if gone:
         await cancel_meetings_of_matches(uow, gone)
