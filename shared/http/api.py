@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -101,10 +101,33 @@ class Endpoint:
     idempotent: bool
     body_optional: bool
     database: bool
+    description: str = ""
+    # Media types the answer may come in besides JSON (`text/csv`), as text.
+    produces: tuple[str, ...] = ()
+    # Path parameters that are not UUIDs: name -> their type (e.g. a Literal).
+    path_types: Mapping[str, Any] = field(default_factory=dict)
+    # Other answers than the declared status and 4XX problems: status -> description.
+    other_statuses: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def writes(self) -> bool:
         return self.method != "GET"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A request this service makes to its subscribers, for the OpenAPI document."""
+
+    name: str
+    summary: str
+    description: str
+    body: type[BaseModel]
+    headers: Mapping[str, str]
+    responses: Mapping[str, Any]
+
+    @property
+    def operation_id(self) -> str:
+        return "webhook_" + "".join(c if c.isalnum() else "_" for c in self.name)
 
 
 @dataclass
@@ -113,6 +136,7 @@ class Api:
     version: str = "1.0.0"
     description: str = ""
     endpoints: list[Endpoint] = field(default_factory=list)
+    webhooks: list[Webhook] = field(default_factory=list)
 
     def route(  # noqa: PLR0913 - keyword-only parts of one route declaration
         self,
@@ -129,9 +153,15 @@ class Api:
         idempotent: bool = False,
         body_optional: bool = False,
         database: bool = True,
+        description: str = "",
+        produces: tuple[str, ...] = (),
+        path_types: Mapping[str, Any] | None = None,
+        other_statuses: Mapping[int, str] | None = None,
     ) -> Callable[[Callable[[Call[Any, Any]], Awaitable[Any]]], CallHandler]:
         """Declare a route. `body_optional`: an empty body means the body model's
-        defaults; `database=False`: the handler gets no unit of work (ops routes)."""
+        defaults; `database=False`: the handler gets no unit of work (ops routes);
+        `produces`, `path_types` and `other_statuses` only tell the OpenAPI document
+        what the handler answers (see `Endpoint`)."""
 
         def register(handler: Callable[[Call[Any, Any]], Awaitable[Any]]) -> CallHandler:
             self.endpoints.append(
@@ -149,11 +179,19 @@ class Api:
                     idempotent,
                     body_optional,
                     database,
+                    description,
+                    produces,
+                    path_types or {},
+                    other_statuses or {},
                 )
             )
             return handler
 
         return register
+
+    def webhook(self, hook: Webhook) -> None:
+        """Declare a request subscribers receive (the document's `webhooks`)."""
+        self.webhooks.append(hook)
 
     def add_to(self, app: web.Application) -> None:
         table = app.setdefault(ENDPOINTS, {})

@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-import html
-import json
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from shared.db import create_pool
-from shared.http.api import UNITS, Api, Call
+from shared.http import docs as docs_page
+from shared.http.api import UNITS, Api, Call, respond
 from shared.http.middleware import (
     ADMIN_TOKEN,
     POOL,
@@ -40,12 +40,28 @@ def create_base_app(
     )
     app[ADMIN_TOKEN] = admin_token or SecretStr("")
     app[READINESS] = {}
-    spec = api.openapi()
+    spec: dict[str, Any] = {}  # the platform's /openapi.json serves it, once written
     platform = _platform_api(api.title, spec)
     platform.add_to(app)
     api.add_to(app)
-    spec["paths"].update(platform.openapi()["paths"])
+    spec.update(served_document(api, platform))
     return app
+
+
+def served_document(api: Api, platform: Api | None = None) -> dict[str, Any]:
+    """The OpenAPI document a service serves: its routes and the platform's."""
+    platform = platform or _platform_api(api.title, {})
+    whole = dataclasses.replace(api, endpoints=[*api.endpoints, *platform.endpoints])
+    return whole.openapi()
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadinessOut(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, bool] = Field(description="Each dependency and loop: healthy or not")
 
 
 def _platform_api(title: str, spec: dict[str, Any]) -> Api:
@@ -53,15 +69,23 @@ def _platform_api(title: str, spec: dict[str, Any]) -> Api:
     platform = Api(title=title)
 
     @platform.route(
-        "GET", "/healthz", summary="The process is alive", auth="none", tag="ops", database=False
+        "GET",
+        "/healthz",
+        summary="The process is alive",
+        response=HealthOut,
+        auth="none",
+        tag="ops",
+        database=False,
     )
-    async def healthz(_: Call[None, None]) -> web.StreamResponse:
-        return web.json_response({"status": "ok"})
+    async def healthz(_: Call[None, None]) -> HealthOut:
+        return HealthOut(status="ok")
 
     @platform.route(
         "GET",
         "/readyz",
         summary="Database, broker and background work are healthy",
+        response=ReadinessOut,
+        other_statuses={503: "Not ready: the checks that failed are false"},
         auth="none",
         tag="ops",
         database=False,
@@ -69,12 +93,17 @@ def _platform_api(title: str, spec: dict[str, Any]) -> Api:
     async def readyz(call: Call[None, None]) -> web.StreamResponse:
         results = await _run_checks(call.app[READINESS])
         ok = all(results.values())
-        return web.json_response(
-            {"status": "ready" if ok else "not ready", "checks": results}, status=200 if ok else 503
-        )
+        out = ReadinessOut(status="ready" if ok else "not ready", checks=results)
+        return respond(out, 200 if ok else 503)
 
     @platform.route(
-        "GET", "/metrics", summary="Prometheus metrics", auth="none", tag="ops", database=False
+        "GET",
+        "/metrics",
+        summary="Prometheus metrics",
+        produces=("text/plain",),
+        auth="none",
+        tag="ops",
+        database=False,
     )
     async def metrics(_: Call[None, None]) -> web.StreamResponse:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -83,6 +112,7 @@ def _platform_api(title: str, spec: dict[str, Any]) -> Api:
         "GET",
         "/openapi.json",
         summary="This API's OpenAPI document",
+        produces=("application/json",),
         auth="none",
         tag="ops",
         database=False,
@@ -93,13 +123,27 @@ def _platform_api(title: str, spec: dict[str, Any]) -> Api:
     @platform.route(
         "GET",
         "/docs",
-        summary="Human-readable API reference",
+        summary="This API's reference (Swagger UI)",
+        produces=("text/html",),
         auth="none",
         tag="ops",
         database=False,
     )
     async def docs(_: Call[None, None]) -> web.StreamResponse:
-        return web.Response(text=render_docs(spec), content_type="text/html")
+        return web.Response(text=docs_page.page(title), content_type="text/html")
+
+    @platform.route(
+        "GET",
+        docs_page.ASSETS_PATH + "/{name}",
+        summary="The reference page's scripts and styles",
+        produces=("text/css", "text/javascript", "image/png"),
+        path_types={"name": Literal[docs_page.ASSETS]},
+        auth="none",
+        tag="ops",
+        database=False,
+    )
+    async def docs_asset(call: Call[None, None]) -> web.StreamResponse:
+        return docs_page.asset(call.path("name"))
 
     return platform
 
@@ -112,50 +156,6 @@ async def _run_checks(checks: dict[str, ReadinessCheck]) -> dict[str, bool]:
         except Exception:
             results[name] = False
     return results
-
-
-def render_docs(spec: dict[str, object]) -> str:
-    """A self-contained reference page (no CDN): every operation, its parameters,
-    and its request and response schemas."""
-    info = spec["info"]
-    assert isinstance(info, dict)
-    rows = []
-    paths = spec["paths"]
-    assert isinstance(paths, dict)
-    for path, ops in paths.items():
-        for method, op in ops.items():
-            params = "".join(
-                f"<li><code>{html.escape(p['name'])}</code> ({p['in']})"
-                f"{' required' if p.get('required') else ''} {html.escape(p.get('description', ''))}</li>"
-                for p in op.get("parameters", [])
-            )
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-            body_ref = body.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
-            rows.append(
-                f"<section><h3><span class=m>{method.upper()}</span> <code>{html.escape(path)}</code></h3>"
-                f"<p>{html.escape(op.get('summary', ''))}</p>"
-                + (f"<ul>{params}</ul>" if params else "")
-                + (f"<p>Body: <a href='#{body_ref}'>{body_ref}</a></p>" if body_ref else "")
-                + "</section>"
-            )
-    components = spec.get("components", {})
-    assert isinstance(components, dict)
-    schemas = "".join(
-        f"<section id='{html.escape(name)}'><h3>{html.escape(name)}</h3>"
-        f"<pre>{html.escape(json.dumps(schema, indent=2))}</pre></section>"
-        for name, schema in components.get("schemas", {}).items()
-    )
-    return (
-        "<!doctype html><html><head><meta charset=utf-8>"
-        f"<title>{html.escape(str(info['title']))} API</title>"
-        "<style>body{font:15px system-ui;max-width:60em;margin:2em auto}"
-        ".m{background:#234;color:#fff;padding:0 .4em;border-radius:3px}"
-        "pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head><body>"
-        f"<h1>{html.escape(str(info['title']))}</h1><p>{html.escape(str(info.get('description', '')))}</p>"
-        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
-        "Errors are RFC 9457 problem details naming the offending <code>field</code>.</p>"
-        f"<h2>Operations</h2>{''.join(rows)}<h2>Schemas</h2>{schemas}</body></html>"
-    )
 
 
 def create_service_app(

@@ -182,6 +182,7 @@ async def get_job(call: Call[None, None]) -> s.ScheduleJobOut:
     summary="The meeting schedule of a road show you organise (JSON or CSV)",
     query=s.TableFormat,
     response=s.ScheduleOut,
+    produces=("text/csv",),
     tag="scheduling",
 )
 async def roadshow_schedule(call: Call[None, s.TableFormat]) -> web.StreamResponse:
@@ -204,6 +205,7 @@ async def _party_schedule(
     summary="An enterprise's meetings (JSON, CSV, or an iCalendar file in the event's zone)",
     query=s.PartyFormat,
     response=s.ScheduleOut,
+    produces=("text/csv", "text/calendar"),
     tag="scheduling",
 )
 async def enterprise_schedule(call: Call[None, s.PartyFormat]) -> web.StreamResponse:
@@ -216,6 +218,7 @@ async def enterprise_schedule(call: Call[None, s.PartyFormat]) -> web.StreamResp
     summary="A participant's meetings (JSON, CSV, or an iCalendar file in the event's zone)",
     query=s.PartyFormat,
     response=s.ScheduleOut,
+    produces=("text/csv", "text/calendar"),
     tag="scheduling",
 )
 async def participant_schedule(call: Call[None, s.PartyFormat]) -> web.StreamResponse:

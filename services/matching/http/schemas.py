@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.matching.interest.model import MatchingMode
 from services.matching.scheduling.model import JobStatus, ScheduleChanges
@@ -46,11 +46,27 @@ class MatchOut(contracts.Match):
 
 
 class InterestIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"side": "participant", "interest": "accept"}]}
+    )
+
     side: Side = Field(description="The side you registered; only its partner may answer for it")
     interest: InterestAnswer
 
 
 class MatchingSettingsIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "opt-in",
+                    "interest_ttl_hours": 48,
+                    "scheduling_closes_at": "2027-05-10T18:00:00+08:00",
+                }
+            ]
+        }
+    )
+
     mode: MatchingMode = Field(
         default="opt-out",
         description="opt-in: only pairs both sides accepted are scheduled; opt-out: every "

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import html
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
 from services.notification.email.rules import CONTACT, PRESIDENT, Role
+from services.notification.http import webhooks
 from services.notification.http.schemas import (
     EmailDetail,
     EmailOut,
@@ -49,6 +50,7 @@ api = Api(
     "and a reminder by e-mail; partners can opt a person of theirs out, and every message "
     "carries a one-click unsubscribe link.",
 )
+webhooks.declare(api, WEBHOOK_EVENT_TYPES)
 
 
 def _use(call: Call[Any, Any]) -> UseCases:
@@ -267,6 +269,7 @@ async def redeliver_emails_everywhere(call: Call[RedeliverRangeIn, None]) -> Red
 # or /v1/email/contacts/{participant_id}; answers never carry a name or address.
 
 _PERSON = "/v1/email/{role}/{party_id}"
+PersonRole = Literal["presidents", "contacts"]
 _ROLES: dict[str, Role] = {"presidents": PRESIDENT, "contacts": CONTACT}
 
 
@@ -281,6 +284,7 @@ def _person(call: Call[Any, Any]) -> tuple[Role, uuid.UUID]:
     "GET",
     _PERSON,
     summary="A person's e-mail standing (role: presidents or contacts)",
+    path_types={"role": PersonRole},
     response=EmailRecipientOut,
     tag="email",
 )
@@ -292,6 +296,7 @@ async def get_email_recipient(call: Call[None, None]) -> EmailRecipientOut:
 @api.route(
     "PUT",
     _PERSON + "/opt-out",
+    path_types={"role": PersonRole},
     summary="Opt a person of yours out of every e-mail (or lift an opt-out you set)",
     body=OptOutIn,
     response=EmailRecipientOut,
@@ -306,6 +311,7 @@ async def set_email_opt_out(call: Call[OptOutIn, None]) -> EmailRecipientOut:
 @api.route(
     "GET",
     _PERSON + "/messages",
+    path_types={"role": PersonRole},
     summary="E-mails to a person of yours, oldest first",
     query=EmailQuery,
     response=PageOut[EmailOut],
@@ -323,6 +329,7 @@ async def list_emails(call: Call[None, EmailQuery]) -> PageOut[EmailOut]:
 @api.route(
     "GET",
     _PERSON + "/messages/{message_id}",
+    path_types={"role": PersonRole},
     summary="One e-mail with its content and every attempt",
     response=EmailDetail,
     tag="email",
@@ -336,6 +343,7 @@ async def get_email(call: Call[None, None]) -> EmailDetail:
 @api.route(
     "POST",
     _PERSON + "/messages/{message_id}/redeliver",
+    path_types={"role": PersonRole},
     summary="Send a dead (or delivered) e-mail again, same Message-ID",
     response=EmailOut,
     status=202,
@@ -354,6 +362,7 @@ async def redeliver_email(call: Call[None, None]) -> EmailOut:
     "/v1/email/unsubscribe",
     summary="The unsubscribe page of a message's link: asks to confirm (changes nothing)",
     query=UnsubscribeQuery,
+    produces=("text/html",),
     auth="none",
     tag="email",
     database=False,
@@ -378,6 +387,7 @@ async def unsubscribe_page(call: Call[None, UnsubscribeQuery]) -> web.StreamResp
     "/v1/email/unsubscribe",
     summary="Unsubscribe (the page's button, or a mail client's one-click, RFC 8058)",
     query=UnsubscribeQuery,
+    produces=("text/html",),
     auth="none",
     tag="email",
 )

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.notification.email.model import Email, PersonOnFile
 from services.notification.email.model import EmailDetail as EmailWithAttempts
@@ -80,6 +80,19 @@ class EventTypesOut(BaseModel):
 
 
 class SubscriptionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.bank.example/roadshow",
+                    "description": "Our relationship managers' CRM",
+                    "event_types": ["match.proposed", "meeting.scheduled", "meeting.moved"],
+                    "participant_kinds": ["bank"],
+                }
+            ]
+        }
+    )
+
     url: Url
     description: Description | None = None
     event_types: EventTypes
@@ -228,6 +241,12 @@ class NotificationDetail(NotificationOut):
 
 
 class RedeliverRangeIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"since": "2027-05-14T00:00:00Z", "until": "2027-05-15T00:00:00Z"}]
+        }
+    )
+
     since: Moment = Field(description="Dead notifications created at or after this")
     until: Moment = Field(description="... and before this")
 

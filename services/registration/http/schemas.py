@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.registration import model
 from shared.contracts import registration as contracts
@@ -18,7 +18,23 @@ from shared.taxonomy import ParticipantKind, Sector
 
 
 class RoadshowIn(model.NewRoadshow):
-    pass
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "North American intelligent technology road show",
+                    "venue": "Caohejing High-Tech Park, Shanghai",
+                    "timezone": "Asia/Shanghai",
+                    "start_date": "2027-05-15",
+                    "end_date": "2027-05-16",
+                    "day_start": "09:00",
+                    "day_end": "17:00",
+                    "slot_minutes": 30,
+                    "tables": 20,
+                }
+            ]
+        }
+    )
 
 
 class RoadshowPatch(model.RoadshowChanges):
@@ -50,6 +66,8 @@ class ParticipantPatch(model.ParticipantChanges):
 
 
 class ErasureIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "a.person@example.com"}]})
+
     email: EmailStr
 
 
@@ -59,6 +77,10 @@ class ErasureOut(BaseModel):
 
 
 class PartnerIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Shanghai Foreign Investment Promotion Center"}]}
+    )
+
     name: model.Name
 
 

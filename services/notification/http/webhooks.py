@@ -1,0 +1,156 @@
+"""What a subscriber receives, for the OpenAPI document's `webhooks`: the body of
+each event type (as `webhooks.routing.build_body` writes it; a test holds the two
+together) and the Standard Webhooks headers that prove it came from us."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.matching import MatchEventType, MatchStatus, MeetingStatus
+from shared.http.api import Api, Webhook
+from shared.taxonomy import ParticipantKind
+
+
+class _Body(BaseModel):
+    # A field the builder adds without saying so here fails the test that holds them together.
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebhookParty(_Body):
+    """An organisation (never a person)."""
+
+    id: uuid.UUID
+    name: str
+    sectors: list[str]
+    kind: ParticipantKind | None = Field(default=None, description="Participants only")
+    country: str | None = Field(default=None, description="Enterprises only (ISO 3166 alpha-2)")
+
+
+class WebhookReason(_Body):
+    name: str = Field(description="sector_fit | stage_fit | ticket_fit | partnership_fit | ...")
+    score: float = Field(description="0 to 1")
+    weight: float
+    reason: str = Field(description="Why, in words")
+
+
+class WebhookMatch(_Body):
+    match_id: uuid.UUID
+    status: MatchStatus
+    version: int = Field(description="Grows with every change; ignore a lower one than you have")
+    score: float
+    reasons: list[WebhookReason]
+
+
+class WebhookSlot(_Body):
+    slot: int
+    table: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+class WebhookMeeting(_Body):
+    meeting_id: uuid.UUID
+    match_id: uuid.UUID
+    schedule_id: uuid.UUID
+    status: MeetingStatus
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = Field(description="The road show's IANA time zone")
+    slot: int
+    table: int
+    score: float
+
+
+class WebhookMovedMeeting(WebhookMeeting):
+    previous: WebhookSlot = Field(description="Where the meeting was before")
+
+
+class _Data(_Body):
+    event_id: uuid.UUID = Field(description="The event's id (the same in every service)")
+    roadshow_id: uuid.UUID
+    participant: WebhookParty = Field(description="Your participant")
+    enterprise: WebhookParty
+
+
+class MatchData(_Data):
+    match: WebhookMatch
+
+
+class MeetingData(_Data):
+    meeting: WebhookMeeting
+
+
+class MovedMeetingData(_Data):
+    meeting: WebhookMovedMeeting
+
+
+class _Payload(_Body):
+    timestamp: datetime = Field(description="When the event happened")
+
+
+class MatchWebhook(_Payload):
+    type: MatchEventType
+    data: MatchData
+
+
+class MeetingWebhook(_Payload):
+    type: Literal["meeting.scheduled", "meeting.cancelled"]
+    data: MeetingData
+
+
+class MeetingMovedWebhook(_Payload):
+    type: Literal["meeting.moved"]
+    data: MovedMeetingData
+
+
+HEADERS = {
+    "webhook-id": "The notification's id, the same on every retry of it: deduplicate on it",
+    "webhook-timestamp": "When this try was signed (Unix seconds); refuse one far from your clock",
+    "webhook-signature": "`v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}."
+    "{body}` keyed with the base64-decoded part of your secret after `whsec_` (Standard "
+    "Webhooks; its libraries verify it). During a secret rotation's overlap, one signature "
+    "per secret, space-separated: accept the delivery if one matches.",
+    "X-Correlation-ID": "The flow's id, as in our logs (not signed)",
+}
+RESPONSES = {
+    "2XX": {"description": "Delivered: nothing more is sent for this notification"},
+    "410": {"description": "Gone: the subscription is disabled, nothing more is sent to it"},
+    "default": {
+        "description": "Anything else, or no answer in time: tried again with backoff "
+        "(a Retry-After is honoured within bounds) for about a day, then dead; a partner "
+        "can redeliver dead notifications"
+    },
+}
+WHAT: dict[str, tuple[str, type[BaseModel]]] = {
+    "match.proposed": ("A match of one of your participants was proposed", MatchWebhook),
+    "match.updated": ("A match's score or reasons changed", MatchWebhook),
+    "match.withdrawn": ("A match no longer stands (a side withdrew or changed)", MatchWebhook),
+    "meeting.scheduled": ("A meeting of one of your participants was scheduled", MeetingWebhook),
+    "meeting.moved": ("A meeting moved to another slot or table", MeetingMovedWebhook),
+    "meeting.cancelled": ("A meeting was cancelled", MeetingWebhook),
+}
+
+
+def declare(api: Api, event_types: tuple[str, ...]) -> None:
+    """One webhook per event type a subscription can ask for (a type not described
+    here is left out, and the test of the document says which)."""
+    for event_type in event_types:
+        if event_type not in WHAT:
+            continue
+        summary, body = WHAT[event_type]
+        api.webhook(
+            Webhook(
+                name=event_type,
+                summary=summary,
+                description=f"POSTed to every active subscription of yours that asked for "
+                f"`{event_type}` and whose filters it passes. Verify the signature over the raw "
+                "body before parsing it.",
+                body=body,
+                headers=HEADERS,
+                responses=RESPONSES,
+            )
+        )
