@@ -22,10 +22,22 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The AsyncAPI 3.0 JSON Schema that docs/contracts/asyncapi.json is validated against,
+# from the pinned npm package that publishes it (npm from Debian when missing).
+ASYNCAPI_SPECS := @asyncapi/specs@6.11.1
+ASYNCAPI_SCHEMA := $(VENV)/asyncapi-3.0.0.json
+$(ASYNCAPI_SCHEMA):
+	@command -v npm >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }
+	@mkdir -p $(VENV)/npm
+	cd $(VENV)/npm && npm pack --silent $(ASYNCAPI_SPECS) >/dev/null
+	tar -xzf $(VENV)/npm/asyncapi-specs-*.tgz -O 'package/schemas/3.0.0-without-$$id.json' > $@
+
 demo: $(STAMP)
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium $(ASYNCAPI_SCHEMA)
 	$(BIN)/python -m pytest
 
 # Pure tests only: no database, no broker, no browser (under 15 s).

@@ -83,6 +83,7 @@ _SUCCESS = {
 }
 # A schema for an answer in a media type that is not JSON (the body as text).
 _TEXT = {"type": "string"}
+_DOCUMENT = {"type": "object"}  # a JSON answer without a model of its own
 
 
 class _Components:
@@ -175,7 +176,7 @@ def _answer(e: Endpoint, components: _Components, description: str) -> dict[str,
     if e.response is not None:
         content["application/json"] = {"schema": components.ref(e.response, "serialization")}
     for media_type in e.produces:
-        content.setdefault(media_type, {"schema": _TEXT})
+        content.setdefault(media_type, {"schema": _DOCUMENT if "json" in media_type else _TEXT})
     if content:
         answer["content"] = content
     return answer
