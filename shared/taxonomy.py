@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 SECTOR_GROUPS: dict[str, tuple[str, ...]] = {
     "ai": (
@@ -73,7 +73,10 @@ def _known_sector(value: str) -> str:
     return value
 
 
-Sector = Annotated[str, AfterValidator(_known_sector)]
+# The schema lists the sectors, so clients (and generated requests) see what is accepted.
+Sector = Annotated[
+    str, AfterValidator(_known_sector), WithJsonSchema({"type": "string", "enum": list(SECTORS)})
+]
 
 
 class Stage(StrEnum):

@@ -17,6 +17,7 @@ from pydantic import SecretStr, ValidationError
 from shared import errors, metrics
 from shared.http.api import CONNECTION, CORRELATION_ID, PARTNER_ID, BodyNotJson, endpoint_of
 from shared.http.problems import from_domain_error, from_validation_error, problem
+from shared.http.requests import TRACE_ID_PATTERN
 from shared.logging import get_logger
 from shared.partner_keys import partner_for_token
 
@@ -28,9 +29,7 @@ ADMIN_TOKEN = web.AppKey("admin_token", SecretStr)
 POOL = web.AppKey("pool", asyncpg.Pool)
 
 
-# Ids a client may choose travel into every log line and event of the flow, so they
-# are short and plain: letters, digits and . _ : / - only.
-TRACE_ID = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
+TRACE_ID = re.compile(TRACE_ID_PATTERN)
 
 
 @web.middleware

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, TypeAdapter
 
 from shared.http.problems import PROBLEM_JSON
+from shared.http.requests import TRACE_ID_PATTERN
 from shared.json_schema import Mode, Schemas, schemas_of
 
 if TYPE_CHECKING:
@@ -19,10 +20,6 @@ if TYPE_CHECKING:
 
 REF = "#/components/schemas/{model}"
 
-_PROBLEM = {
-    "description": "Problem details (RFC 9457) naming the offending field",
-    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-}
 _PROBLEM_SCHEMA = {
     "type": "object",
     "required": ["type", "title", "status"],
@@ -72,6 +69,34 @@ _IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 200},
     "description": "Same key and body: the first answer again, nothing new "
     "written; same key, other body: 409.",
+}
+_TRACE_ID = {"type": "string", "pattern": TRACE_ID_PATTERN}
+_TRACING = [
+    {
+        "name": "X-Request-ID",
+        "in": "header",
+        "required": False,
+        "schema": _TRACE_ID,
+        "description": "This request's id (default: a new UUID), answered back and logged",
+    },
+    {
+        "name": "X-Correlation-ID",
+        "in": "header",
+        "required": False,
+        "schema": _TRACE_ID,
+        "description": "The flow's id (default: the request id): in every log line, every "
+        "event the request causes, and the webhooks those send",
+    },
+]
+# Every answer names the request and its flow, so a report can be traced.
+_ANSWER_HEADERS = {
+    h["name"]: {"schema": _TRACE_ID, "description": str(h["description"]).split(" (")[0]}
+    for h in _TRACING
+}
+_PROBLEM = {
+    "description": "Problem details (RFC 9457) naming the offending field",
+    "headers": _ANSWER_HEADERS,
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
 _SERVERS = [
     {"url": "/", "description": "The host that serves this document"},
@@ -171,7 +196,7 @@ def _success(e: Endpoint, components: _Components) -> dict[str, Any]:
 
 
 def _answer(e: Endpoint, components: _Components, description: str) -> dict[str, Any]:
-    answer: dict[str, Any] = {"description": description}
+    answer: dict[str, Any] = {"description": description, "headers": _ANSWER_HEADERS}
     content: dict[str, Any] = {}
     if e.response is not None:
         content["application/json"] = {"schema": components.ref(e.response, "serialization")}
@@ -189,6 +214,7 @@ def _parameters(e: Endpoint, components: _Components) -> list[dict[str, Any]]:
     ]
     if e.idempotent:
         params.append(_IDEMPOTENCY_KEY)
+    params.extend(_TRACING)
     if e.query is not None:
         components.query(e.query, params)  # appended once the schemas are known
     return params

@@ -11,6 +11,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 V = TypeVar("V", bound=list[Any] | None)
 
+# Ids a client may choose (X-Request-ID, X-Correlation-ID) travel into every log line
+# and event of the flow, so they are short and plain: letters, digits and . _ : / - only.
+TRACE_ID_PATTERN = r"^[A-Za-z0-9._:/-]{1,128}$"
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

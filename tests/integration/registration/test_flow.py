@@ -12,6 +12,7 @@ import asyncpg
 
 from shared import personal_data as pd
 from shared.contracts import parse_data
+from shared.contracts.export import HEADERS_SCHEMA
 from shared.embedded import EmbeddedBroker
 from shared.envelope import Envelope
 from shared.testing.kafka import read_topic
@@ -120,6 +121,13 @@ async def test_correlation_id_travels_from_request_to_events(
         Envelope.from_bytes(r.value) for r in records if b"participant.registered" in r.value
     ]
     assert [e.correlation_id for e in bank_events] == ["corr-bank-42"]
+    # ... and as the Kafka headers the AsyncAPI document declares, for tools that read no payload.
+    record = next(r for r in records if b"participant.registered" in r.value)
+    declared = HEADERS_SCHEMA["required"]
+    assert {h: dict(record.headers)[h].decode() for h in declared} == {
+        "event_type": "participant.registered",
+        "correlation_id": "corr-bank-42",
+    }
 
 
 async def test_lists_paginate_and_filter(registration: Registration) -> None:
