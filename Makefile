@@ -26,7 +26,7 @@ chromium:
 # from the pinned npm package that publishes it (npm from Debian when missing).
 ASYNCAPI_SPECS := @asyncapi/specs@6.11.1
 ASYNCAPI_SCHEMA := $(VENV)/asyncapi-3.0.0.json
-$(ASYNCAPI_SCHEMA):
+$(ASYNCAPI_SCHEMA): | $(STAMP)
 	@command -v npm >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }

@@ -32,6 +32,7 @@ _INIT = """window.addEventListener("load", function () {
     deepLinking: true,
     filter: true,
     tryItOutEnabled: false,
+    validatorUrl: null,  // the badge would ask validator.swagger.io
     persistAuthorization: false,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "BaseLayout"
