@@ -235,7 +235,11 @@ def asyncapi(topics: Topics | None = None) -> dict[str, Any]:
 
 def _key_binding() -> dict[str, Any]:
     return {
-        "key": {"type": "string", "description": "The aggregate's id (the envelope's key)"},
+        "key": {
+            "type": "string",
+            "description": "The envelope's key: the aggregate's id, or the shard of ids a batch "
+            "carries, so one aggregate's events stay in order on one partition",
+        },
         "bindingVersion": KAFKA_BINDING,
     }
 
