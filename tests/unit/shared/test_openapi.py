@@ -4,6 +4,7 @@ webhooks of what the services really serve."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import re
@@ -33,9 +34,14 @@ def _api(service: str) -> Api:
     return api
 
 
+@functools.cache
+def _document(service: str) -> dict[str, Any]:
+    return served_document(_api(service))
+
+
 @pytest.fixture(scope="module", params=SERVICES)
 def spec(request: pytest.FixtureRequest) -> dict[str, Any]:
-    return served_document(_api(request.param))
+    return _document(request.param)
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -80,7 +86,7 @@ def test_path_ids_are_uuids_and_statuses_say_what_they_mean(spec: dict[str, Any]
 
 def test_a_time_of_day_is_declared_as_it_is_served() -> None:
     """RFC 3339 partial-time (no offset), which is what pydantic writes."""
-    spec = served_document(_api("registration"))
+    spec = _document("registration")
     day_start = spec["components"]["schemas"]["Roadshow"]["properties"]["day_start"]
     assert day_start["format"] == "partial-time"
     served = Roadshow(
@@ -102,12 +108,12 @@ def test_a_time_of_day_is_declared_as_it_is_served() -> None:
 
 
 def test_csv_and_icalendar_answers_are_declared() -> None:
-    paths = served_document(_api("matching"))["paths"]
+    paths = _document("matching")["paths"]
     organiser = paths["/v1/roadshows/{roadshow_id}/schedule"]["get"]["responses"]["200"]
     assert set(organiser["content"]) == {"application/json", "text/csv"}
     party = paths["/v1/participants/{participant_id}/schedule"]["get"]["responses"]["200"]
     assert set(party["content"]) == {"application/json", "text/csv", "text/calendar"}
-    page = served_document(_api("notification"))["paths"]["/v1/email/unsubscribe"]
+    page = _document("notification")["paths"]["/v1/email/unsubscribe"]
     assert "text/html" in page["get"]["responses"]["200"]["content"]
 
 
@@ -122,7 +128,7 @@ def _models_of(service: str) -> dict[str, type[BaseModel]]:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_example_is_accepted_by_its_model(service: str) -> None:
-    spec = served_document(_api(service))
+    spec = _document(service)
     models = _models_of(service)
     examples = [
         (name, ex)
@@ -192,7 +198,7 @@ def _sample(event_type: str) -> Match | Meeting:
 def test_webhooks_describe_every_body_a_subscriber_receives() -> None:
     """Each type a subscription can ask for is a webhook of the document, and the
     body the service sends validates against it, as its model and as JSON Schema."""
-    spec = served_document(_api("notification"))
+    spec = _document("notification")
     assert set(spec["webhooks"]) == set(WEBHOOK_EVENT_TYPES)
     components = spec["components"]["schemas"]
     for event_type in WEBHOOK_EVENT_TYPES:
