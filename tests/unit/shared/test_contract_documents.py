@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from shared.contracts import CONTRACTS
 from shared.contracts.export import DEFAULT_FOLDER, documents, message_name
+from shared.contracts.export import main as export_main
 from shared.envelope import Context, new_event
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -152,3 +153,12 @@ def test_every_event_travels_on_a_channel_with_its_headers_and_key() -> None:
     operations = doc["operations"]
     assert operations["matching.consumes.registration"]["action"] == "receive"
     assert operations["registration.publishes.registration"]["action"] == "send"
+
+
+def test_the_command_writes_the_documents_and_drops_stale_schemas(tmp_path: Path) -> None:
+    stale = tmp_path / "schemas" / "gone.v1.json"
+    stale.parent.mkdir()
+    stale.write_text("{}")
+    assert export_main([str(tmp_path)]) == 0
+    written = {str(p.relative_to(tmp_path)): p.read_text() for p in tmp_path.rglob("*.json")}
+    assert written == _documents()
