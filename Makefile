@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test test-unit lint bench clean chromium
+.PHONY: up demo test test-unit lint bench clean chromium ops-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,20 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Operations files are checked with the operators' own tools (Debian's packages):
+# promtool (prometheus) for the alert rules, docker-compose 1.29 for the compose file.
+ops-tools:
+	@command -v promtool >/dev/null && command -v docker-compose >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends prometheus docker-compose >/dev/null; }
+
 demo: $(STAMP)
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
-test: $(STAMP) chromium
-	$(BIN)/python -m pytest
+# ROADSHOW_REQUIRE_TOOLS: tests that need promtool or docker-compose fail, not skip.
+test: $(STAMP) chromium ops-tools
+	ROADSHOW_REQUIRE_TOOLS=1 $(BIN)/python -m pytest
 
 # Pure tests only: no database, no broker, no browser (under 15 s).
 test-unit: $(STAMP)
