@@ -7,11 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up demo test test-unit lint bench clean chromium ops-tools
 
+# Quiet on stdout (its lines go to stderr): `make demo DEMO_ARGS=--json | jq` reads JSON only.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[local,dev]'
-	touch $(STAMP)
+	@echo "setting up $(VENV) from pyproject.toml" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/pip install --quiet --upgrade pip >&2
+	@$(BIN)/pip install --quiet -e '.[local,dev]' >&2
+	@touch $(STAMP)
 
 up: $(STAMP)
 	$(BIN)/python -m deploy.local
@@ -31,7 +33,7 @@ ops-tools:
 	    --no-install-recommends prometheus docker-compose >/dev/null; }
 
 demo: $(STAMP)
-	$(BIN)/python -m demo $(DEMO_ARGS)
+	@$(BIN)/python -m demo $(DEMO_ARGS)
 
 # ROADSHOW_REQUIRE_TOOLS: tests that need promtool or docker-compose fail, not skip.
 test: $(STAMP) chromium ops-tools
