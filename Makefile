@@ -25,12 +25,14 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # Operations files are checked with the operators' own tools (Debian's packages):
-# promtool (prometheus) for the alert rules, docker-compose 1.29 for the compose file.
+# promtool (prometheus) for the alert rules, docker-compose 1.29 for the compose file,
+# curl and jq for the README's journey.
 ops-tools:
-	@command -v promtool >/dev/null && command -v docker-compose >/dev/null || { \
+	@for t in promtool docker-compose curl jq; do command -v $$t >/dev/null || missing=1; done; \
+	[ -z "$$missing" ] || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    --no-install-recommends prometheus docker-compose >/dev/null; }
+	    --no-install-recommends prometheus docker-compose curl jq >/dev/null; }
 
 demo: $(STAMP)
 	@$(BIN)/python -m demo $(DEMO_ARGS)

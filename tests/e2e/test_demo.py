@@ -24,6 +24,7 @@ from demo.__main__ import Demo, Urls, _ready
 from demo.generator import RoadshowData, generate
 from shared.embedded import database_url, drop_database, free_port
 from shared.testing.waiting import eventually
+from tests.helpers.tools import require_tool
 
 
 @pytest.mark.timeout(300)  # two demo runs: the in-process one, then the command with --json
@@ -116,6 +117,7 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
             for value in (person["name"], person["email"], person["phone"]):
                 assert value not in logs
         await _the_command_with_json_prints_json_alone(urls, token, tmp_path)
+        await _the_readme_journey_runs(urls, tmp_path)
     finally:
         if demo is not None:
             await demo.receiver.stop()
@@ -149,6 +151,33 @@ async def _the_command_with_json_prints_json_alone(urls: Urls, token: str, home:
     summary = json.loads(out)  # the whole of stdout
     assert summary["enterprises"] == 5 and summary["participants"] == 14
     assert b"registered 5 enterprises" in err and b"\r" not in err  # no bars off a terminal
+
+
+async def _the_readme_journey_runs(urls: Urls, home: Path) -> None:
+    """The README's "Try it" block, as written, from partners to the schedule CSV."""
+    require_tool("jq", "jq")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("## Try it", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    process = await asyncio.create_subprocess_exec(
+        require_tool("bash", "bash"),
+        "-euo",
+        "pipefail",
+        "-c",
+        block,
+        env={
+            **os.environ,
+            "REG": urls.registration,
+            "MAT": urls.matching,
+            "ROADSHOW_HOME": str(home),
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode == 0, (out + err).decode()[-2000:]
+    csv_lines = out.decode().strip().splitlines()
+    header = csv_lines.index(next(x for x in csv_lines if x.startswith("slot,starts_at")))
+    assert len(csv_lines) - header - 1 >= 2  # meetings scheduled for both enterprises
 
 
 async def _one_flow_everywhere(
