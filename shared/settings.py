@@ -105,4 +105,4 @@ def load_settings(cls: type[S]) -> S:
             for err in exc.errors()
         ]
         sys.stderr.write("invalid settings:\n" + "\n".join(lines) + "\n")
-        raise SystemExit(78) from None  # EX_CONFIG, as in shared/terminal.py
+        raise SystemExit(2) from None

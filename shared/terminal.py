@@ -3,8 +3,8 @@ command and subcommand, and a failure told in one line on stderr with an exit co
 not a traceback (set ROADSHOW_TRACEBACK=1 to see one).
 
 Exit codes: 0 done, 1 the command failed (an unknown id, a rule broken), 2 bad
-usage (argparse), 69 a database, broker or port that cannot be had, 78 bad settings
-(or a database not migrated), 130 interrupted.
+usage or settings (argparse, shared.settings.load_settings), 69 a database, broker
+or port that cannot be had, 78 a database not migrated, 130 interrupted.
 """
 
 from __future__ import annotations
