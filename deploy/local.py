@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     running: list[Running] = []
     mail_started = False
     try:
-        broker.start()
+        _start_broker(broker)
         mail.start()
         mail_started = True
         print(f"mail       smtp://127.0.0.1:{mail.port} -> maildir {home / 'mail'}")
@@ -379,6 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         if postgres is not None:
             postgres.stop()
         print("stopped.")
+
+
+def _start_broker(broker: EmbeddedBroker) -> None:
+    try:
+        broker.start()
+    except (RuntimeError, TimeoutError) as exc:  # taken since the check, or it died
+        raise CommandFailed(f"the broker did not start: {exc}", EXIT_UNAVAILABLE) from None
 
 
 def _refuse_taken_ports(kafka_port: int, first_http_port: int) -> None:

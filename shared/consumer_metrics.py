@@ -53,7 +53,13 @@ class ConsumerProgress:
     def fetched(
         self, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
     ) -> None:
-        stamps = [r.timestamp / 1000 for records in batch.values() for r in records]
+        now = self._clock()
+        # A record without a timestamp (-1) counts from when it was fetched.
+        stamps = [
+            r.timestamp / 1000 if r.timestamp > 0 else now
+            for records in batch.values()
+            for r in records
+        ]
         self._working_since = min(stamps) if stamps else None
         self._working = {tp: rs[-1].offset + 1 for tp, rs in batch.items() if rs}
 
