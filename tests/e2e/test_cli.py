@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import socket
 import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -21,14 +23,14 @@ from shared.personal_data import encode_key, new_key
 from shared.terminal import version
 from shared.testing.plugin import DatabaseFactory
 
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__main__.py").exists())
 PROGRAMS = {
-    "registration": ["-m", "services.registration"],
-    "matching": ["-m", "services.matching"],
-    "notification": ["-m", "services.notification"],
+    **{name: ["-m", f"services.{name}"] for name in SERVICES},
     "deploy.local": ["-m", "deploy.local"],
     "demo": ["-m", "demo"],
 }
-# Fifteen interpreters starting at once (~20 s of CPU): room on a loaded machine.
+# Fifteen or so interpreters starting at once (~20 s of CPU): room on a loaded machine.
 pytestmark = pytest.mark.timeout(300)
 UNREACHABLE_DB = "postgresql://roadshow@127.0.0.1:1/nothing"
 
@@ -54,13 +56,22 @@ async def ran(databases: DatabaseFactory, taken_port: int) -> dict[str, Ran]:
     registration_db = await databases.fresh(REGISTRATION_MIGRATIONS)
     key = encode_key(new_key())
     bad_inputs: dict[str, tuple[list[str], dict[str, str]]] = {
+        # Any service: a database nobody serves.
+        **{
+            name: (
+                ["migrate"],
+                {
+                    f"{name.upper()}_DATABASE_URL": UNREACHABLE_DB,
+                    f"{name.upper()}_PERSONAL_DATA_KEY": key,
+                },
+            )
+            for name in SERVICES
+        },
         # An unknown partner: the use case says so, in one line.
         "registration": (
             ["partner", "issue-key", str(uuid.uuid4())],
             {"REGISTRATION_DATABASE_URL": registration_db, "REGISTRATION_PERSONAL_DATA_KEY": key},
         ),
-        # A database nobody serves.
-        "matching": (["migrate"], {"MATCHING_DATABASE_URL": UNREACHABLE_DB}),
         # A setting that does not parse.
         "notification": (["migrate"], {"NOTIFICATION_HTTP_PORT": "eighty"}),
         # `make up` with the broker's port taken.
@@ -108,8 +119,8 @@ def test_help(ran: dict[str, Ran], name: str) -> None:
 
 
 BAD = {
+    **{name: (69, "migrate: error: cannot connect") for name in SERVICES},
     "registration": (1, "partner issue-key: error: no such partner (partner_id)"),
-    "matching": (69, "migrate: error: cannot connect"),
     "notification": (2, "NOTIFICATION_HTTP_PORT"),
     "deploy.local": (69, "is taken by another process"),
     "demo": (2, "error: --enterprises and --participants must be at least 1"),
@@ -136,12 +147,9 @@ def _subcommands(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[s
 
 
 def test_every_subcommand_has_help_and_a_version() -> None:
-    from services.matching.__main__ import cli as matching
-    from services.notification.__main__ import cli as notification
-    from services.registration.__main__ import cli as registration
-
     seen = []
-    for cli in (registration, matching, notification):
+    for service in SERVICES:
+        cli = importlib.import_module(f"services.{service}.__main__").cli
         for path, text in _subcommands(cli.parser(), cli.name):
             seen.append(path)
             assert "--version" in text, path
