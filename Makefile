@@ -5,13 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test test-unit lint bench clean chromium
+.PHONY: up demo test test-unit lint bench clean chromium ops-tools
 
+# Quiet on stdout (its lines go to stderr): `make demo DEMO_ARGS=--json | jq` reads JSON only.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[local,dev]'
-	touch $(STAMP)
+	@echo "setting up $(VENV) from pyproject.toml" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/pip install --quiet --upgrade pip >&2
+	@$(BIN)/pip install --quiet -e '.[local,dev]' >&2
+	@touch $(STAMP)
 
 up: $(STAMP)
 	$(BIN)/python -m deploy.local
@@ -34,11 +36,22 @@ $(ASYNCAPI_SCHEMA): | $(STAMP)
 	cd $(VENV)/npm && npm pack --silent $(ASYNCAPI_SPECS) >/dev/null
 	tar -xzf $(VENV)/npm/asyncapi-specs-*.tgz -O 'package/schemas/3.0.0-without-$$id.json' > $@
 
-demo: $(STAMP)
-	$(BIN)/python -m demo $(DEMO_ARGS)
+# Operations files are checked with the operators' own tools (Debian's packages):
+# promtool (prometheus) for the alert rules, docker-compose 1.29 for the compose file,
+# curl and jq for the README's journey.
+ops-tools:
+	@for t in promtool docker-compose curl jq; do command -v $$t >/dev/null || missing=1; done; \
+	[ -z "$$missing" ] || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends prometheus docker-compose curl jq >/dev/null; }
 
-test: $(STAMP) chromium $(ASYNCAPI_SCHEMA)
-	$(BIN)/python -m pytest
+demo: $(STAMP)
+	@$(BIN)/python -m demo $(DEMO_ARGS)
+
+# ROADSHOW_REQUIRE_TOOLS: tests that need promtool or docker-compose fail, not skip.
+test: $(STAMP) chromium ops-tools $(ASYNCAPI_SCHEMA)
+	ROADSHOW_REQUIRE_TOOLS=1 $(BIN)/python -m pytest
 
 # Pure tests only: no database, no broker, no browser (under 15 s).
 test-unit: $(STAMP)

@@ -8,12 +8,14 @@ the meeting scheduler with progress, waits for the banks' notifications, then
 prints a summary and writes the schedule as CSV and HTML.
 
     python -m demo [--enterprises 16] [--participants 64] [--seed 2019] [--out DIR]
-                   [--registration URL --matching URL --notification URL]
+                   [--registration URL --matching URL --notification URL] [--json]
+
+Progress goes to stderr (bars only on a terminal); stdout holds the summary alone,
+so `make demo DEMO_ARGS=--json | jq .` works.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -28,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from tqdm import tqdm
 
 from demo.generator import HOST_PARK, ORGANISER, RoadshowData, generate
 from demo.receiver import WebhookReceiver
 from demo.schedule_page import render_schedule_html
+from shared.terminal import EXIT_UNAVAILABLE, CommandFailed, finish, new_parser, run_command
 
 BANK_EVENTS = [
     "match.proposed",
@@ -103,13 +107,26 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _progress(label: str, fraction: float) -> None:
-    width = 30
-    done = int(width * max(0.0, min(1.0, fraction)))
-    sys.stdout.write(f"\r{label:<28} [{'#' * done}{'.' * (width - done)}] {fraction * 100:5.1f}%")
-    sys.stdout.flush()
-    if fraction >= 1:
-        sys.stdout.write("\n")
+def _say(*parts: object) -> None:
+    """What the demo is doing: on stderr, so stdout holds the summary alone."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def _bar(label: str) -> tqdm[Any]:
+    """A progress bar on stderr, drawn only on a terminal."""
+    return tqdm(
+        total=100,
+        desc=f"{label:<26}",
+        unit="%",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        leave=True,
+        bar_format="{desc} {bar:30} {percentage:5.1f}% {elapsed}",
+    )
+
+
+def _set(bar: tqdm[Any], fraction: float) -> None:
+    bar.update(round(100 * max(0.0, min(1.0, fraction)), 1) - bar.n)
 
 
 class Demo:
@@ -139,7 +156,7 @@ class Demo:
         async with session.request(method, url, json=body, headers=headers) as resp:
             text = await resp.text()
             if resp.status not in ok:
-                raise RuntimeError(f"{method} {url} -> {resp.status}: {text[:500]}")
+                raise CommandFailed(f"{method} {url} -> {resp.status}: {text[:500]}")
             return json.loads(text) if text and resp.content_type.endswith("json") else text
 
     async def run(self, *, keep_receiver: bool = False) -> Summary:
@@ -165,16 +182,19 @@ class Demo:
         }
         b = {"Authorization": f"Bearer {park['api_key']}", "X-Correlation-ID": "demo-park"}
         self.headers = {"organiser": a, "park": b}
-        print(f"partners: {ORGANISER} (organiser, delegation), {HOST_PARK} (local participants)")
+        _say(f"partners: {ORGANISER} (organiser, delegation), {HOST_PARK} (local participants)")
 
         roadshow = await self.call(s, "POST", f"{reg}/v1/roadshows", a, self.data.roadshow)
         rid = self.roadshow_id = roadshow["roadshow_id"]
         participants = []
-        for i, p in enumerate(self.data.participants):
-            participants.append(
-                await self.call(s, "POST", f"{reg}/v1/participants", b, {**p, "roadshow_id": rid})
-            )
-            _progress("registering participants", (i + 1) / len(self.data.participants))
+        with _bar("registering participants") as bar:
+            for i, p in enumerate(self.data.participants):
+                participants.append(
+                    await self.call(
+                        s, "POST", f"{reg}/v1/participants", b, {**p, "roadshow_id": rid}
+                    )
+                )
+                _set(bar, (i + 1) / len(self.data.participants))
         banks = [p for p in participants if p["kind"] == "bank"]
         # The partner key reaches notification as an event; wait until it is accepted there.
         await self._until(
@@ -194,7 +214,7 @@ class Demo:
                 },
             )
             self.receiver.secrets[bank["participant_id"]] = sub["secret"]
-        print(f"subscribed {len(banks)} banks to {self.receiver.url}/hooks/<bank>")
+        _say(f"subscribed {len(banks)} banks to {self.receiver.url}/hooks/<bank>")
 
         registered_at = time.time()
         names: dict[str, str] = {}
@@ -207,7 +227,7 @@ class Demo:
             }
             delegation = await self.call(s, "POST", f"{reg}/v1/delegations", a, chunk)
             names.update({e["enterprise_id"]: e["name"] for e in delegation["enterprises"]})
-        print(f"registered {len(names)} enterprises and {len(participants)} participants")
+        _say(f"registered {len(names)} enterprises and {len(participants)} participants")
 
         # Matching: wait until every enterprise has been scored (its matches appear).
         async def matched() -> float:
@@ -223,7 +243,7 @@ class Demo:
             nonlocal job
             job = await self.call(s, "GET", f"{mat}/v1/schedule-jobs/{job['job_id']}", a)
             if job["status"] == "failed":
-                raise RuntimeError(f"scheduling failed: {job.get('error')}")
+                raise CommandFailed(f"scheduling failed: {job.get('error')}")
             return 1.0 if job["status"] == "succeeded" else min(float(job["progress"]), 0.99)
 
         await self._until_progress(scheduled, "scheduling meetings")
@@ -296,50 +316,66 @@ class Demo:
         deadline = time.monotonic() + self.wait
         while not await probe():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"waited {self.wait}s for {what}")
+                raise CommandFailed(f"waited {self.wait:g} s for {what}")
             await asyncio.sleep(0.2)
 
     async def _until_progress(self, probe: Any, label: str) -> None:
         deadline = time.monotonic() + self.wait
-        last = -1.0
-        while True:
-            fraction = await probe()
-            if fraction != last:
-                _progress(label, fraction)
-                last = fraction
-            if fraction >= 1:
-                return
-            if time.monotonic() > deadline:
-                sys.stdout.write("\n")
-                raise TimeoutError(f"waited {self.wait}s for {label} ({fraction:.0%})")
-            await asyncio.sleep(0.25)
+        with _bar(label) as bar:
+            while True:
+                fraction = await probe()
+                _set(bar, fraction)
+                if fraction >= 1:
+                    return
+                if time.monotonic() > deadline:
+                    raise CommandFailed(f"waited {self.wait:g} s for {label} ({fraction:.0%})")
+                await asyncio.sleep(0.25)
 
 
 def _start_suite(home: Path, env_overrides: dict[str, str]) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ROADSHOW_HOME": str(home), **env_overrides}
     process = subprocess.Popen(
-        [sys.executable, "-m", "deploy.local"], env=env, start_new_session=True
+        [sys.executable, "-m", "deploy.local"],
+        env=env,
+        stdout=sys.stderr,  # its lines are narrative too: stdout is the summary's
+        start_new_session=True,
     )
     return process
 
 
+PROG = "python -m demo"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--enterprises", type=int, default=16)
-    parser.add_argument("--participants", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=2019)
-    parser.add_argument("--home", default=os.environ.get("ROADSHOW_HOME", ".roadshow"))
+    parser = new_parser(PROG, __doc__)
+    parser.add_argument("--enterprises", type=int, default=16, help="delegation size")
+    parser.add_argument(
+        "--participants", type=int, default=64, help="local companies, funds and banks"
+    )
+    parser.add_argument("--seed", type=int, default=2019, help="the generator's seed")
+    parser.add_argument(
+        "--home",
+        default=os.environ.get("ROADSHOW_HOME", ".roadshow"),
+        help="the suite's state folder (ROADSHOW_HOME; default .roadshow)",
+    )
     parser.add_argument(
         "--out", default=None, help="where the schedule files go (default <home>/demo)"
     )
     parser.add_argument(
         "--registration", default=None, help="URL of a running registration service"
     )
-    parser.add_argument("--matching", default=None)
-    parser.add_argument("--notification", default=None)
+    parser.add_argument("--matching", default=None, help="URL of a running matching service")
+    parser.add_argument(
+        "--notification", default=None, help="URL of a running notification service"
+    )
     parser.add_argument("--wait", type=float, default=180, help="seconds to wait for each stage")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as JSON only (progress: stderr)"
+    )
+    finish(parser)
     args = parser.parse_args(argv)
+    if args.enterprises < 1 or args.participants < 1:
+        parser.error("--enterprises and --participants must be at least 1")
     home = Path(args.home).resolve()
     first = int(os.environ.get("ROADSHOW_HTTP_PORT", "8081"))
     urls = Urls(
@@ -348,16 +384,24 @@ def main(argv: list[str] | None = None) -> int:
         args.notification or f"http://127.0.0.1:{first + 2}",
     )
     suite: subprocess.Popen[bytes] | None = None
+    given = [u for u in (args.registration, args.matching, args.notification) if u]
+    if given and not all(_ready(u) for u in urls.all()):
+        down = [u for u in urls.all() if not _ready(u)]
+        raise CommandFailed(f"not answering on /readyz: {', '.join(down)}", EXIT_UNAVAILABLE)
     if not all(_ready(u) for u in urls.all()):
-        print("the suite is not up: starting it (make up) ...")
+        _say("the suite is not up: starting it (make up) ...")
         suite = _start_suite(home, {})
         deadline = time.monotonic() + 120
         while not all(_ready(u) for u in urls.all()):
             if suite.poll() is not None or time.monotonic() > deadline:
-                print("the suite did not come up; see", home / "logs", file=sys.stderr)
-                return 1
+                raise CommandFailed(f"the suite did not come up; see {home / 'logs'}")
             time.sleep(0.5)
-    token = os.environ.get("ROADSHOW_ADMIN_TOKEN") or (home / "admin-token").read_text().strip()
+    token_file = home / "admin-token"
+    token = os.environ.get("ROADSHOW_ADMIN_TOKEN") or (
+        token_file.read_text().strip() if token_file.exists() else ""
+    )
+    if not token:
+        raise CommandFailed(f"no operator token: set ROADSHOW_ADMIN_TOKEN or create {token_file}")
     data = generate(args.seed, args.enterprises, args.participants)
     demo = Demo(urls, token, data, Path(args.out) if args.out else home / "demo", args.wait)
     try:
@@ -367,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             suite.send_signal(signal.SIGINT)
             suite.wait(60)
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(summary, indent=2))
     else:
         print("\nsummary")
         for key, value in summary.items():
@@ -378,4 +422,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(PROG, main))

@@ -5,6 +5,7 @@ parameter, so the same generator feeds the reference event and larger runs."""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,16 +186,17 @@ class RoadshowData:
 
 def generate(seed: int = 2019, enterprises: int = 16, participants: int = 64) -> RoadshowData:
     rng = random.Random(seed)
+    tables, days = event_size(enterprises, participants)
     roadshow = {
         "name": "North American intelligent technology road show",
         "venue": "Caohejing High-Tech Park, Xuhui, Shanghai",
         "timezone": "Asia/Shanghai",
         "start_date": "2027-05-15",
-        "end_date": "2027-05-15",
+        "end_date": f"2027-05-{14 + days}",
         "day_start": "09:00",
         "day_end": "17:00",
         "slot_minutes": 40,
-        "tables": 24,
+        "tables": tables,
     }
     members = [_enterprise(rng, i) for i in range(enterprises)]
     delegation = {
@@ -205,6 +207,21 @@ def generate(seed: int = 2019, enterprises: int = 16, participants: int = 64) ->
     kinds = ["company"] * 4 + ["fund"] * 3 + ["bank"] * 2
     locals_ = [_participant(rng, i, kinds[i % len(kinds)]) for i in range(participants)]
     return RoadshowData(roadshow, delegation, locals_)
+
+
+SLOTS_PER_DAY = 12  # 09:00 to 17:00 in 40-minute slots
+ENTERPRISES_PER_DAY = 64  # beyond this, a delegation's meetings spread over more days
+
+
+def event_size(enterprises: int, participants: int) -> tuple[int, int]:
+    """Tables and days for a delegation of this size. Every enterprise that is in a
+    meeting needs a table, so tables grow with the delegation (as many as can sit at
+    once: one per enterprise, at most one per participant); the reference event's
+    24 are the floor. With 24 tables for 200 enterprises, most wanted meetings had no
+    room, and the schedule scored below zero against its bound."""
+    tables = max(24, min(enterprises, participants, 2000))
+    days = min(5, max(1, math.ceil(enterprises / ENTERPRISES_PER_DAY)))
+    return tables, days
 
 
 def _person(

@@ -55,10 +55,12 @@ from shared.embedded import (
     create_database,
     database_url,
     free_port,
+    port_open,
     stop_process,
 )
 from shared.kafka import ensure_topics, wait_for_broker
 from shared.personal_data import encode_key, new_key
+from shared.terminal import EXIT_UNAVAILABLE, CommandFailed, finish, new_parser, run_command
 from shared.topics import Topics
 
 SERVICE_NAMES = ("registration", "matching", "notification")
@@ -308,20 +310,26 @@ def local_mail_settings(home: Path, smtp_port: int, notification_port: int) -> d
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], within_seconds: float = 60) -> None:
+    """Raises CommandFailed when the process exits or is not ready in time."""
     deadline = time.monotonic() + within_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+            raise CommandFailed(f"{url}: the process exited with {process.returncode}")
         if _ready(url, timeout=1):
             return
         time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {within_seconds}s")
+    raise CommandFailed(f"{url} not ready after {within_seconds:g} s")
 
 
-def main() -> int:
+PROG = "python -m deploy.local"
+
+
+def main(argv: list[str] | None = None) -> int:
+    finish(new_parser(PROG, __doc__)).parse_args(argv)
     home = Path(os.environ.get("ROADSHOW_HOME", ".roadshow")).resolve()
     (home / "logs").mkdir(parents=True, exist_ok=True)
     kafka_port = int(os.environ.get("ROADSHOW_KAFKA_PORT", "9092"))
+    _refuse_taken_ports(kafka_port, int(os.environ.get("ROADSHOW_HTTP_PORT", "8081")))
     stop_requested = False
 
     def request_stop(*_: object) -> None:
@@ -335,9 +343,11 @@ def main() -> int:
     mail = Controller(Mailbox(home / "mail"), hostname="127.0.0.1", port=free_port())
     postgres: EmbeddedPostgres | None = None
     running: list[Running] = []
+    mail_started = False
     try:
-        broker.start()
+        _start_broker(broker)
         mail.start()
+        mail_started = True
         print(f"mail       smtp://127.0.0.1:{mail.port} -> maildir {home / 'mail'}")
         pid = broker.process.pid if broker.process else "?"
         print(f"broker     kafka://{broker.bootstrap_servers} (tansu, memory storage, pid {pid})")
@@ -364,10 +374,32 @@ def main() -> int:
         for r in reversed(running):
             stop_process(r.process)
         broker.stop()
-        mail.stop()
+        if mail_started:
+            mail.stop()
         if postgres is not None:
             postgres.stop()
         print("stopped.")
+
+
+def _start_broker(broker: EmbeddedBroker) -> None:
+    try:
+        broker.start()
+    except (RuntimeError, TimeoutError) as exc:  # taken since the check, or it died
+        raise CommandFailed(f"the broker did not start: {exc}", EXIT_UNAVAILABLE) from None
+
+
+def _refuse_taken_ports(kafka_port: int, first_http_port: int) -> None:
+    """Said before anything starts, so a taken port is one line, not a half-started suite."""
+    wanted = [(kafka_port, "the broker", "ROADSHOW_KAFKA_PORT")] + [
+        (first_http_port + i, name, "ROADSHOW_HTTP_PORT")
+        for i, name in enumerate(available_services())
+    ]
+    for port, what, variable in wanted:
+        if port_open("127.0.0.1", port):
+            raise CommandFailed(
+                f"port {port} ({what}) is taken by another process: stop it, or set {variable}",
+                EXIT_UNAVAILABLE,
+            )
 
 
 def start_services(
@@ -399,7 +431,16 @@ def start_services(
         module = [sys.executable, "-m", f"services.{name}"]
         # The broker's memory storage starts empty: re-publish the outbox so the
         # other services catch up (their inboxes drop what they already had).
-        subprocess.run([*module, "replay"], env=env, check=True, stdout=subprocess.DEVNULL)
+        replayed = subprocess.run(
+            [*module, "replay"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if replayed.returncode != 0:  # its last line says why (shared/terminal.py)
+            why = (replayed.stderr.strip().splitlines() or ["no message"])[-1]
+            raise CommandFailed(f"{name} could not start: {why}", replayed.returncode)
         running.append(Running.start(name, f"http://127.0.0.1:{port}", [*module, "serve"], env))
         if name in SCALED_OUT:
             for n in range(2, replicas + 1):
@@ -432,4 +473,4 @@ async def _prepare(server_url: str, bootstrap: str, databases: list[str]) -> Non
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(PROG, main))

@@ -6,13 +6,16 @@
   migrate  apply pending migrations and exit
   replay   re-publish a range of the outbox (--since/--until ISO times, --type)
 
-A service adds its own commands through `extra`.
+A service adds its own commands through `extra`. Every command and subcommand
+has `--help` and `--version`; failures end in one line and an exit code
+(shared/terminal.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +31,7 @@ from shared.logging import configure_logging, get_logger
 from shared.outbox import replay
 from shared.runtime import Background, run_until_stopped
 from shared.settings import ServiceSettings, load_settings
+from shared.terminal import finish, new_parser, run_command
 
 log = get_logger(__name__)
 
@@ -51,24 +55,40 @@ class ServiceCli(Generic[S]):
     create_app: Callable[[S], web.Application]
     background: Callable[[S], list[Background]]
     extra: dict[str, Command[S]] = field(default_factory=dict)
+    doc: str | None = None  # the service's own help text (its __main__'s docstring)
 
     def main(self, argv: Sequence[str] | None = None) -> None:
-        parser = argparse.ArgumentParser(prog=f"python -m services.{self.name}")
-        sub = parser.add_subparsers(dest="command")
+        parser = self.parser()
+        args = parser.parse_args(argv)
+        prog = " ".join([parser.prog, args.command or "serve", getattr(args, "action", None) or ""])
+
+        def run() -> None:
+            settings = load_settings(self.settings_cls)
+            configure_logging(self.name, settings.log_level, settings.log_file)
+            asyncio.run(self._dispatch(settings, args))
+
+        sys.exit(run_command(prog.strip(), run))
+
+    def parser(self) -> argparse.ArgumentParser:
+        parser = new_parser(f"python -m services.{self.name}", self.doc or __doc__)
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
         sub.add_parser("serve", help="migrate, then the HTTP API and every background loop")
         sub.add_parser("api", help="only the HTTP API")
         sub.add_parser("worker", help="only the background loops")
         sub.add_parser("migrate", help="apply pending migrations and exit")
         rp = sub.add_parser("replay", help="publish a range of the outbox again")
-        rp.add_argument("--since", type=datetime.fromisoformat)
-        rp.add_argument("--until", type=datetime.fromisoformat)
-        rp.add_argument("--type", action="append", dest="types")
+        rp.add_argument(
+            "--since", type=datetime.fromisoformat, help="ISO time: rows created from then"
+        )
+        rp.add_argument(
+            "--until", type=datetime.fromisoformat, help="ISO time: rows created before then"
+        )
+        rp.add_argument(
+            "--type", action="append", dest="types", help="only this event type (repeatable)"
+        )
         for name, command in self.extra.items():
             command.configure(sub.add_parser(name, help=command.help))
-        args = parser.parse_args(argv)
-        settings = load_settings(self.settings_cls)
-        configure_logging(self.name, settings.log_level, settings.log_file)
-        asyncio.run(self._dispatch(settings, args))
+        return finish(parser)
 
     async def _dispatch(self, settings: S, args: argparse.Namespace) -> None:
         dsn = settings.database_url.get_secret_value()

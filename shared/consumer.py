@@ -37,6 +37,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from shared import metrics
+from shared.consumer_metrics import ConsumerProgress
 from shared.contracts import UnknownEventType, parse_data
 from shared.db import create_pool
 from shared.envelope import Context, Envelope
@@ -119,6 +120,7 @@ class IdempotentConsumer:
         self._pending: dict[TopicPartition, int] = {}
         self.last_poll = time.monotonic()
         self.handled = 0
+        self.progress = ConsumerProgress(name)  # lag gauges, computed at scrape
         # Set while a transient failure holds a partition back (readiness shows it).
         self.waiting_on: str | None = None
 
@@ -167,9 +169,11 @@ class IdempotentConsumer:
             while not stop.is_set():
                 self.last_poll = time.monotonic()
                 batch = await consumer.getmany(timeout_ms=500, max_records=self._max_batch)
+                self.progress.fetched(batch)
                 # Partitions concurrently; within one, records in order.
                 await asyncio.gather(*(self._partition(tp, rs) for tp, rs in batch.items()))
                 await self.commit_pending()
+                self.progress.settled(consumer)
         finally:
             with contextlib.suppress(KafkaError, IllegalStateError):
                 await self.commit_pending()

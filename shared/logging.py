@@ -1,4 +1,6 @@
-"""structlog JSON logging with personal-data redaction.
+"""structlog logging with personal-data redaction: JSON lines, except on a terminal,
+where people read them (structlog's console renderer: aligned, coloured, one event
+a line). A log file always gets JSON.
 
 Every line carries `service`, `event` and (when bound) `correlation_id`. Personal
 data never reaches a log line: values under known personal keys are replaced, and
@@ -8,6 +10,7 @@ any e-mail address or phone number inside any string is masked, wherever it hide
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -85,11 +88,13 @@ def redact_personal_data(
 def configure_logging(
     service: str, level: str = "info", log_file: str | None = None, stream: TextIO | None = None
 ) -> None:
-    """Route structlog and the standard library through one JSON renderer."""
+    """Route structlog and the standard library through one chain: redaction, then
+    per stream the console renderer (a terminal) or JSON (anything else)."""
     streams: list[TextIO] = [stream or sys.stdout]
     if log_file:
         # Open for the life of the process: every log line goes to it.
         streams.append(open(log_file, "a", buffering=1, encoding="utf-8"))  # noqa: SIM115
+    outputs = [(s, _renderer_for(s)) for s in streams]
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -99,34 +104,57 @@ def configure_logging(
     structlog.configure(
         processors=[
             *shared_processors,
+            # Before redaction, so that a traceback's text is scrubbed too.
             structlog.processors.format_exc_info,
             redact_personal_data,
-            structlog.processors.JSONRenderer(),
+            _to_each_stream,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=_TeeLoggerFactory(streams),
+        logger_factory=_TeeLoggerFactory(outputs),
         cache_logger_on_first_use=False,
-    )
-    # Library logs (aiokafka, aiohttp) go through the same renderer and scrubber.
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared_processors,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            redact_personal_data,
-            structlog.processors.JSONRenderer(),
-        ],
     )
     root = logging.getLogger()
     root.handlers.clear()
-    for s in streams:
+    for s, renderer in outputs:
+        # Library logs (aiokafka, aiohttp) go through the same scrubber and renderer.
         handler = logging.StreamHandler(s)
-        handler.setFormatter(formatter)
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=shared_processors,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    redact_personal_data,
+                    renderer,
+                ],
+            )
+        )
         root.addHandler(handler)
     root.setLevel(max(logging.getLevelNamesMapping()[level.upper()], logging.INFO))
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+Renderer = Any  # a structlog processor that returns the line
+
+
+def _renderer_for(stream: TextIO) -> Renderer:
+    if _is_terminal(stream):
+        return structlog.dev.ConsoleRenderer(colors="NO_COLOR" not in os.environ)
+    return structlog.processors.JSONRenderer()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _to_each_stream(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    # Each stream renders the event its own way (_TeeLogger.msg).
+    return (dict(event_dict), _method), {}
 
 
 def _bind_service(service: str) -> Any:
@@ -140,23 +168,24 @@ def _bind_service(service: str) -> Any:
 
 
 class _TeeLogger:
-    def __init__(self, streams: list[TextIO]) -> None:
-        self._streams = streams
+    def __init__(self, outputs: list[tuple[TextIO, Renderer]]) -> None:
+        self._outputs = outputs
 
-    def msg(self, message: str) -> None:
-        for s in self._streams:
-            s.write(message + "\n")
-            s.flush()
+    def msg(self, event_dict: dict[str, Any], method: str = "info") -> None:
+        for stream, render in self._outputs:
+            # A copy each: the console renderer pops what it has shown.
+            stream.write(render(None, method, dict(event_dict)) + "\n")
+            stream.flush()
 
     log = debug = info = warning = warn = error = critical = exception = fatal = msg
 
 
 class _TeeLoggerFactory:
-    def __init__(self, streams: list[TextIO]) -> None:
-        self._streams = streams
+    def __init__(self, outputs: list[tuple[TextIO, Renderer]]) -> None:
+        self._outputs = outputs
 
     def __call__(self, *args: Any) -> _TeeLogger:
-        return _TeeLogger(self._streams)
+        return _TeeLogger(self._outputs)
 
 
 def get_logger(name: str | None = None) -> Any:

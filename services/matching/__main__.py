@@ -1,4 +1,8 @@
-"""python -m services.matching [serve|api|worker|migrate|replay]"""
+"""The matching service: reads registrations, proposes matches between
+enterprises and participants, and schedules their meetings.
+
+    python -m services.matching [serve|api|worker|migrate|replay]
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ cli = ServiceCli(
     migrations=MIGRATIONS,
     create_app=create_app,
     background=background,
+    doc=__doc__,
 )
 
 if __name__ == "__main__":

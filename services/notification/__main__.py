@@ -1,4 +1,7 @@
-"""python -m services.notification [serve|api|worker|migrate|replay|deliver]
+"""The notification service: tells banks (signed webhooks) and people (e-mail)
+about matches and meetings.
+
+    python -m services.notification [serve|api|worker|migrate|replay|deliver]
 
 `deliver` runs the delivery worker alone (no consumer, no relay): scale it out
 with more processes; they share the work through leased claims."""
@@ -28,6 +31,7 @@ cli = ServiceCli(
     migrations=MIGRATIONS,
     create_app=create_app,
     background=background,
+    doc=__doc__,
     extra={
         "deliver": Command(
             help="only the delivery worker (webhooks and e-mail); scale out with more",

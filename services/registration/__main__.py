@@ -1,4 +1,10 @@
-"""python -m services.registration [serve|api|worker|migrate|replay|partner ...]"""
+"""The registration service: partners, road shows, delegations and participants.
+
+    python -m services.registration [serve|api|worker|migrate|replay|partner ...]
+
+`partner` holds the operator commands: create a partner (its first API key is
+printed once), issue another key, revoke one.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ cli = ServiceCli(
     migrations=MIGRATIONS,
     create_app=create_app,
     background=background,
+    doc=__doc__,
     extra={"partner": PARTNER_COMMAND},
 )
 

@@ -50,14 +50,14 @@ def background(settings: RegistrationSettings) -> list[Background]:
 
 
 def _partner_args(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", required=True)
-    actions.add_parser("create", help="a new partner and its first API key").add_argument("name")
-    actions.add_parser("issue-key", help="another API key").add_argument(
-        "partner_id", type=uuid.UUID
-    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="a new partner and its first API key (JSON)")
+    create.add_argument("name", help="the partner organisation's name")
+    issue = actions.add_parser("issue-key", help="another API key for a partner (JSON)")
+    issue.add_argument("partner_id", type=uuid.UUID, help="the partner's id (a UUID)")
     revoke = actions.add_parser("revoke-key", help="revoke an API key")
-    revoke.add_argument("partner_id", type=uuid.UUID)
-    revoke.add_argument("key_id", type=uuid.UUID)
+    revoke.add_argument("partner_id", type=uuid.UUID, help="the partner's id (a UUID)")
+    revoke.add_argument("key_id", type=uuid.UUID, help="the key's id (a UUID)")
 
 
 async def _partner(settings: RegistrationSettings, args: argparse.Namespace) -> None:

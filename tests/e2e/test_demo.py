@@ -4,6 +4,7 @@ summary's counts agree with the services' databases and the receiver's records."
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.message
 import json
@@ -17,13 +18,16 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 
 from demo.__main__ import Demo, Urls, _ready
 from demo.generator import RoadshowData, generate
 from shared.embedded import database_url, drop_database, free_port
 from shared.testing.waiting import eventually
+from tests.helpers.tools import require_tool
 
 
+@pytest.mark.timeout(300)  # two demo runs: the in-process one, then the command with --json
 async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: Path) -> None:
     prefix = f"roadshow_demo_{uuid.uuid4().hex[:8]}_"
     first = free_port()
@@ -112,6 +116,8 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
         for person in people:
             for value in (person["name"], person["email"], person["phone"]):
                 assert value not in logs
+        await _the_command_with_json_prints_json_alone(urls, token, tmp_path)
+        await _the_readme_journey_runs(urls, tmp_path)
     finally:
         if demo is not None:
             await demo.receiver.stop()
@@ -122,6 +128,56 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
             suite.kill()
         for name in ("registration", "matching", "notification"):
             await drop_database(pg_server_url, prefix + name)
+
+
+async def _the_command_with_json_prints_json_alone(urls: Urls, token: str, home: Path) -> None:
+    """`make demo DEMO_ARGS=--json | jq`: the real command, a second small road show
+    on the running suite; stdout is one JSON document, the narrative went to stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "demo",
+        "--json",
+        # The first run's size and seed: every enterprise is known to find matches.
+        *("--enterprises", "5", "--participants", "14", "--seed", "11", "--wait", "60"),
+        *("--registration", urls.registration, "--matching", urls.matching),
+        *("--notification", urls.notification, "--home", str(home), "--out", str(home / "j")),
+        env={**os.environ, "ROADSHOW_ADMIN_TOKEN": token},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()[-2000:]
+    summary = json.loads(out)  # the whole of stdout
+    assert summary["enterprises"] == 5 and summary["participants"] == 14
+    assert b"registered 5 enterprises" in err and b"\r" not in err  # no bars off a terminal
+
+
+async def _the_readme_journey_runs(urls: Urls, home: Path) -> None:
+    """The README's "Try it" block, as written, from partners to the schedule CSV."""
+    require_tool("jq", "jq")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("## Try it", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    process = await asyncio.create_subprocess_exec(
+        require_tool("bash", "bash"),
+        "-euo",
+        "pipefail",
+        "-c",
+        block,
+        env={
+            **os.environ,
+            "REG": urls.registration,
+            "MAT": urls.matching,
+            "ROADSHOW_HOME": str(home),
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode == 0, (out + err).decode()[-2000:]
+    csv_lines = out.decode().strip().splitlines()
+    header = csv_lines.index(next(x for x in csv_lines if x.startswith("slot,starts_at")))
+    assert len(csv_lines) - header - 1 >= 2  # meetings scheduled for both enterprises
 
 
 async def _one_flow_everywhere(

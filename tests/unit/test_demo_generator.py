@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from demo.generator import generate
+from demo.generator import SLOTS_PER_DAY, event_size, generate
 from services.registration.http.schemas import DelegationIn, ParticipantIn, RoadshowIn
 
 
@@ -30,3 +30,18 @@ def test_generator_is_seeded_valid_and_sized() -> None:
     big = generate(seed=1, enterprises=300, participants=500)
     assert len(big.delegation["enterprises"]) == 300 and len(big.participants) == 500
     assert len({e["name"] for e in big.delegation["enterprises"]}) == 300
+
+
+def test_the_event_grows_with_the_delegation() -> None:
+    default = generate(seed=5).roadshow
+    assert default["tables"] == 24 and default["start_date"] == default["end_date"]
+    big = generate(seed=5, enterprises=200, participants=600).roadshow
+    RoadshowIn.model_validate(big)
+    tables, days = event_size(200, 600)
+    assert big["tables"] == tables == 200 and big["end_date"] == f"2027-05-{14 + days}"
+    # Room for every enterprise in every slot of every day.
+    assert tables * SLOTS_PER_DAY * days >= 200 * SLOTS_PER_DAY
+    for enterprises, participants in [(1, 1), (16, 64), (300, 500), (2000, 3000)]:
+        tables, days = event_size(enterprises, participants)
+        assert 24 <= tables <= 2000 and 1 <= days <= 5
+        assert tables >= min(enterprises, participants, 2000)

@@ -8,11 +8,14 @@ import inspect
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
 from shared.settings import ServiceSettings
+from tests.helpers.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = [p.name for p in (ROOT / "services").iterdir() if (p / "settings.py").exists()]
@@ -41,6 +44,26 @@ def test_compose_file_is_valid_compose() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_debian_docker_compose_accepts_the_file() -> None:
+    """Debian's docker-compose 1.29 rejects what only Compose v2 knows (`name:`)."""
+    done = subprocess.run(
+        [require_tool("docker-compose", "docker-compose"), "-f", "docker-compose.yml", "config"],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "ROADSHOW_ADMIN_TOKEN": "t" * 24,
+            "ROADSHOW_PERSONAL_DATA_KEY": "k" * 43,
+            "ROADSHOW_EMAIL_TOKEN_SECRET": "s" * 32,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    resolved = yaml.safe_load(done.stdout)["services"]
+    assert set(SERVICES) <= set(resolved)
 
 
 def test_compose_services_are_wired_to_real_settings() -> None:
@@ -79,3 +102,66 @@ def test_cluster_manifest(service: str) -> None:
             )
     kustomization = yaml.safe_load((ROOT / "deploy" / "k8s" / "kustomization.yaml").read_text())
     assert f"{service}.yaml" in kustomization["resources"]
+
+
+def cluster_resources() -> list[dict[str, Any]]:
+    k8s = ROOT / "deploy" / "k8s"
+    kustomization = yaml.safe_load((k8s / "kustomization.yaml").read_text())
+    return [
+        d for f in kustomization["resources"] for d in yaml.safe_load_all((k8s / f).read_text())
+    ]
+
+
+def test_every_cluster_resource_validates_strictly() -> None:
+    resources = cluster_resources()
+    for resource in resources:
+        # Raises ValidationError naming the field (strict: unknown fields too).
+        kubernetes_validate.validate(resource, "1.37.0", strict=True)
+    kinds = {r["kind"] for r in resources}
+    assert {"PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"} <= kinds
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_has_a_disruption_budget_and_an_autoscaler(service: str) -> None:
+    resources = cluster_resources()
+    deployment = next(
+        r for r in resources if r["kind"] == "Deployment" and r["metadata"]["name"] == service
+    )
+    pods = deployment["spec"]["selector"]["matchLabels"]
+    budget = next(
+        r
+        for r in resources
+        if r["kind"] == "PodDisruptionBudget" and r["metadata"]["name"] == service
+    )
+    assert budget["spec"]["selector"]["matchLabels"] == pods
+    scaler = next(
+        r
+        for r in resources
+        if r["kind"] == "HorizontalPodAutoscaler" and r["metadata"]["name"] == service
+    )
+    assert scaler["spec"]["scaleTargetRef"]["name"] == service
+    assert scaler["spec"]["minReplicas"] == deployment["spec"]["replicas"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    ingress = [
+        r
+        for r in resources
+        if r["kind"] == "NetworkPolicy" and "Ingress" in r["spec"]["policyTypes"]
+    ]
+    selects = [
+        p
+        for p in ingress
+        if p["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()
+    ]
+    assert any(p["spec"]["podSelector"] == {} for p in selects)  # denied by default
+    assert any(p["spec"].get("ingress") for p in selects)  # but its HTTP port is open
+
+
+def test_smtp_credentials_are_optional_secrets() -> None:
+    notification = next(
+        r
+        for r in cluster_resources()
+        if r["kind"] == "Deployment" and r["metadata"]["name"] == "notification"
+    )
+    env = {e["name"]: e for e in notification["spec"]["template"]["spec"]["containers"][0]["env"]}
+    for name in ("NOTIFICATION_SMTP_USERNAME", "NOTIFICATION_SMTP_PASSWORD"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["optional"] is True

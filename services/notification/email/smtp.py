@@ -5,6 +5,7 @@ timeout, or rejected (a permanent 5xx: dead)."""
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import socket
 import time
 from email.message import EmailMessage
@@ -60,10 +61,12 @@ class Mailer:
 
     async def _send(self, message: EmailMessage, sender: str, recipient: str) -> None:
         s = self._s
+        utf8 = not (sender + recipient).isascii()
         await aiosmtplib.send(
-            message,
+            wire_bytes(message, utf8=utf8),
             sender=sender,
             recipients=[recipient],
+            mail_options=["SMTPUTF8"] if utf8 else [],
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_username,
@@ -75,6 +78,17 @@ class Mailer:
             timeout=s.smtp_timeout_seconds,
             local_hostname=self._helo,
         )
+
+
+def wire_bytes(message: EmailMessage, *, utf8: bool = False) -> bytes:
+    """The message as it goes out. Given an EmailMessage, aiosmtplib would flatten it
+    again with email.policy.SMTP, whose 78-character folding RFC 2047-encodes the
+    long, space-free List-Unsubscribe URL, so mail programs no longer find it. Here
+    the message's own policy (998-character lines) is kept; bodies are made 7-bit
+    (quoted-printable or base64) so that no relay needs 8BITMIME."""
+    base = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
+    policy = base.clone(max_line_length=message.policy.max_line_length, cte_type="7bit")
+    return message.as_bytes(policy=policy)
 
 
 def _answer(code: int, message: str, ms: int) -> Attempt:

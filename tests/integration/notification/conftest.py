@@ -496,6 +496,7 @@ class Mail:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    raw: bytes  # as it came over the wire (DATA), before any parsing
 
     @property
     def to(self) -> str:
@@ -522,7 +523,8 @@ class MailSink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        self.messages.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), message))
+        mail = Mail(envelope.mail_from, list(envelope.rcpt_tos), message, envelope.original_content)
+        self.messages.append(mail)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Mail]:

@@ -63,6 +63,9 @@ async def test_each_person_gets_one_schedule_with_a_calendar_in_the_event_zone(
         assert msg["X-Roadshow-Category"] == "transactional"
         assert msg["List-Unsubscribe"].startswith("<https://notify.roadshow.test/v1/email/")
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        # What mail programs read: the header as sent, one line, a plain <URL>.
+        (unsubscribe,) = wire_headers(mail.raw, "List-Unsubscribe")
+        assert unsubscribe == msg["List-Unsubscribe"] and "=?" not in unsubscribe
         assert mail.mail_from == "meetings@roadshow.test"
         text, page = text_of(msg), html_of(msg)
         assert f"Dear {w.name(party)}," in text and "Asia/Shanghai" in text
@@ -457,3 +460,11 @@ async def test_the_last_meeting_and_the_completion_racing_still_publish_once(
     assert len(await emails(env, kind="schedule")) == 4
     await deliver(env)
     assert len(smtp.sink.messages) == 4
+
+
+def wire_headers(raw: bytes, name: str) -> list[str]:
+    """The values of a header as they were sent, lines unfolded but nothing decoded."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    fields = head.replace("\r\n ", " ").replace("\r\n\t", " ").split("\r\n")
+    prefix = name.lower() + ":"
+    return [f[len(prefix) :].strip() for f in fields if f.lower().startswith(prefix)]

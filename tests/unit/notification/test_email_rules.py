@@ -3,8 +3,11 @@ codes, agenda digests, message composition, settings."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import uuid
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from services.notification.email.rules import (
     recipient_id,
     reminder_due,
 )
+from services.notification.email.smtp import wire_bytes
 from services.notification.email.tokens import sign, verify
 from services.notification.outbound import policy as domain
 from services.notification.settings import NotificationSettings
@@ -169,15 +173,21 @@ def test_email_settings() -> None:
             NotificationSettings(**{**on, **bad})
 
 
-def test_unsubscribe_header_stays_a_usable_url() -> None:
+def test_unsubscribe_header_stays_a_usable_url_in_the_bytes_sent() -> None:
     msg = build_message(
         _content(_line(0)),
-        Recipient(name="Avery", email="avery@example.test"),
+        Recipient(name="Zoë Müller", email="zoe@example.test"),
         IDENTITY,
         notification_id=uuid.uuid4(),
         unsubscribe_token="u1." + "a" * 40 + "." + "b" * 40,
         now=NOW,
     )
-    raw = msg.as_bytes().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode()
+    sent = wire_bytes(msg)
+    assert sent.isascii()  # 7-bit: no relay needs 8BITMIME
+    again = email.message_from_bytes(sent, policy=email.policy.default)
+    assert isinstance(again, EmailMessage)
+    body = again.get_body(("plain",))
+    assert body is not None and "Dear Zoë Müller," in body.get_content()
+    raw = sent.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode()
     (line,) = [h for h in raw.split("\n") if h.startswith("List-Unsubscribe:")]
     assert line.startswith("List-Unsubscribe: <http") and line.endswith(">")  # not RFC 2047-encoded
