@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Literal
 
 import numpy as np
 
+from services.matching.scheduling.solver import exact, resources
 from services.matching.scheduling.solver.board import Board, finish
 from services.matching.scheduling.solver.instance import (
     BoolArray,
@@ -162,6 +164,13 @@ def _by_side(inst: Instance, usable: BoolArray) -> tuple[list[IntArray], list[In
     return out[0], out[1]
 
 
+Method = Literal["auto", "exact", "heuristic"]
+
+# The exact path's time limit: HiGHS proves the reference size's optimum in well
+# under a second; past this it returns the best schedule it has found.
+EXACT_SECONDS = 1.5
+
+
 def solve(
     inst: Instance,
     progress: Progress | None = None,
@@ -169,15 +178,67 @@ def solve(
     *,
     must: BoolArray | None = None,
     fixed: tuple[IntArray, IntArray, IntArray] | None = None,
+    method: Method = "auto",
 ) -> Schedule:
-    """A schedule close to the optimum, with an upper bound on the optimum.
-    `improve_seconds` caps the final local search (it usually ends sooner).
+    """The optimal schedule where the exact MILP is cheap (`exact.fits`, the
+    reference size), else one close to the optimum; with an upper bound.
+    `improve_seconds` caps the heuristic's final local search (it usually ends sooner).
 
     `must` marks must-meet pairs: they carry MUST_MEET_BONUS inside the solver
     and are placed first, so all that fit are scheduled. `fixed` (pairs, slots,
     tables) is the previous schedule: those meetings are put back where they
-    were and never moved (minimum change); the solver works around them."""
+    were and never moved (minimum change) by the heuristic, and earn KEEP_BONUS
+    where they were in the MILP (a must-meet outweighs them); the solver works
+    around them. Venues, travel and interpreters are the MILP's rules, and the
+    heuristic's last pass (`resources.conform`)."""
     report = progress or (lambda _: None)
+    if method == "exact" or (method == "auto" and exact.fits(inst)):
+        try:
+            return _solve_exact(inst, report, must, fixed)
+        except RuntimeError:
+            if method == "exact":
+                raise  # HiGHS found nothing in time: the heuristic will
+    return _solve_heuristic(inst, report, improve_seconds, must, fixed)
+
+
+def _solve_exact(
+    inst: Instance,
+    report: Progress,
+    must: BoolArray | None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None,
+) -> Schedule:
+    report(0.05)
+    priority = np.zeros(inst.n_pairs, dtype=bool) if must is None else np.asarray(must, dtype=bool)
+    prefer = (
+        {int(k): (int(t), int(table)) for k, t, table in zip(*fixed, strict=True)}
+        if fixed is not None
+        else None
+    )
+    bonus = MUST_MEET_BONUS * priority if priority.any() else None
+    schedule, bound, proven = exact.solve_exact(inst, bonus, EXACT_SECONDS, prefer)
+    if bonus is not None or prefer:
+        # The MILP's bound is on the boosted objective; report one on the real one.
+        common = inst.common_slots()
+        bound = select_pairs(inst, common.any(axis=1) & (inst.pair_score > 0), common)[1]
+    schedule.bound = bound
+    kept = 0
+    if prefer:
+        kept = sum(
+            prefer.get(int(k)) == (int(t), int(table))
+            for k, t, table in zip(schedule.pair, schedule.slot, schedule.table, strict=True)
+        )
+    schedule.stats = {"exact": 1.0, "proven": float(proven), "pinned": float(kept)}
+    report(1.0)
+    return schedule
+
+
+def _solve_heuristic(
+    inst: Instance,
+    report: Progress,
+    improve_seconds: float,
+    must: BoolArray | None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None,
+) -> Schedule:
     report(0.05)
     priority = np.zeros(inst.n_pairs, dtype=bool) if must is None else np.asarray(must, dtype=bool)
     original = inst
@@ -204,7 +265,10 @@ def solve(
         "improving_moves": float(improved),
         "pinned": float(len(kept)),
     }
-    return finish(board, real_bound, stats, kept)
+    schedule = finish(board, real_bound, stats, kept)
+    if original.has_resources():
+        schedule = resources.conform(original, schedule, usable, kept)
+    return schedule
 
 
 def _place_selected(
