@@ -116,32 +116,32 @@ def test_exact_and_heuristic_keep_every_rule(inst: s.Instance) -> None:
     assert exact.bound is not None and s.objective(inst, exact) <= exact.bound + 1e-6
 
 
-def test_travel_moves_a_second_venue_meeting_away() -> None:
-    """One enterprise, two participants, two venues of one table each, slots back
-    to back and 30 minutes between the venues: its two meetings cannot be in
-    adjacent slots at different venues."""
+def test_travel_moves_a_visitors_second_meeting_away() -> None:
+    """Two presidents at two venues (each keeps hers all day), a participant
+    meeting both, slots back to back and 30 minutes between the venues: the
+    second meeting is not in the slot right after the first."""
     inst = s.Instance(
-        n_enterprises=1,
-        n_participants=2,
+        n_enterprises=2,
+        n_participants=1,
         n_slots=3,
         tables=2,
-        pair_enterprise=np.array([0, 0]),
-        pair_participant=np.array([0, 1]),
+        pair_enterprise=np.array([0, 1]),
+        pair_participant=np.array([0, 0]),
         pair_score=np.array([0.9, 0.8]),
-        enterprise_cap=np.array([3]),
-        participant_cap=np.array([1, 1]),
-        enterprise_available=np.ones((1, 3), dtype=bool),
-        # participant 0 only at venue 0's hour, 1 only in the next slot
-        participant_available=np.array([[True, False, False], [False, True, True]]),
+        enterprise_cap=np.array([3, 3]),
+        participant_cap=np.array([3]),
+        enterprise_available=np.array([[True, False, False], [True, True, True]]),
+        participant_available=np.ones((1, 3), dtype=bool),
         venue_tables=np.array([1, 1]),
-        venue_open=np.array([[True, False, False], [False, True, True]]),
         slot_start=np.array([0, 30, 60]),
         slot_end=np.array([30, 60, 90]),
         travel_minutes=np.array([[0, 30], [30, 0]]),
+        enterprise_venue=np.array([[0], [1]]),
     )
     schedule = s.solve(inst)
     assert s.violations(inst, schedule) == []
     assert sorted(schedule.slot.tolist()) == [0, 2]  # slot 1 at the other venue is too soon
+    assert inst.venue_of_table(schedule.table).tolist() == [0, 1]
 
 
 def test_a_meeting_without_a_capable_interpreter_is_not_scheduled() -> None:

@@ -1,6 +1,6 @@
-"""Yardsticks `solve` is measured by, for the tests and the bench only (the
-service never schedules with them): the organiser's round-robin spreadsheet and
-the exact time-indexed MILP (which the service also uses where it is cheap)."""
+"""Yardsticks `solve` is measured by, for the tests and the bench only: the
+organiser's round-robin spreadsheet, and the exact time-indexed MILP with a
+generous time limit (`solve` runs the same MILP, `exact.py`, where it is cheap)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import numpy as np
 from services.matching.scheduling.solver.board import Board, finish
 from services.matching.scheduling.solver.exact import solve_exact
 from services.matching.scheduling.solver.instance import Instance, Schedule
+from services.matching.scheduling.solver.resources import conform
 
 
 def round_robin(inst: Instance) -> Schedule:
     """The organiser's spreadsheet: slot by slot, enterprises take turns (the order
-    rotating every slot) and each picks its best partner still free then."""
+    rotating every slot) and each picks its best partner still free then; venues
+    and interpreters are then given greedily, meeting by meeting."""
     board = Board(inst)
     score = inst.pair_score
     by_enterprise: list[list[int]] = [[] for _ in range(inst.n_enterprises)]
@@ -36,7 +38,10 @@ def round_robin(inst: Instance) -> Schedule:
                 ):
                     board.add(k, t)
                     break
-    return finish(board, None, {})
+    schedule = finish(board, None, {})
+    if inst.has_resources():
+        return conform(inst, schedule, np.zeros(inst.n_pairs, dtype=bool), {})
+    return schedule
 
 
 def exact_schedule(inst: Instance, time_limit: float = 60.0) -> tuple[Schedule, float, bool]:

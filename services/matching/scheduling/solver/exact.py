@@ -57,13 +57,11 @@ def options(inst: Instance) -> Options:
     sides are free, at venues in use then, with a capable free interpreter if needed."""
     usable = inst.pair_score > 0
     common = inst.common_slots() & usable[:, None]
-    open_at = inst.open_at()
+    # A pair meets at its enterprise's venue of the day, when that venue is in use.
     pk, tk = np.nonzero(common)
-    vs = [np.flatnonzero(open_at[:, t]) for t in range(inst.n_slots)]
-    counts = np.array([vs[t].size for t in tk], dtype=np.int64)
-    pair = np.repeat(pk, counts)
-    slot = np.repeat(tk, counts)
-    venue = np.concatenate([vs[t] for t in tk]) if tk.size else np.zeros(0, dtype=np.int64)
+    venue = inst.homes()[inst.pair_enterprise[pk], inst.days()[tk]]
+    there = inst.open_at()[venue, tk]
+    pair, slot, venue = pk[there], tk[there], venue[there]
     interpreter = np.full(pair.size, -1, dtype=np.int64)
     needs = inst.needs_interpreter()[pair]
     if needs.any():
@@ -135,6 +133,28 @@ class _Rows:
         return a, np.concatenate(self.rhs) if self.rhs else np.zeros(0)
 
 
+def _matrix(inst: Instance, opts: Options, rows: _Rows) -> tuple[sp.csr_matrix, FloatArray, int]:
+    """The whole constraint matrix over x (options), z (enterprises' meetings up
+    to the fair target) and h (home venues), its right-hand side, and how many h."""
+    m, n_x = inst.n_enterprises, opts.size
+    e = inst.pair_enterprise[opts.pair]
+    a_x, ub = rows.matrix()
+    homes: tuple[sp.csr_matrix, sp.csr_matrix, FloatArray] | None = None
+    n_h = 0
+    fair_x = sp.csr_matrix((-np.ones(n_x), (e, np.arange(n_x))), shape=(m, n_x))
+    blocks = [
+        [a_x, sp.csr_matrix((a_x.shape[0], m + n_h))],
+        [fair_x, sp.identity(m, format="csr"), sp.csr_matrix((m, n_h))],
+    ]
+    rhs = [ub, np.zeros(m)]
+    if homes is not None:
+        a_hx, a_hh, h_rhs = homes
+        blocks.append([a_hx, sp.csr_matrix((a_hx.shape[0], m)), a_hh])
+        rhs.append(h_rhs)
+    a = sp.vstack([sp.hstack(b, format="csr") for b in blocks], format="csr")
+    return a, np.concatenate(rhs), n_h
+
+
 def _travel_rows(inst: Instance, opts: Options, rows: _Rows) -> None:
     """A person's meetings at (t, v) and (u, w) that leave less than the travel
     time between venues v and w exclude each other."""
@@ -143,17 +163,12 @@ def _travel_rows(inst: Instance, opts: Options, rows: _Rows) -> None:
         return
     s, v = inst.n_slots, inst.n_venues
     cell = opts.slot * v + opts.venue
-    base = inst.n_enterprises + inst.n_participants
+    # Enterprises keep one venue a day (`_home_rows`): only visitors travel.
+    base = inst.n_participants
     on = np.flatnonzero(opts.interpreter >= 0)
-    person = np.concatenate(
-        [
-            inst.pair_enterprise[opts.pair],
-            inst.n_enterprises + inst.pair_participant[opts.pair],
-            base + opts.interpreter[on],
-        ]
-    )
-    option = np.concatenate([np.arange(opts.size), np.arange(opts.size), on])
-    cells = np.concatenate([cell, cell, cell[on]])
+    person = np.concatenate([inst.pair_participant[opts.pair], base + opts.interpreter[on]])
+    option = np.concatenate([np.arange(opts.size), on])
+    cells = np.concatenate([cell, cell[on]])
     key = person * (s * v) + cells
     order = np.argsort(key, kind="stable")
     keys, starts = np.unique(key[order], return_index=True)
@@ -173,17 +188,42 @@ def _travel_rows(inst: Instance, opts: Options, rows: _Rows) -> None:
     rows.pairs_of_groups(members, couples)
 
 
+def assign(
+    inst: Instance,
+    schedule: Schedule,
+    bonus: FloatArray | None = None,
+    prefer: dict[int, tuple[int, int]] | None = None,
+    time_limit: float = 1.0,
+) -> Schedule:
+    """Venues and interpreters for a schedule whose slots are decided (the
+    heuristic's): the same MILP over those meetings in their slots only, so a
+    few hundred binaries. What cannot have a venue or an interpreter is left out."""
+    slot_of = np.full(inst.n_pairs, -1, dtype=np.int64)
+    slot_of[schedule.pair] = schedule.slot
+    opts = options(inst)
+    found, _, _ = solve_exact(
+        inst, bonus, time_limit, prefer, opts=_subset(opts, slot_of[opts.pair] == opts.slot)
+    )
+    return found
+
+
+def _subset(opts: Options, keep: BoolArray) -> Options:
+    return Options(opts.pair[keep], opts.slot[keep], opts.venue[keep], opts.interpreter[keep])
+
+
 def solve_exact(
     inst: Instance,
     bonus: FloatArray | None = None,
     time_limit: float = 60.0,
     prefer: dict[int, tuple[int, int]] | None = None,
+    opts: Options | None = None,
 ) -> tuple[Schedule, float, bool]:
     """The optimum of the MILP: (schedule, best bound, proven optimal). `bonus`
     adds to each pair's score inside the model (must-meets); `prefer` maps a
     pair to the (slot, table) it had, and that exact option earns KEEP_BONUS.
-    The bound is on the boosted objective when a bonus is given."""
-    opts = options(inst)
+    The bound is on the boosted objective when a bonus is given. `opts` limits
+    the options (all by default)."""
+    opts = options(inst) if opts is None else opts
     m = inst.n_enterprises
     target = inst.fair_targets()
     if opts.size == 0:
@@ -211,20 +251,15 @@ def solve_exact(
     if on.size:
         rows.group(opts.interpreter[on] * s + opts.slot[on], 1.0, cols=on)
     _travel_rows(inst, opts, rows)
-    a_x, ub = rows.matrix()
-    fair_x = sp.csr_matrix((-np.ones(opts.size), (e, np.arange(opts.size))), shape=(m, opts.size))
-    a = sp.vstack(
-        [
-            sp.hstack([a_x, sp.csr_matrix((a_x.shape[0], m))]),
-            sp.hstack([fair_x, sp.identity(m, format="csr")]),
-        ],
-        format="csr",
-    )
+    a, rhs, n_h = _matrix(inst, opts, rows)
+    n_x = opts.size
     res = milp(
-        -np.concatenate([value, np.full(m, inst.fairness_penalty)]),
-        constraints=LinearConstraint(a, -np.inf, np.concatenate([ub, np.zeros(m)])),
-        integrality=np.concatenate([np.ones(opts.size), np.zeros(m)]),
-        bounds=Bounds(np.zeros(opts.size + m), np.concatenate([np.ones(opts.size), target])),
+        -np.concatenate([value, np.full(m, inst.fairness_penalty), np.zeros(n_h)]),
+        constraints=LinearConstraint(a, -np.inf, rhs),
+        integrality=np.concatenate([np.ones(n_x), np.zeros(m), np.ones(n_h)]),
+        bounds=Bounds(
+            np.zeros(n_x + m + n_h), np.concatenate([np.ones(n_x), target, np.ones(n_h)])
+        ),
         options={"time_limit": time_limit, "disp": False},
     )
     if res.x is None:

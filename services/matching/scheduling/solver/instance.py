@@ -45,6 +45,10 @@ class Instance:
     slot_start: IntArray | None = None  # (slots,) minutes since any fixed origin
     slot_end: IntArray | None = None  # (slots,)
     travel_minutes: IntArray | None = None  # (V, V)
+    slot_day: IntArray | None = None  # (slots,) day number (0-based); None: one day
+    # Presidents host: each enterprise keeps one venue a day (visitors come to its
+    # table, so only participants and interpreters travel). (E, days); None: `homes()`.
+    enterprise_venue: IntArray | None = None
     # Interpreters (optional): a pair whose sides share no language needs one of
     # the interpreters able to serve it, free in its slot (one meeting at a time).
     pair_needs_interpreter: BoolArray | None = None  # (P,)
@@ -87,6 +91,18 @@ class Instance:
             raise InvalidInstance("venue_tables do not sum to tables")
         if self.venue_open is not None and self.venue_open.shape != (v, s):
             raise InvalidInstance("venue_open is not (venues, slots)")
+        if self.slot_day is not None and self.slot_day.shape != (s,):
+            raise InvalidInstance("slot_day is not (slots,)")
+        if self.enterprise_venue is not None and (
+            self.enterprise_venue.shape[0] != self.n_enterprises
+            or (self.enterprise_venue.size and self.enterprise_venue.max() >= v)
+        ):
+            raise InvalidInstance("enterprise_venue is not (enterprises, days) of venues")
+        self._check_travel()
+        self._check_interpreters()
+
+    def _check_travel(self) -> None:
+        s, v = self.n_slots, self.n_venues
         times = (self.slot_start, self.slot_end, self.travel_minutes)
         if any(t is not None for t in times):
             if self.slot_start is None or self.slot_end is None or self.travel_minutes is None:
@@ -95,6 +111,9 @@ class Instance:
                 raise InvalidInstance("slot_start or slot_end is not (slots,)")
             if self.travel_minutes.shape != (v, v):
                 raise InvalidInstance("travel_minutes is not (venues, venues)")
+
+    def _check_interpreters(self) -> None:
+        s = self.n_slots
         people = (self.pair_needs_interpreter, self.pair_interpreters, self.interpreter_available)
         if any(a is not None for a in people):
             if any(a is None for a in people):
@@ -142,6 +161,36 @@ class Instance:
         """(V,) the global number of each venue's first table."""
         tables = self.tables_at()
         return (np.cumsum(tables) - tables).astype(np.int64)
+
+    def homes(self) -> IntArray:
+        """(E, days): each enterprise's venue per day, as given, or spread over
+        the venues in use that day in proportion to their tables (enterprises
+        with the most pairs first, each to the venue with most tables per
+        enterprise left)."""
+        n_days = int(self.days().max()) + 1 if self.n_slots else 1
+        if self.enterprise_venue is not None:
+            return self.enterprise_venue.astype(np.int64).reshape(self.n_enterprises, n_days)
+        out = np.zeros((self.n_enterprises, n_days), dtype=np.int64)
+        if self.n_venues == 1:
+            return out
+        demand = np.bincount(self.pair_enterprise, minlength=self.n_enterprises)
+        order = np.argsort(-demand, kind="stable")
+        open_at, tables = self.open_at(), self.tables_at()
+        for d in range(n_days):
+            in_day = self.days() == d
+            capacity = (open_at[:, in_day].sum(axis=1) * tables).astype(np.float64)
+            hosted = np.zeros(self.n_venues)
+            for e in order:
+                v = int(np.argmax(np.where(capacity > 0, capacity / (hosted + 1), -1.0)))
+                out[e, d] = v
+                hosted[v] += 1
+        return out
+
+    def days(self) -> IntArray:
+        """(slots,) each slot's day number."""
+        if self.slot_day is None:
+            return np.zeros(self.n_slots, dtype=np.int64)
+        return self.slot_day.astype(np.int64)
 
     def needs_interpreter(self) -> BoolArray:
         if self.pair_needs_interpreter is None:
@@ -287,14 +336,14 @@ def _venue_violations(inst: Instance, schedule: Schedule) -> list[str]:
     venue = inst.venue_of_table(table)
     if not inst.open_at()[venue, slot].all():
         found.append("a meeting at a venue not in use then")
+    if (inst.homes()[inst.pair_enterprise[pair], inst.days()[slot]] != venue).any():
+        found.append("a meeting away from its enterprise's venue of the day")
     blocked = inst.travel_blocked()
     if blocked is not None:
-        people = [inst.pair_enterprise[pair], inst.n_enterprises + inst.pair_participant[pair]]
         on = who >= 0
-        base = inst.n_enterprises + inst.n_participants
-        person = np.concatenate([*people, base + who[on]])
-        t = np.concatenate([slot, slot, slot[on]])
-        v = np.concatenate([venue, venue, venue[on]])
+        person = np.concatenate([inst.pair_participant[pair], inst.n_participants + who[on]])
+        t = np.concatenate([slot, slot[on]])
+        v = np.concatenate([venue, venue[on]])
         for x in np.unique(person):
             mine = np.flatnonzero(person == x)
             tt, vv = t[mine], v[mine]

@@ -31,6 +31,8 @@ class Ledger:
         self.deg_p = np.zeros(inst.n_participants, dtype=np.int64)
         self.blocked = inst.travel_blocked()
         self.needs = inst.needs_interpreter()
+        self.homes = inst.homes()
+        self.day = inst.days()
         self.placed: dict[int, tuple[int, int, int]] = {}  # pair -> (slot, venue, interpreter)
 
     def _free(self, row: IntArray, t: int, v: int) -> bool:
@@ -42,30 +44,48 @@ class Ledger:
         busy = np.flatnonzero(row >= 0)
         return not self.blocked[t, v, busy, row[busy]].any()
 
-    def option(self, k: int, t: int, prefer: int = -1) -> tuple[int, int] | None:
-        """A (venue, interpreter) for pair k in slot t, or None. The venue the
-        enterprise is already at that day comes first (fewest moves)."""
+    def option(self, k: int, t: int) -> tuple[int, int] | None:
+        """A (venue, interpreter) for pair k in slot t, or None: the enterprise's
+        venue of the day, with the first able interpreter who can be there."""
+        inst = self.inst
+        v = int(self.homes[int(inst.pair_enterprise[k]), self.day[t]])
+        if not self.fits(k, t, v, -1, interpreter_aside=True):
+            return None
+        if not self.needs[k]:
+            return v, -1
+        assert inst.pair_interpreters is not None and inst.interpreter_available is not None
+        able = np.flatnonzero(inst.pair_interpreters[k] & inst.interpreter_available[:, t])
+        for i in able:
+            if self._free(self.at_i[i], t, v):
+                return v, int(i)
+        return None
+
+    def fits(self, k: int, t: int, v: int, i: int, *, interpreter_aside: bool = False) -> bool:
+        """Whether pair k can meet in slot t at venue v with interpreter i (-1:
+        none); `interpreter_aside` checks everything but the interpreter."""
         inst = self.inst
         e, p = int(inst.pair_enterprise[k]), int(inst.pair_participant[k])
-        if not (inst.enterprise_available[e, t] and inst.participant_available[p, t]):
-            return None
-        if self.deg_e[e] >= inst.enterprise_cap[e] or self.deg_p[p] >= inst.participant_cap[p]:
-            return None
-        venues = np.flatnonzero(self.open[:, t] & (self.load[:, t] < self.tables))
-        if prefer >= 0:
-            venues = np.concatenate([venues[venues == prefer], venues[venues != prefer]])
-        for venue in venues:
-            v = int(venue)
-            if not (self._free(self.at_e[e], t, v) and self._free(self.at_p[p], t, v)):
-                continue
-            if not self.needs[k]:
-                return v, -1
+        if not interpreter_aside and bool(self.needs[k]) != (i >= 0):
+            return False
+        if i >= 0:
             assert inst.pair_interpreters is not None and inst.interpreter_available is not None
-            able = np.flatnonzero(inst.pair_interpreters[k] & inst.interpreter_available[:, t])
-            for i in able:
-                if self._free(self.at_i[i], t, v):
-                    return v, int(i)
-        return None
+            if not (
+                inst.pair_interpreters[k, i]
+                and inst.interpreter_available[i, t]
+                and self._free(self.at_i[i], t, v)
+            ):
+                return False
+        return bool(
+            v == self.homes[e, self.day[t]]
+            and inst.enterprise_available[e, t]
+            and inst.participant_available[p, t]
+            and self.deg_e[e] < inst.enterprise_cap[e]
+            and self.deg_p[p] < inst.participant_cap[p]
+            and self.open[v, t]
+            and self.load[v, t] < self.tables[v]
+            and self.at_e[e, t] < 0
+            and self._free(self.at_p[p], t, v)
+        )
 
     def add(self, k: int, t: int, v: int, i: int) -> None:
         inst = self.inst
@@ -79,9 +99,9 @@ class Ledger:
         self.deg_p[p] += 1
         self.placed[k] = (t, v, i)
 
-    def try_place(self, k: int, slots: IntArray, prefer: int = -1) -> bool:
+    def try_place(self, k: int, slots: IntArray) -> bool:
         for t in slots:
-            found = self.option(k, int(t), prefer)
+            found = self.option(k, int(t))
             if found is not None:
                 self.add(k, int(t), *found)
                 return True
@@ -112,9 +132,13 @@ def conform(
             -float(inst.pair_score[schedule.pair[j]]),
         ),
     )
+    given = inst.venue_of_table(schedule.table)
     for j in order:
         k, t = int(schedule.pair[j]), int(schedule.slot[j])
-        if not ledger.try_place(k, np.array([t]), pinned_venue.get(k, -1)):
+        v, i = int(given[j]), int(schedule.interpreter[j])
+        if ledger.fits(k, t, v, i):
+            ledger.add(k, t, v, i)  # as given (by `exact.assign`, say), if it keeps the rules
+        elif not ledger.try_place(k, np.array([t])):
             ledger.try_place(k, np.flatnonzero(common[k]))
     target = inst.fair_targets()
     rest = np.flatnonzero(usable)

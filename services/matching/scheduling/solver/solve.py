@@ -49,6 +49,7 @@ from services.matching.scheduling.solver.instance import (
     IntArray,
     Progress,
     Schedule,
+    objective,
 )
 from services.matching.scheduling.solver.selection import select_pairs
 
@@ -167,8 +168,10 @@ def _by_side(inst: Instance, usable: BoolArray) -> tuple[list[IntArray], list[In
 Method = Literal["auto", "exact", "heuristic"]
 
 # The exact path's time limit: HiGHS proves the reference size's optimum in well
-# under a second; past this it returns the best schedule it has found.
+# under a second; past this it returns the best schedule it has found. Before
+# it, the heuristic's local search gets QUICK_SECONDS.
 EXACT_SECONDS = 1.5
+QUICK_SECONDS = 0.3
 
 
 def solve(
@@ -192,13 +195,45 @@ def solve(
     around them. Venues, travel and interpreters are the MILP's rules, and the
     heuristic's last pass (`resources.conform`)."""
     report = progress or (lambda _: None)
-    if method == "exact" or (method == "auto" and exact.fits(inst)):
-        try:
-            return _solve_exact(inst, report, must, fixed)
-        except RuntimeError:
-            if method == "exact":
-                raise  # HiGHS found nothing in time: the heuristic will
-    return _solve_heuristic(inst, report, improve_seconds, must, fixed)
+    if method == "exact":
+        return _solve_exact(inst, report, must, fixed)
+    if method == "heuristic":
+        return _solve_heuristic(inst, report, improve_seconds, must, fixed)
+    # The heuristic first: it often reaches its upper bound, which proves it
+    # optimal; where it does not and the MILP is cheap, the MILP decides.
+    quick = min(improve_seconds, QUICK_SECONDS) if exact.fits(inst) else improve_seconds
+    found = _solve_heuristic(inst, report, quick, must, fixed)
+    if found.stats["at_bound"] or not exact.fits(inst):
+        return found
+    try:
+        proven = _solve_exact(inst, report, must, fixed)
+    except RuntimeError:
+        return found  # HiGHS found nothing in time
+    if _value(inst, proven, must, fixed) + 1e-9 >= _value(inst, found, must, fixed):
+        return proven
+    return found
+
+
+def _value(
+    inst: Instance,
+    schedule: Schedule,
+    must: BoolArray | None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None,
+) -> float:
+    """The objective the exact path maximises: with the must-meet and keep bonuses."""
+    value = objective(inst, schedule)
+    if must is not None:
+        value += MUST_MEET_BONUS * float(np.asarray(must, dtype=bool)[schedule.pair].sum())
+    if fixed is not None:
+        was = {int(k): (int(t), int(b)) for k, t, b in zip(*fixed, strict=True)}
+        venue = inst.venue_of_table(schedule.table)
+        before = inst.venue_of_table(np.asarray(fixed[2], dtype=np.int64))
+        at = {int(k): int(v) for k, v in zip(fixed[0], before, strict=True)}
+        value += exact.KEEP_BONUS * sum(
+            was.get(int(k), (-1, -1))[0] == int(t) and at.get(int(k)) == int(v)
+            for k, t, v in zip(schedule.pair, schedule.slot, venue, strict=True)
+        )
+    return value
 
 
 def _solve_exact(
@@ -227,7 +262,12 @@ def _solve_exact(
             prefer.get(int(k)) == (int(t), int(table))
             for k, t, table in zip(schedule.pair, schedule.slot, schedule.table, strict=True)
         )
-    schedule.stats = {"exact": 1.0, "proven": float(proven), "pinned": float(kept)}
+    schedule.stats = {
+        "exact": 1.0,
+        "proven": float(proven),
+        "at_bound": 0.0,
+        "pinned": float(kept),
+    }
     report(1.0)
     return schedule
 
@@ -267,7 +307,15 @@ def _solve_heuristic(
     }
     schedule = finish(board, real_bound, stats, kept)
     if original.has_resources():
+        if exact.fits(original):
+            prefer = {int(k): (int(board.slot_of[k]), table) for k, table in kept.items()}
+            bonus = MUST_MEET_BONUS * priority if priority.any() else None
+            schedule = exact.assign(original, schedule, bonus, prefer)
+            schedule.bound, schedule.stats = real_bound, stats
         schedule = resources.conform(original, schedule, usable, kept)
+    # At the (boosted) bound nothing is better: the schedule is optimal.
+    reached = objective(original, schedule) + MUST_MEET_BONUS * float(priority[schedule.pair].sum())
+    schedule.stats["at_bound"] = float(reached >= bound - 1e-9 * max(abs(bound), 1.0))
     return schedule
 
 
