@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from services.matching.interest import model as interest
-from services.matching.scheduling.solver import BoolArray, FloatArray, Instance, IntArray
+from services.matching.scheduling.solver import (
+    BoolArray,
+    FloatArray,
+    Instance,
+    IntArray,
+    Schedule,
+)
 from shared.contracts.matching import MatchStatus
 
 
@@ -268,17 +274,6 @@ class SchedulingProblem:
     layout: Layout = field(default_factory=Layout)
     closed: BoolArray | None = None  # per slot: inside an agenda block
 
-    def venue_name(self, table: int, default: str) -> str:
-        """The venue of a (0-based, across venues) table; `default` with no venues."""
-        if not self.layout.venues:
-            return default
-        return self.layout.venues[int(self.instance.venue_of_table(np.array([table]))[0])].name
-
-    def table_at_venue(self, table: int) -> int:
-        """A table's number within its venue (0-based)."""
-        venue = self.instance.venue_of_table(np.array([table]))
-        return table - int(self.instance.first_table()[venue][0])
-
     def interpreter_languages(self, interpreter: int) -> list[str]:
         if interpreter < 0:
             return []
@@ -392,6 +387,9 @@ def _resources(
         "slot_start": np.array([int(a.timestamp()) // 60 for a, _ in slots], dtype=np.int64),
         "slot_end": np.array([int(b.timestamp()) // 60 for _, b in slots], dtype=np.int64),
         "travel_minutes": travel_matrix(layout.venues, layout.travel),
+        "slot_day": np.array([(d - days[0]).days for d in days], dtype=np.int64).reshape(
+            len(slots)
+        ),
     }
 
 
@@ -449,3 +447,24 @@ def _availability(
         if p.unavailable:
             out[i] = available_slots(slots, p.unavailable)
     return out
+
+
+def meeting_places(
+    problem: SchedulingProblem, schedule: Schedule, default_venue: str
+) -> list[tuple[uuid.UUID, str, int, list[str]]]:
+    """Per meeting of a schedule: its match, venue (`default_venue` without
+    venues), 1-based table at that venue, and its interpreter's languages."""
+    inst = problem.instance
+    venue = inst.venue_of_table(schedule.table)
+    first = inst.first_table()[venue]
+    return [
+        (
+            problem.match_ids[int(k)],
+            problem.layout.venues[int(v)].name if problem.layout.venues else default_venue,
+            int(table) - int(f) + 1,
+            problem.interpreter_languages(int(i)),
+        )
+        for k, v, table, f, i in zip(
+            schedule.pair, venue, schedule.table, first, schedule.interpreter, strict=True
+        )
+    ]
