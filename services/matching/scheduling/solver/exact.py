@@ -202,12 +202,13 @@ def assign(
     slot_of[schedule.pair] = schedule.slot
     opts = options(inst)
     found, _, _ = solve_exact(
-        inst, bonus, time_limit, prefer, opts=_subset(opts, slot_of[opts.pair] == opts.slot)
+        inst, bonus, time_limit, prefer, opts=subset(opts, slot_of[opts.pair] == opts.slot)
     )
     return found
 
 
-def _subset(opts: Options, keep: BoolArray) -> Options:
+def subset(opts: Options, keep: BoolArray) -> Options:
+    """The options where `keep` (per option) holds."""
     return Options(opts.pair[keep], opts.slot[keep], opts.venue[keep], opts.interpreter[keep])
 
 
