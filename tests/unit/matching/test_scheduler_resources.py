@@ -6,12 +6,16 @@ the optimum (the heuristic never beats it)."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.matching.scheduling import problem as sp
 from services.matching.scheduling import solver as s
 
 SETTINGS = settings(
@@ -163,3 +167,47 @@ def test_a_meeting_without_a_capable_interpreter_is_not_scheduled() -> None:
     )
     schedule = s.solve(inst)
     assert schedule.pair.tolist() == [1]
+
+
+AGENDA_GRID = sp.SlotGrid(
+    "Asia/Shanghai", date(2027, 5, 15), date(2027, 5, 16), time(9), time(12), 30, 3
+)
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.integers(0, 11), st.integers(1, 4)), min_size=1, max_size=3
+    ),
+    st.integers(0, 3),
+)
+def test_nothing_in_an_agenda_block(blocks: list[tuple[int, int, int]], seed: int) -> None:
+    """Blocks of any length at any quarter hour of either day: no meeting overlaps one."""
+    agenda = tuple(
+        sp.AgendaBlock(
+            "block",
+            datetime.combine(date(2027, 5, 15 + day), time(9), ZONE) + timedelta(minutes=15 * q),
+            datetime.combine(date(2027, 5, 15 + day), time(9), ZONE)
+            + timedelta(minutes=15 * (q + length)),
+        )
+        for day, q, length in blocks
+    )
+    rng = np.random.default_rng(seed)
+    es = [sp.Party(uuid.uuid4(), languages=frozenset({"en"})) for _ in range(3)]
+    ps = [sp.Party(uuid.uuid4(), languages=frozenset({"zh", "en"})) for _ in range(5)]
+    candidates = [
+        sp.Candidate(uuid.uuid4(), e.party_id, p.party_id, float(rng.uniform(0.5, 1)), "proposed")
+        for e in es
+        for p in ps
+    ]
+    rules = sp.Rules(threshold=0.4, fair_minimum=2, enterprise_cap=None)
+    problem = sp.scheduling_problem(
+        AGENDA_GRID, es, ps, candidates, rules, layout=sp.Layout(agenda=agenda)
+    )
+    schedule = s.solve(problem.instance)
+    assert s.violations(problem.instance, schedule) == []
+    assert schedule.size > 0
+    for t in schedule.slot:
+        start, end = problem.slots[int(t)]
+        assert not any(b.starts_at < end and start < b.ends_at for b in agenda)
