@@ -26,7 +26,7 @@ OLD_ROADSHOW = {
 
 def test_an_old_roadshow_event_reads_with_empty_layout() -> None:
     r = reg.Roadshow.model_validate(OLD_ROADSHOW)
-    assert r.venues == r.travel == r.agenda == r.interpreters == []
+    assert not (r.venues or r.travel or r.agenda or r.interpreters)
     assert layout_of(r.model_dump(mode="json")) == layout_of({})
     person = reg.Person.model_validate({"name": None, "email": None})
     assert person.languages == []
