@@ -19,8 +19,8 @@ lunch). The large size runs as planned and once more with scattered availability
 
 The target at the reference size is 100% of the exact optimum, each instance in
 under 2 s (`solve`: the heuristic first, which proves itself optimal when it
-reaches its LP bound; else the MILP on the promising pairs, then on all pairs,
-within `EXACT_SECONDS`); at the large size, 99.9% of the bound in under 10 s.
+reaches its LP bound; else the exact MILP with what is left of `EXACT_SECONDS`);
+at the large size, 99.9% of the bound in under 10 s.
 
 Objective = total score of the meetings - 10 x meetings missing below the fair
 minimum (where reachable), for every solver; "short" columns count those missing

@@ -168,12 +168,11 @@ def _by_side(inst: Instance, usable: BoolArray) -> tuple[list[IntArray], list[In
 Method = Literal["auto", "exact", "heuristic"]
 
 # The reference size's budget (issue 12: under 2 s): the heuristic's local search
-# gets QUICK_SECONDS, the MILP over the promising pairs RESTRICTED_SECONDS, the
-# full MILP what is left of EXACT_SECONDS; HiGHS returns the best schedule it has
-# found when its time is up.
-EXACT_SECONDS = 1.8
+# gets QUICK_SECONDS (and, with venues or interpreters, their assignment
+# ASSIGN_SECONDS), the MILP what is left of EXACT_SECONDS; HiGHS returns the best
+# schedule it has found when its time is up.
+EXACT_SECONDS = 1.6
 QUICK_SECONDS = 0.2
-RESTRICTED_SECONDS = 0.3
 ASSIGN_SECONDS = 0.3
 
 
@@ -209,45 +208,30 @@ def solve(
     found = _solve_heuristic(inst, report, quick, must, fixed)
     if found.stats["at_bound"] or not exact.fits(inst):
         return found
-    # Then the MILP over the promising pairs only (small, fast), then over all
-    # of them with the time left; the best schedule wins.
-    bound = found.stats["search_bound"]
-    best = found
-    for pairs, seconds in (
-        (_promising(inst, found, must), RESTRICTED_SECONDS),
-        (None, EXACT_SECONDS),
-    ):
-        if _value(inst, best, must, fixed) >= bound - 1e-9 * max(abs(bound), 1.0):
-            break
-        left = EXACT_SECONDS - (time.monotonic() - started)
-        if left < 0.1:
-            break
-        try:
-            tried = _solve_exact(inst, report, must, fixed, pairs=pairs, seconds=min(seconds, left))
-        except RuntimeError:
-            continue  # HiGHS found nothing in time
-        if _value(inst, tried, must, fixed) > _value(inst, best, must, fixed) + 1e-9:
-            best = tried
-    if best is not found:
-        best.bound = found.bound
-    return best
+    return _then_exact(
+        inst, report, found, must, fixed, EXACT_SECONDS - (time.monotonic() - started)
+    )
 
 
-def _promising(inst: Instance, found: Schedule, must: BoolArray | None) -> BoolArray:
-    """The pairs a good schedule is likely made of: the heuristic's meetings, the
-    slot-free optimum's pairs, and each enterprise's three best pairs besides."""
-    priority = np.zeros(inst.n_pairs, dtype=bool) if must is None else np.asarray(must, dtype=bool)
-    boosted = dataclasses.replace(inst, pair_score=inst.pair_score + MUST_MEET_BONUS * priority)
-    common = inst.common_slots()
-    usable = common.any(axis=1) & (inst.pair_score > 0)
-    chosen, _ = select_pairs(boosted, usable, common)
-    out = chosen | priority
-    out[found.pair] = True
-    by_e, _ = _by_side(inst, usable & ~out)
-    for pairs in by_e:
-        out[pairs[:3]] = True
-    result: BoolArray = out & usable
-    return result
+def _then_exact(
+    inst: Instance,
+    report: Progress,
+    found: Schedule,
+    must: BoolArray | None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None,
+    left: float,
+) -> Schedule:
+    """The MILP with the time left, if it beats the heuristic's schedule `found`."""
+    if left < 0.1:
+        return found
+    try:
+        tried = _solve_exact(inst, report, must, fixed, seconds=left)
+    except RuntimeError:
+        return found  # HiGHS found nothing in time
+    if _value(inst, tried, must, fixed) > _value(inst, found, must, fixed) + 1e-9:
+        tried.bound = found.bound
+        return tried
+    return found
 
 
 def _value(
@@ -278,7 +262,6 @@ def _solve_exact(
     must: BoolArray | None,
     fixed: tuple[IntArray, IntArray, IntArray] | None,
     *,
-    pairs: BoolArray | None = None,
     seconds: float = EXACT_SECONDS,
 ) -> Schedule:
     report(0.05)
@@ -289,12 +272,7 @@ def _solve_exact(
         else None
     )
     bonus = MUST_MEET_BONUS * priority if priority.any() else None
-    opts = None
-    if pairs is not None:
-        opts = exact.options(inst)
-        opts = exact.subset(opts, pairs[opts.pair])
-    schedule, bound, proven = exact.solve_exact(inst, bonus, seconds, prefer, opts=opts)
-    proven = proven and pairs is None
+    schedule, bound, proven = exact.solve_exact(inst, bonus, seconds, prefer)
     if bonus is not None or prefer:
         # The MILP's bound is on the boosted objective; report one on the real one.
         common = inst.common_slots()
@@ -360,7 +338,6 @@ def _solve_heuristic(
     # At the (boosted) bound nothing is better: the schedule is optimal.
     reached = objective(original, schedule) + MUST_MEET_BONUS * float(priority[schedule.pair].sum())
     schedule.stats["at_bound"] = float(reached >= bound - 1e-9 * max(abs(bound), 1.0))
-    schedule.stats["search_bound"] = bound
     return schedule
 
 
