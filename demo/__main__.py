@@ -63,6 +63,7 @@ class Summary:
     banks: int = 0
     matches: int = 0
     meetings: int = 0
+    interpreted_meetings: int = 0  # meetings that needed (and have) an interpreter
     expected_notifications: int = 0
     delivered: int = 0
     verified: int = 0
@@ -80,6 +81,7 @@ class Summary:
             "banks": self.banks,
             "matches": self.matches,
             "meetings": self.meetings,
+            "meetings_with_interpreter": self.interpreted_meetings,
             "notifications_expected": self.expected_notifications,
             "notifications_delivered": self.delivered,
             "notifications_verified": self.verified,
@@ -283,6 +285,7 @@ class Demo:
         self.summary.participants = len(participants)
         self.summary.banks = len(banks)
         self.summary.meetings = len(live)
+        self.summary.interpreted_meetings = sum(bool(m["interpreter_languages"]) for m in live)
         self.summary.delivered = len(unique)
         self.summary.verified = sum(1 for r in self.receiver.received if r.verified)
         self.summary.duplicates_received = len(self.receiver.received) - len(unique)

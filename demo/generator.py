@@ -197,6 +197,7 @@ def generate(seed: int = 2019, enterprises: int = 16, participants: int = 64) ->
         "day_end": "17:00",
         "slot_minutes": 40,
         "tables": tables,
+        **reference_layout(tables),
     }
     members = [_enterprise(rng, i) for i in range(enterprises)]
     delegation = {
@@ -206,7 +207,55 @@ def generate(seed: int = 2019, enterprises: int = 16, participants: int = 64) ->
     }
     kinds = ["company"] * 4 + ["fund"] * 3 + ["bank"] * 2
     locals_ = [_participant(rng, i, kinds[i % len(kinds)]) for i in range(participants)]
+    _give_languages(random.Random(seed + 12), members, locals_)
     return RoadshowData(roadshow, delegation, locals_)
+
+
+# The reference event's two parks 45 minutes apart (Caohejing in Xuhui, Zhangjiang
+# in Pudong), a lunch block, and three English-Chinese interpreters (one of them
+# for the morning only). With venues, the road show's tables are theirs: two thirds
+# at Caohejing (16 of the reference event's 24).
+def reference_layout(tables: int) -> dict[str, Any]:
+    zhangjiang = tables // 3
+    venues = [
+        {"name": "Caohejing", "tables": tables - zhangjiang},
+        {"name": "Zhangjiang", "tables": zhangjiang},
+    ]
+    return {"venues": venues} | _REFERENCE_PROGRAMME
+
+
+_REFERENCE_PROGRAMME: dict[str, Any] = {
+    "travel": [{"between": ["Caohejing", "Zhangjiang"], "minutes": 45}],
+    "agenda": [
+        {
+            "title": "Lunch",
+            "starts_at": "2027-05-15T12:20:00+08:00",
+            "ends_at": "2027-05-15T13:00:00+08:00",
+        }
+    ],
+    "interpreters": [
+        {"languages": ["en", "zh"]},
+        {"languages": ["en", "zh"]},
+        {
+            "languages": ["en", "zh", "fr"],
+            "available": [
+                {"starts_at": "2027-05-15T09:00:00+08:00", "ends_at": "2027-05-15T12:20:00+08:00"}
+            ],
+        },
+    ],
+}
+
+
+def _give_languages(
+    rng: random.Random, members: list[dict[str, Any]], locals_: list[dict[str, Any]]
+) -> None:
+    """Presidents speak English (a third also Chinese); local contacts Chinese
+    (half also English): the pairs left without a common language need an
+    interpreter. A separate generator, so the rest of the data stays as it was."""
+    for m in members:
+        m["president"]["languages"] = ["en", "zh"] if rng.random() < 1 / 3 else ["en"]
+    for p in locals_:
+        p["contact"]["languages"] = ["zh", "en"] if rng.random() < 0.5 else ["zh"]
 
 
 SLOTS_PER_DAY = 12  # 09:00 to 17:00 in 40-minute slots

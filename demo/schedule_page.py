@@ -42,11 +42,18 @@ def render_schedule_html(
                 continue
             m = found
             pname, kind = participants.get(str(m["participant_id"]), ("?", "company"))
+            where = (
+                f"{m['venue']} table {m.get('venue_table') or m['table']}"
+                if m.get("venue")
+                else f"table {int(m['table'])}"
+            )
+            langs = m.get("interpreter_languages") or []
+            interpreter = f" · interpreter {'/'.join(langs)}" if langs else ""
             cells.append(
                 f"<td class=meeting style='background:{_KIND_COLOURS.get(kind, '#eee')}'"
                 f" data-participant='{e(str(m['participant_id']))}'>"
-                f"<b>{e(pname)}</b><br><span class=meta>{e(kind)} · table {int(m['table'])}"
-                f" · {float(m['score']):.2f}</span></td>"
+                f"<b>{e(pname)}</b><br><span class=meta>{e(kind)} · {e(where)}"
+                f" · {float(m['score']):.2f}{e(interpreter)}</span></td>"
             )
         count = len(grid.get(eid, {}))
         rows.append(

@@ -17,6 +17,15 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
 
+from services.registration.layout import (
+    AgendaBlockIn,
+    InterpreterIn,
+    Languages,
+    LayoutIn,
+    TravelIn,
+    VenueIn,
+    check_layout,
+)
 from shared.contracts import registration as c
 from shared.errors import Conflict, InvalidInput
 from shared.http.requests import Strict, unique
@@ -43,6 +52,9 @@ class PersonDetails(Strict):
     title: Annotated[str, Field(max_length=200)] | None = None
     email: EmailStr
     phone: Phone | None = None
+    languages: Languages = Field(default_factory=list)
+
+    _unique_languages = field_validator("languages")(unique)
 
 
 class ProjectDetails(Strict):
@@ -86,7 +98,9 @@ class DelegationChanges(Strict):
     origin_country: Country | None = None
 
 
-class NewRoadshow(Strict):
+class NewRoadshow(LayoutIn):
+    """A road show; with venues, `tables` is their tables' sum."""
+
     name: Name
     venue: Name
     timezone: Annotated[str, Field(max_length=64, description="IANA zone, e.g. Asia/Shanghai")]
@@ -124,6 +138,9 @@ class NewRoadshow(Strict):
             raise InvalidInput("a road show lasts at most 31 days", field="end_date")
         if self.day_end <= self.day_start:
             raise InvalidInput("must be after day_start", field="day_end")
+        check_layout(self, self.start_date, self.end_date)
+        if self.venues:
+            self.tables = sum(v.tables for v in self.venues)
         return self
 
 
@@ -137,6 +154,10 @@ class RoadshowChanges(Strict):
     day_end: time | None = None
     slot_minutes: Annotated[int, Field(ge=10, le=120)] | None = None
     tables: Annotated[int, Field(ge=1, le=2000)] | None = None
+    venues: Annotated[list[VenueIn], Field(max_length=20)] | None = None
+    travel: Annotated[list[TravelIn], Field(max_length=190)] | None = None
+    agenda: Annotated[list[AgendaBlockIn], Field(max_length=200)] | None = None
+    interpreters: Annotated[list[InterpreterIn], Field(max_length=200)] | None = None
 
 
 class NewParticipant(Strict):

@@ -22,7 +22,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.contracts.base import Contract
 from shared.envelope import Envelope
@@ -147,6 +147,12 @@ class Meeting(Contract):
     # Added, as on Match.
     enterprise_partner_id: uuid.UUID | None = None
     participant_partner_id: uuid.UUID | None = None
+    # Added (issue 12): the venue and the table's number there (0-based; `table`
+    # counts across venues), and the languages of the meeting's interpreter (not
+    # the person), if it has one.
+    venue: str | None = None
+    venue_table: int | None = None
+    interpreter_languages: list[str] = Field(default_factory=list)
 
 
 class ScheduleCompleted(Contract):
@@ -154,6 +160,10 @@ class ScheduleCompleted(Contract):
     roadshow_id: uuid.UUID
     meetings: int
     total_score: float
+    # Added (issue 12): meetings with an interpreter, and the matches that needed
+    # one and could not get one (so they are not in the schedule).
+    interpreted: int = 0
+    without_interpreter: list[uuid.UUID] = Field(default_factory=list)
 
 
 class InterestRecorded(Contract):

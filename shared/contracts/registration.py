@@ -7,11 +7,11 @@ Registered/updated events carry the aggregate's whole current state (with its
 from __future__ import annotations
 
 import uuid
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.contracts.base import Contract
 from shared.taxonomy import ParticipantKind, PartnershipType, Stage
@@ -54,6 +54,41 @@ class PartnerKeyRevoked(Contract):
     key_id: uuid.UUID
 
 
+class Venue(Contract):
+    name: str
+    tables: int
+    dates: list[date] = Field(
+        default_factory=list
+    )  # the days it is used; empty: every day of the road show
+
+
+class Travel(Contract):
+    """Minutes between two venues, either way."""
+
+    between: tuple[str, str]
+    minutes: int
+
+
+class AgendaBlock(Contract):
+    """A keynote, a lunch: no meetings then."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class Window(Contract):
+    starts_at: datetime
+    ends_at: datetime
+
+
+class Interpreter(Contract):
+    # Who they are is not the scheduler's business: languages and availability only.
+    interpreter_id: uuid.UUID
+    languages: list[str]  # ISO 639-1, lower case
+    available: list[Window] | None = None  # None: the whole road show
+
+
 class Roadshow(Contract):
     roadshow_id: uuid.UUID
     name: str
@@ -64,8 +99,13 @@ class Roadshow(Contract):
     day_start: time
     day_end: time
     slot_minutes: int
-    tables: int
+    tables: int  # with venues: their tables' sum
     version: int
+    # Added (issue 12): venues with the travel between them, the agenda, interpreters.
+    venues: list[Venue] = Field(default_factory=list)
+    travel: list[Travel] = Field(default_factory=list)
+    agenda: list[AgendaBlock] = Field(default_factory=list)
+    interpreters: list[Interpreter] = Field(default_factory=list)
 
 
 class Person(Contract):
@@ -75,6 +115,8 @@ class Person(Contract):
     title: str | None = None
     email: str | None
     phone: str | None = None
+    # Added (issue 12), in clear: the languages the person speaks (ISO 639-1).
+    languages: list[str] = Field(default_factory=list)
 
 
 class Project(Contract):

@@ -83,6 +83,10 @@ async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: 
                 "SELECT count(*) FROM meetings WHERE status = 'scheduled'"
             )
             assert summary.meetings > 0 and summary.banks > 0
+            assert summary.interpreted_meetings == await mat.fetchval(
+                "SELECT count(*) FROM meetings WHERE status = 'scheduled'"
+                " AND interpreter_languages <> '{}'"
+            )
 
             # The receiver answers before the worker records the outcome: wait for it.
             async def recorded() -> int:

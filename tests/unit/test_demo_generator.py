@@ -45,3 +45,17 @@ def test_the_event_grows_with_the_delegation() -> None:
         tables, days = event_size(enterprises, participants)
         assert 24 <= tables <= 2000 and 1 <= days <= 5
         assert tables >= min(enterprises, participants, 2000)
+
+
+def test_the_reference_road_show_has_two_parks_a_lunch_and_interpreters() -> None:
+    from services.matching.scheduling.problem import needs_interpreter
+
+    data = generate(seed=5)
+    roadshow = RoadshowIn.model_validate(data.roadshow)
+    assert [v.name for v in roadshow.venues] == ["Caohejing", "Zhangjiang"]
+    assert roadshow.tables == 24 and roadshow.travel[0].minutes == 45
+    assert [b.title for b in roadshow.agenda] == ["Lunch"] and len(roadshow.interpreters) == 3
+    presidents = [frozenset(e["president"]["languages"]) for e in data.delegation["enterprises"]]
+    contacts = [frozenset(p["contact"]["languages"]) for p in data.participants]
+    pairs = [needs_interpreter(a, b) for a in presidents for b in contacts]
+    assert 0 < sum(pairs) < len(pairs)  # some pairs need an interpreter, most do not

@@ -21,6 +21,9 @@ def schedule_csv(schedule: ScheduleOut) -> str:
             "starts_at",
             "ends_at",
             "table",
+            "venue",
+            "venue_table",
+            "interpreter_languages",
             "enterprise_id",
             "enterprise",
             "participant_id",
@@ -38,6 +41,9 @@ def schedule_csv(schedule: ScheduleOut) -> str:
                 m.starts_at.isoformat(),
                 m.ends_at.isoformat(),
                 m.table,
+                _cell(m.venue),
+                m.venue_table if m.venue_table is not None else m.table,
+                " ".join(m.interpreter_languages),
                 m.enterprise_id,
                 _cell(m.enterprise_name),
                 m.participant_id,
@@ -69,8 +75,14 @@ def schedule_ical(schedule: ScheduleOut, calendar_name: str) -> bytes:
             "summary",
             f"{m.enterprise_name or m.enterprise_id} - {m.participant_name or m.participant_id}",
         )
-        event.add("location", f"{schedule.venue}, table {m.table}")
-        event.add("description", f"1:1 meeting, match score {m.score:.2f}")
+        venue, table = m.venue or schedule.venue, m.venue_table or m.table
+        event.add("location", f"{venue}, table {table}")
+        interpreter = (
+            f"; interpreter ({'/'.join(m.interpreter_languages)})"
+            if m.interpreter_languages
+            else ""
+        )
+        event.add("description", f"1:1 meeting, match score {m.score:.2f}{interpreter}")
         cal.add_component(event)
     cal.add_missing_timezones()
     return bytes(cal.to_ical())

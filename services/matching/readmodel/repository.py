@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.matching.readmodel.model import PartyAccess, Roadshow, grid_of
+from services.matching.readmodel.model import (
+    LAYOUT_FIELDS,
+    PartyAccess,
+    Roadshow,
+    grid_of,
+    layout_of,
+)
 from services.matching.scheduling.problem import Party
 from services.matching.scoring.model import EnterpriseProfile, ParticipantProfile
 from shared.contracts import registration as reg
@@ -46,6 +52,7 @@ def _roadshow(row: asyncpg.Record) -> Roadshow:
         matching_mode=row["matching_mode"],
         interest_ttl_hours=row["interest_ttl_hours"],
         scheduling_closes_at=row["scheduling_closes_at"],
+        layout=layout_of(row["layout"]),
     )
 
 
@@ -62,13 +69,14 @@ async def upsert_roadshow(
 ) -> None:
     await conn.execute(
         """INSERT INTO roadshows (id, organiser_id, name, venue, timezone, start_date, end_date,
-                                  day_start, day_end, slot_minutes, tables, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                  day_start, day_end, slot_minutes, tables, version, layout)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, venue = EXCLUDED.venue,
                timezone = EXCLUDED.timezone, start_date = EXCLUDED.start_date,
                end_date = EXCLUDED.end_date, day_start = EXCLUDED.day_start,
                day_end = EXCLUDED.day_end, slot_minutes = EXCLUDED.slot_minutes,
-               tables = EXCLUDED.tables, version = EXCLUDED.version, updated_at = now()""",
+               tables = EXCLUDED.tables, version = EXCLUDED.version, layout = EXCLUDED.layout,
+               updated_at = now()""",
         r.roadshow_id,
         organiser_id,
         r.name,
@@ -81,6 +89,7 @@ async def upsert_roadshow(
         r.slot_minutes,
         r.tables,
         r.version,
+        r.model_dump(mode="json", include=set(LAYOUT_FIELDS)),
     )
 
 
@@ -108,14 +117,16 @@ async def upsert_enterprise(
     # The president is deliberately not stored: matching needs no one's name.
     await conn.execute(
         """INSERT INTO enterprises (id, roadshow_id, partner_id, name, sectors, stage,
-               funding_amount, funding_currency, partnership_types, summary, status, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               funding_amount, funding_currency, partnership_types, summary, status, version,
+               languages)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (id) DO UPDATE SET partner_id = coalesce(EXCLUDED.partner_id,
                enterprises.partner_id), name = EXCLUDED.name, sectors = EXCLUDED.sectors,
                stage = EXCLUDED.stage, funding_amount = EXCLUDED.funding_amount,
                funding_currency = EXCLUDED.funding_currency,
                partnership_types = EXCLUDED.partnership_types, summary = EXCLUDED.summary,
-               status = EXCLUDED.status, version = EXCLUDED.version, updated_at = now()""",
+               status = EXCLUDED.status, version = EXCLUDED.version,
+               languages = EXCLUDED.languages, updated_at = now()""",
         e.enterprise_id,
         e.roadshow_id,
         partner_id,
@@ -128,6 +139,7 @@ async def upsert_enterprise(
         e.project.summary,
         e.status,
         e.version,
+        list(e.president.languages),
     )
 
 
@@ -137,15 +149,16 @@ async def upsert_participant(
     # The contact person is deliberately not stored.
     await conn.execute(
         """INSERT INTO participants (id, roadshow_id, partner_id, kind, name, sectors, focus,
-               stages, ticket_min, ticket_max, currency, offers, max_meetings, status, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+               stages, ticket_min, ticket_max, currency, offers, max_meetings, status, version,
+               languages)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
            ON CONFLICT (id) DO UPDATE SET partner_id = coalesce(EXCLUDED.partner_id,
                participants.partner_id), kind = EXCLUDED.kind, name = EXCLUDED.name,
                sectors = EXCLUDED.sectors, focus = EXCLUDED.focus, stages = EXCLUDED.stages,
                ticket_min = EXCLUDED.ticket_min, ticket_max = EXCLUDED.ticket_max,
                currency = EXCLUDED.currency, offers = EXCLUDED.offers,
                max_meetings = EXCLUDED.max_meetings, status = EXCLUDED.status,
-               version = EXCLUDED.version, updated_at = now()""",
+               version = EXCLUDED.version, languages = EXCLUDED.languages, updated_at = now()""",
         p.participant_id,
         p.roadshow_id,
         partner_id,
@@ -161,6 +174,7 @@ async def upsert_participant(
         p.max_meetings,
         p.status,
         p.version,
+        list(p.contact.languages),
     )
 
 
@@ -315,6 +329,7 @@ async def schedulable_parties(
             party_id=row["id"],
             max_meetings=row["max_meetings"],
             unavailable=tuple((r.lower, r.upper) for r in row["unavailable"]),
+            languages=frozenset(row["languages"]),
         )
         for row in await _active(conn, side, roadshow_id, None)
     ]

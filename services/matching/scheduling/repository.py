@@ -83,6 +83,9 @@ def _meeting_view(row: asyncpg.Record) -> MeetingView:
         status=row["status"],
         enterprise_partner_id=row["enterprise_partner_id"],
         participant_partner_id=row["participant_partner_id"],
+        venue=row["venue_name"] or row["venue"],
+        venue_table=row["venue_table"] or row["table_no"],
+        interpreter_languages=row["interpreter_languages"],
     )
     return MeetingView(
         meeting,
@@ -202,6 +205,19 @@ async def insert_meetings(
             )
             for m in meetings
         ],
+    )
+
+
+async def place_meetings(
+    conn: asyncpg.Connection,
+    schedule_id: uuid.UUID,
+    places: Sequence[tuple[uuid.UUID, str, int, list[str]]],
+) -> None:
+    """Each meeting's venue, table there and interpreter's languages, by match."""
+    await conn.executemany(
+        """UPDATE meetings SET venue_name = $3, venue_table = $4, interpreter_languages = $5
+            WHERE schedule_id = $1 AND match_id = $2 AND status = 'scheduled'""",
+        [(schedule_id, *place) for place in places],
     )
 
 

@@ -22,11 +22,12 @@ from services.matching.scheduling.problem import (
     PreviousMeeting,
     Rules,
     SchedulingProblem,
+    meeting_places,
     scheduling_problem,
 )
 from services.matching.scheduling.solver import Schedule, objective
 from services.matching.settings import MatchingSettings
-from shared.contracts.matching import Meeting, Side
+from shared.contracts.matching import Meeting, ScheduleCompleted, Side
 from shared.errors import Conflict, NotFound
 from shared.logging import get_logger
 from shared.unit_of_work import UnitOfWork
@@ -185,6 +186,7 @@ class Scheduling:
                 PreviousMeeting(v.meeting.match_id, v.meeting.slot, v.meeting.table - 1)
                 for v in current
             ],
+            layout=roadshow.layout,
         )
         return LoadedProblem(problem, roadshow.version)
 
@@ -204,11 +206,12 @@ class Scheduling:
         roadshow = await readmodel.get_roadshow(conn, job.roadshow_id, for_update=True)
         assert roadshow is not None
         # A new name or venue leaves the solution valid; new slots or tables do not.
-        if roadshow.grid != problem.grid:
+        if roadshow.grid != problem.grid or roadshow.layout != problem.layout:
             await repo.fail_job(
                 conn,
                 job.id,
-                "the road show's slots or tables changed while scheduling; start a new job",
+                "the road show's slots, tables, venues, agenda or interpreters changed while"
+                " scheduling; start a new job",
             )
             return False
         alive = await repo.still_proposed(conn, [problem.match_ids[k] for k in schedule.pair])
@@ -216,8 +219,19 @@ class Scheduling:
         plan = plan_reschedule(problem, schedule, alive, [v.meeting for v in current])
         schedule_id = uuid.uuid4()
         await _store_plan(conn, job, loaded.roadshow_version, schedule_id, plan)
+        await repo.place_meetings(
+            conn, schedule_id, meeting_places(problem, schedule, roadshow.venue)
+        )
         stored = await repo.meetings_by_id(conn, plan.meeting_ids)
+        without = problem.without_interpreter([problem.match_ids[k] for k in plan.schedule.pair])
         for type_, key, data in reschedule_events(plan, schedule_id, job.roadshow_id, stored):
+            if isinstance(data, ScheduleCompleted):
+                data = data.model_copy(
+                    update={
+                        "interpreted": sum(bool(m.interpreter_languages) for m in stored.values()),
+                        "without_interpreter": without,
+                    }
+                )
             uow.emit(type_, key, data)
         log.info(
             "matching.schedule_saved",

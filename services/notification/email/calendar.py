@@ -89,11 +89,13 @@ def _event(
     event.add("dtstart", meeting.starts_at.astimezone(zone))
     event.add("dtend", meeting.ends_at.astimezone(zone))
     event.add("summary", f"Meeting with {meeting.counterpart}")
-    event.add("location", f"{content.venue}, table {meeting.table}")
+    place = meeting.place() if meeting.venue else f"{content.venue}, {meeting.place()}"
+    event.add("location", place)
+    interpreter = f", with an {meeting.interpreter()}" if meeting.interpreter() else ""
     event.add(
         "description",
         f"{content.roadshow_name}: {content.organisation} meets {meeting.counterpart} "
-        f"at table {meeting.table}.",
+        f"at {place}{interpreter}.",
     )
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     event.add("transp", "OPAQUE")

@@ -139,11 +139,11 @@ def _intro(content: Content, zone: ZoneInfo) -> list[str]:
             return [
                 f"Your meeting with {m.counterpart} at {content.roadshow_name} has moved.",
                 f"It was: {was}.",
-                f"It is now: {_when(m, zone)}, table {m.table}.",
+                f"It is now: {_when(m, zone)}, {m.place()}.",
             ]
         return [
             f"Your meeting with {m.counterpart} at {content.roadshow_name} "
-            f"({_when(m, zone)}, table {m.table}) is cancelled.",
+            f"({_when(m, zone)}, {m.place()}) is cancelled.",
         ]
     if content.kind == "reminder":
         return [f"A reminder of your meetings at {content.roadshow_name}, {content.venue}."]
@@ -167,7 +167,7 @@ def text_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: s
     for m in agenda:
         lines.append(
             f"  {_day(m.starts_at, zone)}  {_hm(m.starts_at, zone)}-{_hm(m.ends_at, zone)}"
-            f"  table {m.table}  {m.counterpart}"
+            f"  {m.place()}  {m.counterpart}" + (f"  {m.interpreter()}" if m.interpreter() else "")
         )
     lines += [
         "",
@@ -185,7 +185,7 @@ def html_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: s
     rows = "".join(
         f"<tr><td>{e(_day(m.starts_at, zone))}</td>"
         f"<td>{e(_hm(m.starts_at, zone))}&ndash;{e(_hm(m.ends_at, zone))}</td>"
-        f"<td>table {m.table}</td><td>{e(m.counterpart)}</td></tr>"
+        f"<td>{e(m.place())}</td><td>{e(m.counterpart)}</td><td>{e(m.interpreter())}</td></tr>"
         for m in content.agenda
         if m.status == "scheduled"
     )
@@ -197,8 +197,8 @@ def html_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: s
         f"<p>All times are {e(_zone_label(zone, content))}.</p>"
         f"<h3>{e(_agenda_title(content))}</h3>"
         '<table cellpadding="4" style="border-collapse:collapse">'
-        "<tr><th>Day</th><th>Time</th><th>Table</th><th>With</th></tr>"
-        f"{rows or '<tr><td colspan=4>(none)</td></tr>'}</table>"
+        "<tr><th>Day</th><th>Time</th><th>Where</th><th>With</th><th></th></tr>"
+        f"{rows or '<tr><td colspan=5>(none)</td></tr>'}</table>"
         "<p>The attached calendar file updates your calendar.</p>"
         f'<p style="font-size:small;color:#666">You receive this because '
         f"{e(content.organisation)} takes part in {e(content.roadshow_name)}. "

@@ -86,6 +86,9 @@ class StoredMeeting:
     status: MeetingStatus
     sequence: int
     published: bool
+    venue: str | None = None
+    venue_table: int | None = None
+    interpreter_languages: tuple[str, ...] = ()
 
     def line(self, counterpart: str) -> MeetingLine:
         return MeetingLine(
@@ -97,6 +100,9 @@ class StoredMeeting:
             sequence=self.sequence,
             status=self.status,
             counterpart=counterpart,
+            venue=self.venue,
+            venue_table=self.venue_table,
+            interpreter_languages=list(self.interpreter_languages),
         )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.notification.outbound.policy import AttemptOutcome
 from shared.contracts.matching import MeetingStatus
@@ -60,6 +60,21 @@ class MeetingLine(_Frozen):
     sequence: int
     status: MeetingStatus
     counterpart: str  # the other side's organisation (never a person)
+    # Added (issue 12): the venue and the table there; the interpreter's languages.
+    venue: str | None = None
+    venue_table: int | None = None
+    interpreter_languages: list[str] = Field(default_factory=list)
+
+    def place(self) -> str:
+        """Where, as a person reads it: "Zhangjiang, table 2", or "table 2"."""
+        table = f"table {self.venue_table or self.table}"
+        return f"{self.venue}, {table}" if self.venue else table
+
+    def interpreter(self) -> str:
+        """ "interpreter (en/zh)", or nothing: the languages, never the person."""
+        if not self.interpreter_languages:
+            return ""
+        return f"interpreter ({'/'.join(self.interpreter_languages)})"
 
 
 class Previous(_Frozen):

@@ -21,6 +21,7 @@ def participant_of(row: asyncpg.Record) -> c.Participant:
             title=row["contact_title"],
             email=row["contact_email"],
             phone=row["contact_phone"],
+            languages=row["contact_languages"],
         ),
         **{k: row[k] for k in c.Participant.model_fields if k not in ("participant_id", "contact")},
     )
@@ -33,8 +34,9 @@ async def upsert_participant(
     row = await conn.fetchrow(
         """INSERT INTO participants (id, partner_id, roadshow_id, kind, name, sectors, focus,
                stages, ticket_min, ticket_max, currency, offers, max_meetings,
-               contact_name, contact_title, contact_email, contact_phone)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+               contact_name, contact_title, contact_email, contact_phone, contact_languages)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                   $18)
            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, sectors = EXCLUDED.sectors,
                focus = EXCLUDED.focus, stages = EXCLUDED.stages,
                ticket_min = EXCLUDED.ticket_min, ticket_max = EXCLUDED.ticket_max,
@@ -42,6 +44,7 @@ async def upsert_participant(
                max_meetings = EXCLUDED.max_meetings, contact_name = EXCLUDED.contact_name,
                contact_title = EXCLUDED.contact_title, contact_email = EXCLUDED.contact_email,
                contact_phone = EXCLUDED.contact_phone,
+               contact_languages = EXCLUDED.contact_languages,
                version = participants.version + 1, updated_at = now()
            RETURNING *""",
         participant_id,
@@ -61,6 +64,7 @@ async def upsert_participant(
         p["contact"].get("title"),
         p["contact"]["email"],
         p["contact"].get("phone"),
+        list(p["contact"].get("languages") or ()),
     )
     return participant_of(row)
 

@@ -33,8 +33,10 @@ async def insert_roadshow(
 ) -> c.Roadshow:
     row = await conn.fetchrow(
         """INSERT INTO roadshows (id, partner_id, name, venue, timezone, start_date, end_date,
-                                  day_start, day_end, slot_minutes, tables)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *""",
+                                  day_start, day_end, slot_minutes, tables,
+                                  venues, travel, agenda, interpreters)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+           RETURNING *""",
         roadshow_id,
         partner_id,
         fields["name"],
@@ -46,8 +48,17 @@ async def insert_roadshow(
         fields["day_end"],
         fields["slot_minutes"],
         fields["tables"],
+        *_layout_columns(fields),
     )
     return roadshow_of(row)
+
+
+def _layout_columns(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """venues, travel, agenda, interpreters as JSON (contract models from the use case)."""
+    return tuple(
+        [x.model_dump(mode="json") for x in fields[k]]
+        for k in ("venues", "travel", "agenda", "interpreters")
+    )
 
 
 async def get_roadshow(
@@ -70,6 +81,7 @@ async def update_roadshow(
     row = await conn.fetchrow(
         """UPDATE roadshows SET name = $2, venue = $3, timezone = $4, start_date = $5,
                   end_date = $6, day_start = $7, day_end = $8, slot_minutes = $9, tables = $10,
+                  venues = $11, travel = $12, agenda = $13, interpreters = $14,
                   version = version + 1, updated_at = now()
             WHERE id = $1 RETURNING *""",
         roadshow_id,
@@ -82,6 +94,7 @@ async def update_roadshow(
         fields["day_end"],
         fields["slot_minutes"],
         fields["tables"],
+        *_layout_columns(fields),
     )
     return roadshow_of(row)
 

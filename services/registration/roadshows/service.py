@@ -4,16 +4,25 @@ into one event); only the organising partner changes one."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from services.registration import model
+from services.registration.layout import LayoutIn, layout_fields
 from services.registration.roadshows import repository as repo
 from shared.contracts import registration as c
 from shared.errors import Forbidden, NotFound
 from shared.unit_of_work import UnitOfWork
 
 
+def _with_layout(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields with the layout as the event carries it (interpreters get ids)."""
+    layout = LayoutIn.model_validate({k: fields[k] for k in LayoutIn.model_fields})
+    return fields | layout_fields(layout)
+
+
 async def create_roadshow(uow: UnitOfWork, cmd: model.NewRoadshow) -> c.Roadshow:
-    roadshow = await repo.insert_roadshow(uow.conn, uuid.uuid4(), uow.partner_id, cmd.model_dump())
+    fields = _with_layout(cmd.model_dump())
+    roadshow = await repo.insert_roadshow(uow.conn, uuid.uuid4(), uow.partner_id, fields)
     uow.emit("roadshow.created", roadshow.roadshow_id, roadshow)
     return roadshow
 
@@ -35,7 +44,7 @@ async def update_roadshow(
         raise Forbidden("only the organising partner changes a road show", field="roadshow_id")
     if not model.has_changes(patch):
         return found.roadshow
-    fields = model.merge_patch(found.roadshow, patch, model.NewRoadshow)
+    fields = _with_layout(model.merge_patch(found.roadshow, patch, model.NewRoadshow))
     roadshow = await repo.update_roadshow(uow.conn, roadshow_id, fields)
     uow.emit("roadshow.updated", roadshow_id, roadshow)
     return roadshow

@@ -42,7 +42,13 @@ async def test_erasure_leaves_no_readable_copy(
     assert replay.status == 201
     replayed = await replay.json()
     assert replayed["participant_id"] == pid
-    assert replayed["contact"] == {"name": None, "title": None, "email": None, "phone": None}
+    assert replayed["contact"] == {
+        "name": None,
+        "title": None,
+        "email": None,
+        "phone": None,
+        "languages": [],
+    }
 
     conn = await asyncpg.connect(registration.dsn)
     try:

@@ -191,3 +191,32 @@ def test_unsubscribe_header_stays_a_usable_url_in_the_bytes_sent() -> None:
     raw = sent.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode()
     (line,) = [h for h in raw.split("\n") if h.startswith("List-Unsubscribe:")]
     assert line.startswith("List-Unsubscribe: <http") and line.endswith(">")  # not RFC 2047-encoded
+
+
+def test_emails_and_calendars_show_the_venue_and_the_interpreters_languages() -> None:
+    from zoneinfo import ZoneInfo
+
+    from services.notification.email.calendar import build_calendar
+    from services.notification.email.compose import html_body, text_body
+
+    there = _line(0).model_copy(
+        update={"venue": "Zhangjiang", "venue_table": 2, "interpreter_languages": ["en", "zh"]}
+    )
+    here = _line(60, counterpart="Minhang Fund")  # no venues: the road show's, its table
+    content = _content(there, here)
+    zone = ZoneInfo("Asia/Shanghai")
+    text = text_body(content, None, zone, "https://u")
+    assert "Zhangjiang, table 2  Pudong Bank  interpreter (en/zh)" in text
+    assert "table 3  Minhang Fund\n" in text
+    assert "<td>Zhangjiang, table 2</td>" in html_body(content, None, zone, "https://u")
+    ics = build_calendar(
+        content,
+        organizer="mailto:meetings@roadshow.test",
+        organizer_name="Roadshow",
+        attendee="mailto:p@example.com",
+        attendee_name=None,
+        now=NOW,
+    ).decode()
+    assert "LOCATION:Zhangjiang\\, table 2" in ics
+    assert "LOCATION:Caohejing High-Tech Park\\, table 3" in ics
+    assert "interpreter (en/zh)" in ics.replace("\r\n ", "")

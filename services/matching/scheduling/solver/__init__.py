@@ -15,9 +15,10 @@ from services.matching.scheduling.solver.instance import (
     violations,
 )
 from services.matching.scheduling.solver.selection import select_pairs
-from services.matching.scheduling.solver.solve import MUST_MEET_BONUS, solve
+from services.matching.scheduling.solver.solve import EXACT_SECONDS, MUST_MEET_BONUS, solve
 
 __all__ = [
+    "EXACT_SECONDS",
     "MUST_MEET_BONUS",
     "BoolArray",
     "FloatArray",

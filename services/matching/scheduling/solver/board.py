@@ -283,30 +283,46 @@ class Board:
         return kept
 
 
-def table_numbers(inst: Instance, pair: IntArray, slot: IntArray) -> IntArray:
-    """Table numbers: with no more enterprises than tables each enterprise keeps
-    one table all day (visitors rotate); otherwise tables are filled per slot."""
+def table_numbers(
+    inst: Instance,
+    pair: IntArray,
+    slot: IntArray,
+    venue: IntArray | None = None,
+    fixed: dict[int, int] | None = None,
+) -> IntArray:
+    """Table numbers (across venues) of meetings placed in slots and venues.
+    With no more enterprises than a venue's tables each enterprise keeps one
+    table there all day (visitors rotate); otherwise tables are filled per slot.
+    `fixed` meetings (pair -> table) keep their table; the others keep their
+    preferred one when it is free, else take the lowest free one of the venue."""
+    venue = np.zeros(pair.size, dtype=np.int64) if venue is None else venue
     e = inst.pair_enterprise[pair]
-    if inst.n_enterprises <= inst.tables:
-        return e.astype(np.int64)
-    table = np.zeros(pair.size, dtype=np.int64)
-    order = np.lexsort((e, slot))
-    s_sorted = slot[order]
-    starts = np.searchsorted(s_sorted, s_sorted, side="left")
-    table[order] = np.arange(pair.size) - starts
-    return table
+    tables, first = inst.tables_at(), inst.first_table()
+    own = inst.n_enterprises <= tables[venue]
+    table = np.where(own, first[venue] + e, 0).astype(np.int64)
+    order = np.lexsort((e, venue, slot))
+    cell = (slot * inst.n_venues + venue)[order]
+    starts = np.searchsorted(cell, cell, side="left")
+    sequential = np.zeros(pair.size, dtype=np.int64)
+    sequential[order] = np.arange(pair.size) - starts
+    table = np.where(own, table, first[venue] + sequential)
+    return _keep_tables(inst, pair, slot, venue, table, fixed or {})
 
 
 def _keep_tables(
-    inst: Instance, pair: IntArray, slot: IntArray, table: IntArray, fixed: dict[int, int]
+    inst: Instance,
+    pair: IntArray,
+    slot: IntArray,
+    venue: IntArray,
+    table: IntArray,
+    fixed: dict[int, int],
 ) -> IntArray:
-    """Tables with the pinned meetings at their previous table: the others keep
-    their preferred table when it is free, else take the lowest free one."""
     if not fixed:
         return table
+    tables, first = inst.tables_at(), inst.first_table()
     out = table.copy()
-    for t in np.unique(slot):
-        idx = np.flatnonzero(slot == t)
+    for t, v in {(int(a), int(b)) for a, b in zip(slot, venue, strict=True)}:
+        idx = np.flatnonzero((slot == t) & (venue == v))
         taken = {fixed[int(pair[i])] for i in idx if int(pair[i]) in fixed}
         for i in idx:
             k = int(pair[i])
@@ -315,7 +331,7 @@ def _keep_tables(
                 continue
             choice = int(table[i])
             if choice in taken:
-                choice = min(set(range(inst.tables)) - taken)
+                choice = min(set(range(first[v], first[v] + tables[v])) - taken)
             out[i] = choice
             taken.add(choice)
     return out
@@ -329,5 +345,5 @@ def finish(
 ) -> Schedule:
     pair = np.flatnonzero(board.slot_of >= 0).astype(np.int64)
     slot = board.slot_of[pair]
-    table = _keep_tables(board.inst, pair, slot, table_numbers(board.inst, pair, slot), fixed or {})
+    table = table_numbers(board.inst, pair, slot, None, fixed)
     return Schedule(pair, slot, table, bound=bound, stats=stats)

@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Literal
 
 import numpy as np
 
+from services.matching.scheduling.solver import exact, resources
 from services.matching.scheduling.solver.board import Board, finish
 from services.matching.scheduling.solver.instance import (
     BoolArray,
@@ -47,6 +49,7 @@ from services.matching.scheduling.solver.instance import (
     IntArray,
     Progress,
     Schedule,
+    objective,
 )
 from services.matching.scheduling.solver.selection import select_pairs
 
@@ -162,6 +165,17 @@ def _by_side(inst: Instance, usable: BoolArray) -> tuple[list[IntArray], list[In
     return out[0], out[1]
 
 
+Method = Literal["auto", "exact", "heuristic"]
+
+# The reference size's budget (issue 12: under 2 s): the heuristic's local search
+# gets QUICK_SECONDS (and, with venues or interpreters, their assignment
+# ASSIGN_SECONDS), the MILP what is left of EXACT_SECONDS; HiGHS returns the best
+# schedule it has found when its time is up.
+EXACT_SECONDS = 1.6
+QUICK_SECONDS = 0.2
+ASSIGN_SECONDS = 0.3
+
+
 def solve(
     inst: Instance,
     progress: Progress | None = None,
@@ -169,15 +183,124 @@ def solve(
     *,
     must: BoolArray | None = None,
     fixed: tuple[IntArray, IntArray, IntArray] | None = None,
+    method: Method = "auto",
 ) -> Schedule:
-    """A schedule close to the optimum, with an upper bound on the optimum.
-    `improve_seconds` caps the final local search (it usually ends sooner).
+    """The optimal schedule where the exact MILP is cheap (`exact.fits`, the
+    reference size), else one close to the optimum; with an upper bound.
+    `improve_seconds` caps the heuristic's final local search (it usually ends sooner).
 
     `must` marks must-meet pairs: they carry MUST_MEET_BONUS inside the solver
     and are placed first, so all that fit are scheduled. `fixed` (pairs, slots,
     tables) is the previous schedule: those meetings are put back where they
-    were and never moved (minimum change); the solver works around them."""
+    were and never moved (minimum change) by the heuristic, and earn KEEP_BONUS
+    where they were in the MILP (a must-meet outweighs them); the solver works
+    around them. Venues, travel and interpreters are the MILP's rules, and the
+    heuristic's last pass (`resources.conform`)."""
     report = progress or (lambda _: None)
+    if method == "exact":
+        return _solve_exact(inst, report, must, fixed)
+    if method == "heuristic":
+        return _solve_heuristic(inst, report, improve_seconds, must, fixed)
+    # The heuristic first: it often reaches its upper bound, which proves it
+    # optimal; where it does not and the MILP is cheap, the MILP decides.
+    started = time.monotonic()
+    quick = min(improve_seconds, QUICK_SECONDS) if exact.fits(inst) else improve_seconds
+    found = _solve_heuristic(inst, report, quick, must, fixed)
+    if found.stats["at_bound"] or not exact.fits(inst):
+        return found
+    return _then_exact(
+        inst, report, found, must, fixed, EXACT_SECONDS - (time.monotonic() - started)
+    )
+
+
+def _then_exact(
+    inst: Instance,
+    report: Progress,
+    found: Schedule,
+    must: BoolArray | None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None,
+    left: float,
+) -> Schedule:
+    """The MILP with the time left, if it beats the heuristic's schedule `found`."""
+    if left < 0.1:
+        return found
+    try:
+        tried = _solve_exact(inst, report, must, fixed, seconds=left)
+    except RuntimeError:
+        return found  # HiGHS found nothing in time
+    if _value(inst, tried, must, fixed) > _value(inst, found, must, fixed) + 1e-9:
+        tried.bound = found.bound
+        return tried
+    return found
+
+
+def _value(
+    inst: Instance,
+    schedule: Schedule,
+    must: BoolArray | None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None,
+) -> float:
+    """The objective the exact path maximises: with the must-meet and keep bonuses."""
+    value = objective(inst, schedule)
+    if must is not None:
+        value += MUST_MEET_BONUS * float(np.asarray(must, dtype=bool)[schedule.pair].sum())
+    if fixed is not None:
+        was = {int(k): (int(t), int(b)) for k, t, b in zip(*fixed, strict=True)}
+        venue = inst.venue_of_table(schedule.table)
+        before = inst.venue_of_table(np.asarray(fixed[2], dtype=np.int64))
+        at = {int(k): int(v) for k, v in zip(fixed[0], before, strict=True)}
+        value += exact.KEEP_BONUS * sum(
+            was.get(int(k), (-1, -1))[0] == int(t) and at.get(int(k)) == int(v)
+            for k, t, v in zip(schedule.pair, schedule.slot, venue, strict=True)
+        )
+    return value
+
+
+def _solve_exact(
+    inst: Instance,
+    report: Progress,
+    must: BoolArray | None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None,
+    *,
+    seconds: float = EXACT_SECONDS,
+) -> Schedule:
+    report(0.05)
+    priority = np.zeros(inst.n_pairs, dtype=bool) if must is None else np.asarray(must, dtype=bool)
+    prefer = (
+        {int(k): (int(t), int(table)) for k, t, table in zip(*fixed, strict=True)}
+        if fixed is not None
+        else None
+    )
+    bonus = MUST_MEET_BONUS * priority if priority.any() else None
+    schedule, bound, proven = exact.solve_exact(inst, bonus, seconds, prefer)
+    if bonus is not None or prefer:
+        # The MILP's bound is on the boosted objective; report one on the real one.
+        common = inst.common_slots()
+        bound = select_pairs(inst, common.any(axis=1) & (inst.pair_score > 0), common)[1]
+    schedule.bound = bound
+    kept = 0
+    if prefer:
+        kept = sum(
+            prefer.get(int(k)) == (int(t), int(table))
+            for k, t, table in zip(schedule.pair, schedule.slot, schedule.table, strict=True)
+        )
+    schedule.stats = {
+        "exact": 1.0,
+        "proven": float(proven),
+        "at_bound": 0.0,
+        "pinned": float(kept),
+    }
+    report(1.0)
+    return schedule
+
+
+def _solve_heuristic(
+    inst: Instance,
+    report: Progress,
+    improve_seconds: float,
+    must: BoolArray | None,
+    fixed: tuple[IntArray, IntArray, IntArray] | None,
+) -> Schedule:
     report(0.05)
     priority = np.zeros(inst.n_pairs, dtype=bool) if must is None else np.asarray(must, dtype=bool)
     original = inst
@@ -204,7 +327,18 @@ def solve(
         "improving_moves": float(improved),
         "pinned": float(len(kept)),
     }
-    return finish(board, real_bound, stats, kept)
+    schedule = finish(board, real_bound, stats, kept)
+    if original.has_resources():
+        if exact.fits(original):
+            prefer = {int(k): (int(board.slot_of[k]), table) for k, table in kept.items()}
+            bonus = MUST_MEET_BONUS * priority if priority.any() else None
+            schedule = exact.assign(original, schedule, bonus, prefer, ASSIGN_SECONDS)
+            schedule.bound, schedule.stats = real_bound, stats
+        schedule = resources.conform(original, schedule, usable, kept)
+    # At the (boosted) bound nothing is better: the schedule is optimal.
+    reached = objective(original, schedule) + MUST_MEET_BONUS * float(priority[schedule.pair].sum())
+    schedule.stats["at_bound"] = float(reached >= bound - 1e-9 * max(abs(bound), 1.0))
+    return schedule
 
 
 def _place_selected(
