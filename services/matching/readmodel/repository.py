@@ -108,14 +108,17 @@ async def upsert_enterprise(
     # The president is deliberately not stored: matching needs no one's name.
     await conn.execute(
         """INSERT INTO enterprises (id, roadshow_id, partner_id, name, sectors, stage,
-               funding_amount, funding_currency, partnership_types, summary, status, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               funding_amount, funding_currency, partnership_types, summary, status, version,
+               country, availability)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            ON CONFLICT (id) DO UPDATE SET partner_id = coalesce(EXCLUDED.partner_id,
                enterprises.partner_id), name = EXCLUDED.name, sectors = EXCLUDED.sectors,
                stage = EXCLUDED.stage, funding_amount = EXCLUDED.funding_amount,
                funding_currency = EXCLUDED.funding_currency,
                partnership_types = EXCLUDED.partnership_types, summary = EXCLUDED.summary,
-               status = EXCLUDED.status, version = EXCLUDED.version, updated_at = now()""",
+               status = EXCLUDED.status, version = EXCLUDED.version,
+               country = EXCLUDED.country, availability = EXCLUDED.availability,
+               updated_at = now()""",
         e.enterprise_id,
         e.roadshow_id,
         partner_id,
@@ -128,6 +131,8 @@ async def upsert_enterprise(
         e.project.summary,
         e.status,
         e.version,
+        e.country,
+        e.availability.model_dump(mode="json"),
     )
 
 
@@ -137,15 +142,19 @@ async def upsert_participant(
     # The contact person is deliberately not stored.
     await conn.execute(
         """INSERT INTO participants (id, roadshow_id, partner_id, kind, name, sectors, focus,
-               stages, ticket_min, ticket_max, currency, offers, max_meetings, status, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+               stages, ticket_min, ticket_max, currency, offers, max_meetings, status, version,
+               availability, countries, mandatory)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                   $18)
            ON CONFLICT (id) DO UPDATE SET partner_id = coalesce(EXCLUDED.partner_id,
                participants.partner_id), kind = EXCLUDED.kind, name = EXCLUDED.name,
                sectors = EXCLUDED.sectors, focus = EXCLUDED.focus, stages = EXCLUDED.stages,
                ticket_min = EXCLUDED.ticket_min, ticket_max = EXCLUDED.ticket_max,
                currency = EXCLUDED.currency, offers = EXCLUDED.offers,
                max_meetings = EXCLUDED.max_meetings, status = EXCLUDED.status,
-               version = EXCLUDED.version, updated_at = now()""",
+               version = EXCLUDED.version, availability = EXCLUDED.availability,
+               countries = EXCLUDED.countries, mandatory = EXCLUDED.mandatory,
+               updated_at = now()""",
         p.participant_id,
         p.roadshow_id,
         partner_id,
@@ -161,6 +170,9 @@ async def upsert_participant(
         p.max_meetings,
         p.status,
         p.version,
+        p.availability.model_dump(mode="json"),
+        list(p.countries),
+        list(p.mandatory),
     )
 
 
@@ -203,6 +215,7 @@ def _enterprise(row: asyncpg.Record) -> EnterpriseProfile:
         partnership_types=tuple(row["partnership_types"]),
         summary=row["summary"],
         partner_id=row["partner_id"],
+        country=row["country"],
     )
 
 
@@ -218,6 +231,8 @@ def _participant(row: asyncpg.Record) -> ParticipantProfile:
         offers=tuple(row["offers"]),
         focus=row["focus"],
         partner_id=row["partner_id"],
+        countries=tuple(row["countries"]),
+        mandatory=tuple(row["mandatory"]),
     )
 
 
@@ -332,3 +347,13 @@ async def party_access(
     if row is None:
         return None
     return PartyAccess(row["id"], row["roadshow_id"], row["partner_id"], row["organiser_id"])
+
+
+async def party_names(
+    conn: asyncpg.Connection, side: Side, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str | None]:
+    """Organisations' names (never a person's), by id."""
+    rows = await conn.fetch(
+        f"SELECT id, name FROM {_TABLE[side]} WHERE id = ANY($1::uuid[])", list(ids)
+    )
+    return {r["id"]: r["name"] for r in rows}

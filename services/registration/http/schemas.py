@@ -49,6 +49,10 @@ class ParticipantPatch(model.ParticipantChanges):
     pass
 
 
+class AvailabilityIn(model.AvailabilityIn):
+    pass
+
+
 class ErasureIn(Strict):
     email: EmailStr
 
