@@ -30,3 +30,12 @@ def test_generator_is_seeded_valid_and_sized() -> None:
     big = generate(seed=1, enterprises=300, participants=500)
     assert len(big.delegation["enterprises"]) == 300 and len(big.participants) == 500
     assert len({e["name"] for e in big.delegation["enterprises"]}) == 300
+
+
+def test_a_share_of_shanghai_participants_write_in_chinese() -> None:
+    data = generate(seed=2019)
+    chinese = [p for p in data.participants if any("\u4e00" <= ch <= "\u9fff" for ch in p["focus"])]
+    assert 0.2 * len(data.participants) <= len(chinese) <= 0.6 * len(data.participants)
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in p["name"]) for p in chinese)
+    # Chinese funds state their ticket range in CNY.
+    assert {p["currency"] for p in chinese if p["kind"] == "fund"} == {"CNY"}

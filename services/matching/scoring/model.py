@@ -9,7 +9,8 @@ A match score in [0, 1] is the weighted mean of named components, each in [0, 1]
                    converted into one currency by the dated rate table (rates.py)
   partnership_fit  partnership types sought against those the participant offers
   text_similarity  project summary against the participant's focus (hashed bag of
-                   words, cosine)
+                   words, cosine); Chinese is segmented (jieba) and mapped through
+                   a bilingual vocabulary per sector (vocabulary.py)
 
 A component that does not apply to a pair (a bank names no stages; a ticket range
 in a currency the rate table cannot convert) is left out of the mean rather than scored 0 or 0.5: it
@@ -45,6 +46,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from services.matching.interest.model import PairInterest
+from services.matching.scoring import segment
 from services.matching.scoring.rates import RATES, RateTable
 from shared.contracts.matching import Match, MatchComponent
 from shared.taxonomy import (
@@ -230,14 +232,36 @@ def _stem(word: str) -> str:
     return word
 
 
-def terms(text: str) -> list[str]:
-    """Content words of a text, lower-cased, plurals folded, abbreviations expanded."""
+def _english_terms(text: str) -> list[str]:
     out: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in _WORD.findall(text):
         if word in _EXPAND:
             out.extend(_EXPAND[word])
         elif word not in _STOP and not word.isdigit():
             out.append(_stem(word))
+    return out
+
+
+_PIECE = re.compile(r"[a-z0-9]+|" + segment.CJK.pattern)
+
+
+def terms(text: str) -> list[str]:
+    """Content words of a text, lower-cased, plurals folded, abbreviations expanded.
+    Chinese runs are segmented, and words of the bilingual vocabulary become
+    their English terms, so Chinese and English texts on one subject share terms."""
+    lowered = text.lower()
+    if not segment.has_chinese(lowered):
+        return _english_terms(lowered)
+    out: list[str] = []
+    for piece in _PIECE.findall(lowered):
+        if piece.isascii():
+            out.extend(_english_terms(piece))
+            continue
+        for word in segment.chinese_words(piece):
+            if word.isascii():
+                out.extend(_english_terms(word))
+            else:
+                out.append(word)
     return out
 
 
