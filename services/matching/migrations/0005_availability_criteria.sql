@@ -6,3 +6,5 @@ ALTER TABLE enterprises ADD COLUMN availability jsonb NOT NULL DEFAULT '{}';
 ALTER TABLE participants ADD COLUMN availability jsonb NOT NULL DEFAULT '{}';
 ALTER TABLE participants ADD COLUMN countries text[] NOT NULL DEFAULT '{}';
 ALTER TABLE participants ADD COLUMN mandatory text[] NOT NULL DEFAULT '{}';
+-- Availability changed while a scheduling job was running: reschedule after it.
+ALTER TABLE roadshows ADD COLUMN reschedule_requested boolean NOT NULL DEFAULT false;

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -92,14 +93,21 @@ async def set_current_schedule(
     )
 
 
-async def locked_party_version(
+@dataclass(frozen=True)
+class StoredParty:
+    version: int
+    availability: dict[str, Any]
+
+
+async def locked_party_state(
     conn: asyncpg.Connection, side: Side, party_id: uuid.UUID
-) -> int | None:
-    """The stored version of a party, its row locked; None when it was never seen."""
-    version: int | None = await conn.fetchval(
-        f"SELECT version FROM {_TABLE[side]} WHERE id = $1 FOR UPDATE", party_id
+) -> StoredParty | None:
+    """A party's stored version and availability, its row locked; None when it
+    was never seen."""
+    row = await conn.fetchrow(
+        f"SELECT version, availability FROM {_TABLE[side]} WHERE id = $1 FOR UPDATE", party_id
     )
-    return version
+    return None if row is None else StoredParty(row["version"], row["availability"])
 
 
 async def upsert_enterprise(
@@ -330,9 +338,38 @@ async def schedulable_parties(
             party_id=row["id"],
             max_meetings=row["max_meetings"],
             unavailable=tuple((r.lower, r.upper) for r in row["unavailable"]),
+            **_offered(row["availability"]),
         )
         for row in await _active(conn, side, roadshow_id, None)
     ]
+
+
+def _offered(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored availability (the contract's JSON) as the scheduler's Party fields."""
+    a = reg.Availability.model_validate(stored or {})
+    return {
+        "windows": tuple(
+            (w.start.replace(tzinfo=None), w.end.replace(tzinfo=None)) for w in a.windows
+        ),
+        "slot_ids": frozenset(a.slot_ids),
+    }
+
+
+async def request_reschedule(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> None:
+    """Note that availability changed while a scheduling job ran (it read the old)."""
+    await conn.execute(
+        "UPDATE roadshows SET reschedule_requested = true WHERE id = $1", roadshow_id
+    )
+
+
+async def take_reschedule_request(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> bool:
+    """Whether a reschedule was requested, clearing the request."""
+    requested: bool | None = await conn.fetchval(
+        """UPDATE roadshows SET reschedule_requested = false
+            WHERE id = $1 AND reschedule_requested RETURNING true""",
+        roadshow_id,
+    )
+    return bool(requested)
 
 
 async def party_access(

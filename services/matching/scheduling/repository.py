@@ -248,6 +248,11 @@ async def active_job(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> Job | 
     return _job(row) if row is not None else None
 
 
+async def job_of_schedule(conn: asyncpg.Connection, schedule_id: uuid.UUID) -> Job | None:
+    row = await conn.fetchrow("SELECT * FROM scheduling_jobs WHERE schedule_id = $1", schedule_id)
+    return _job(row) if row is not None else None
+
+
 async def insert_job(
     conn: asyncpg.Connection,
     *,
