@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.contracts.base import Contract
 from shared.taxonomy import ParticipantKind
@@ -85,6 +85,8 @@ class Meeting(Contract):
     # Added, as on Match.
     enterprise_partner_id: uuid.UUID | None = None
     participant_partner_id: uuid.UUID | None = None
+    # Added: the match's components with their reasons (why these two meet).
+    reasons: list[MatchComponent] = Field(default_factory=list)
 
 
 class ScheduleCompleted(Contract):

@@ -58,11 +58,13 @@ async def still_proposed(conn: asyncpg.Connection, match_ids: list[uuid.UUID]) -
 _MEETING_VIEW = """SELECT g.*, r.timezone, r.venue, e.name AS enterprise_name,
                           p.name AS participant_name, p.kind AS participant_kind,
                           e.partner_id AS enterprise_partner_id,
-                          p.partner_id AS participant_partner_id
+                          p.partner_id AS participant_partner_id,
+                          x.components AS match_components
                      FROM meetings g
                      JOIN roadshows r ON r.id = g.roadshow_id
                      JOIN enterprises e ON e.id = g.enterprise_id
-                     JOIN participants p ON p.id = g.participant_id"""
+                     JOIN participants p ON p.id = g.participant_id
+                     LEFT JOIN matches x ON x.match_id = g.match_id"""
 
 
 def _meeting_view(row: asyncpg.Record) -> MeetingView:
@@ -83,6 +85,7 @@ def _meeting_view(row: asyncpg.Record) -> MeetingView:
         status=row["status"],
         enterprise_partner_id=row["enterprise_partner_id"],
         participant_partner_id=row["participant_partner_id"],
+        reasons=row["match_components"] or [],
     )
     return MeetingView(
         meeting,

@@ -86,6 +86,7 @@ class StoredMeeting:
     status: MeetingStatus
     sequence: int
     published: bool
+    reasons: tuple[str, ...] | list[str] = ()  # why the two meet (rules.why of its match)
 
     def line(self, counterpart: str) -> MeetingLine:
         return MeetingLine(
@@ -97,6 +98,7 @@ class StoredMeeting:
             sequence=self.sequence,
             status=self.status,
             counterpart=counterpart,
+            reasons=list(self.reasons),
         )
 
 

@@ -124,16 +124,17 @@ async def set_opt_out(
 
 
 async def upsert_meeting(
-    conn: asyncpg.Connection, m: Meeting, *, status: str, sequence: int
+    conn: asyncpg.Connection, m: Meeting, *, status: str, sequence: int, reasons: list[str]
 ) -> None:
     await conn.execute(
         """INSERT INTO meetings (id, schedule_id, roadshow_id, enterprise_id, participant_id,
-                                 slot, table_no, starts_at, ends_at, status, sequence)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                 slot, table_no, starts_at, ends_at, status, sequence, reasons)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (id) DO UPDATE SET schedule_id = EXCLUDED.schedule_id,
                   slot = EXCLUDED.slot, table_no = EXCLUDED.table_no,
                   starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
-                  status = EXCLUDED.status, sequence = EXCLUDED.sequence""",
+                  status = EXCLUDED.status, sequence = EXCLUDED.sequence,
+                  reasons = EXCLUDED.reasons""",
         m.meeting_id,
         m.schedule_id,
         m.roadshow_id,
@@ -145,6 +146,7 @@ async def upsert_meeting(
         m.ends_at,
         status,
         sequence,
+        reasons,
     )
     await conn.execute(
         "INSERT INTO schedule_meetings (schedule_id, meeting_id) VALUES ($1, $2)"
@@ -155,7 +157,8 @@ async def upsert_meeting(
 
 
 _MEETING = """m.id, m.schedule_id, m.roadshow_id, m.enterprise_id, m.participant_id, m.slot,
-               m.table_no AS "table", m.starts_at, m.ends_at, m.status, m.sequence, m.published"""
+               m.table_no AS "table", m.starts_at, m.ends_at, m.status, m.sequence, m.published,
+               m.reasons"""
 
 
 async def get_meeting(conn: asyncpg.Connection, id_: uuid.UUID) -> StoredMeeting | None:

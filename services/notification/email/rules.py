@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from services.notification.outbound.policy import AttemptOutcome
-from shared.contracts.matching import MeetingStatus
+from shared.contracts.matching import MatchComponent, MeetingStatus
 from shared.contracts.registration import ErasedKind
 
 # Whose e-mail: the president of an enterprise, the contact of a participant
@@ -60,6 +60,19 @@ class MeetingLine(_Frozen):
     sequence: int
     status: MeetingStatus
     counterpart: str  # the other side's organisation (never a person)
+    reasons: list[str] = []  # why the two meet, strongest first
+
+
+# Reasons an e-mail gives per meeting: enough to say why, short enough to read.
+REASONS_PER_MEETING = 3
+
+
+def why(components: Iterable[MatchComponent]) -> list[str]:
+    """The reasons of a match's components that count most towards its score
+    (weight x score), strongest first; those adding nothing are left out."""
+    counted = [c for c in components if c.weight > 0 and c.score > 0]
+    counted.sort(key=lambda c: c.weight * c.score, reverse=True)
+    return [c.reason for c in counted[:REASONS_PER_MEETING]]
 
 
 class Previous(_Frozen):

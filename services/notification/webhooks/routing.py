@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args
 from services.notification.parties.model import KnownEnterprise, KnownParticipant, Party
 from shared.contracts.matching import (
     Match,
+    MatchComponent,
     MatchEventType,
     Meeting,
     MeetingEventType,
@@ -146,12 +147,16 @@ def _match(data: Match) -> dict[str, Any]:
             "status": data.status,
             "version": data.version,
             "score": data.score,
-            "reasons": [
-                {"name": c.name, "score": c.score, "weight": c.weight, "reason": c.reason}
-                for c in data.components
-            ],
+            "reasons": _reasons(data.components),
         }
     }
+
+
+def _reasons(components: Sequence[MatchComponent]) -> list[dict[str, Any]]:
+    return [
+        {"name": c.name, "score": c.score, "weight": c.weight, "reason": c.reason}
+        for c in components
+    ]
 
 
 def _meeting(data: Meeting) -> dict[str, Any]:
@@ -166,6 +171,7 @@ def _meeting(data: Meeting) -> dict[str, Any]:
         "slot": data.slot,
         "table": data.table,
         "score": data.score,
+        "reasons": _reasons(data.reasons),  # the match's: why the two meet
     }
     if isinstance(data, MeetingMoved):
         meeting["previous"] = {

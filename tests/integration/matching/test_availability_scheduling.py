@@ -74,6 +74,10 @@ async def test_the_schedule_honours_availability_and_a_change_reschedules(store:
             assert m["slot"] in (0, 1)
         if m["enterprise_id"] == firms[0].enterprise_id:
             assert m["slot"] in (2, 3, 4, 5)
+    # Every meeting event carries its match's reasons.
+    (event, *_) = await store.outbox("meeting.scheduled")
+    assert {c["name"] for c in event["data"]["reasons"]} >= {"sector_fit", "ticket_fit"}
+    assert all(c["reason"] for c in event["data"]["reasons"])
     moving = people[1].participant_id
     assert any(m["participant_id"] == moving and m["slot"] != 5 for m in before.values())
 

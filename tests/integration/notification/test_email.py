@@ -66,6 +66,10 @@ async def test_each_person_gets_one_schedule_with_a_calendar_in_the_event_zone(
         assert mail.mail_from == "meetings@roadshow.test"
         text, page = text_of(msg), html_of(msg)
         assert f"Dear {w.name(party)}," in text and "Asia/Shanghai" in text
+        # Why they meet: the match's reasons that count, strongest first.
+        assert "why: same sector: robotics; offers debt-financing\r\n" in text
+        assert "same sector: robotics<br>offers debt-financing" in page
+        assert "invests at seed" not in text
         cal = calendar_of(msg)
         assert str(cal["method"]) == "PUBLISH"
         events = cal.walk("VEVENT")
@@ -212,6 +216,8 @@ async def test_a_move_after_publication_sends_an_updated_request(
     (hook,) = receiver.requests  # banks hear of moves too
     body = json.loads(hook.body)
     assert body["type"] == "meeting.moved" and body["data"]["meeting"]["table"] == 9
+    reasons = body["data"]["meeting"]["reasons"]
+    assert reasons[0]["reason"] == "same sector: robotics" and len(reasons) == 3
     assert body["data"]["meeting"]["previous"]["table"] == 4
 
     await env.consume(event)  # the same event again
