@@ -43,7 +43,8 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 cod
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{7,20}$")]
 Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 Sectors = Annotated[list[Sector], Field(min_length=1, max_length=8)]
-Countries = Annotated[list[Country], Field(max_length=50)]
+# Matching holds at most this many per participant (MAX_COUNTRIES there).
+Countries = Annotated[list[Country], Field(max_length=20)]
 Criteria = Annotated[list[c.Criterion], Field(max_length=4)]
 
 

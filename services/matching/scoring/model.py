@@ -301,21 +301,23 @@ def _country_code(country: str | None) -> int:
     return (ord(code[0]) - 65) * 26 + (ord(code[1]) - 65)
 
 
-def _log_amounts(
-    amounts: Sequence[float], currencies: Sequence[str | None], rates: RateTable
-) -> tuple[FloatArray, BoolArray]:
-    """log2 of each amount in the rate table's base currency where it converts
-    (else of the amount as given), and which converted."""
-    known = np.array([rates.knows(c) for c in currencies], dtype=bool).reshape(len(amounts))
-    factor = np.array(
-        [
-            1.0 / rates.per_base[c.upper()] if c is not None and k else 1.0
-            for c, k in zip(currencies, known.tolist(), strict=True)
-        ],
-        dtype=np.float64,
-    ).reshape(len(amounts))
+def _to_base(currencies: Sequence[str | None], rates: RateTable) -> tuple[FloatArray, BoolArray]:
+    """Per amount, the factor that converts it into the rate table's base currency
+    (1 where the table does not know the currency), and whether it knows it."""
+    n = len(currencies)
+    per_base = rates.per_base
+    factor = np.ones(n, dtype=np.float64)
+    known = np.zeros(n, dtype=bool)
+    for i, c in enumerate(currencies):
+        rate = per_base.get(c.upper()) if c else None
+        if rate is not None:
+            factor[i], known[i] = 1.0 / rate, True
+    return factor, known
+
+
+def _log2(amounts: Sequence[float], factor: FloatArray) -> FloatArray:
     with np.errstate(divide="ignore"):
-        return np.log2(np.asarray(amounts, dtype=np.float64).reshape(len(amounts)) * factor), known
+        return np.log2(np.asarray(amounts, dtype=np.float64).reshape(len(amounts)) * factor)
 
 
 def _one_hot(lists: Sequence[Sequence[str]], index: dict[str, int]) -> FloatArray:
@@ -368,9 +370,8 @@ def enterprise_features(
     profiles: Sequence[EnterpriseProfile], rates: RateTable = RATES
 ) -> EnterpriseFeatures:
     seeks = _one_hot([p.partnership_types for p in profiles], _PARTNERSHIP_INDEX)
-    log_amount, converted = _log_amounts(
-        [float(p.funding_amount) for p in profiles], [p.funding_currency for p in profiles], rates
-    )
+    factor, converted = _to_base([p.funding_currency for p in profiles], rates)
+    log_amount = _log2([float(p.funding_amount) for p in profiles], factor)
     return EnterpriseFeatures(
         ids=[p.enterprise_id for p in profiles],
         sectors=_one_hot([p.sectors for p in profiles], _SECTOR_INDEX),
@@ -390,21 +391,21 @@ def enterprise_features(
 def participant_features(
     profiles: Sequence[ParticipantProfile], rates: RateTable = RATES
 ) -> ParticipantFeatures:
-    currencies = [p.currency for p in profiles]
-    log_low, converted = _log_amounts(
-        [float(p.ticket_min or 0) for p in profiles], currencies, rates
-    )
-    log_high, _ = _log_amounts(
-        [float(p.ticket_max) if p.ticket_max is not None else math.inf for p in profiles],
-        currencies,
-        rates,
+    factor, converted = _to_base([p.currency for p in profiles], rates)
+    log_low = _log2([float(p.ticket_min or 0) for p in profiles], factor)
+    log_high = _log2(
+        [float(p.ticket_max) if p.ticket_max is not None else math.inf for p in profiles], factor
     )
     stages = _one_hot([p.stages for p in profiles], _STAGE_INDEX)
     offers = _one_hot([p.offers for p in profiles], _PARTNERSHIP_INDEX)
     countries = np.full((len(profiles), MAX_COUNTRIES), -2, dtype=np.int16)
+    must = np.zeros((len(profiles), len(MANDATORY)), dtype=bool)
     for row, p in enumerate(profiles):
-        codes = [_country_code(c) for c in p.countries[:MAX_COUNTRIES]]
-        countries[row, : len(codes)] = codes
+        if p.countries:
+            codes = [_country_code(c) for c in p.countries[:MAX_COUNTRIES]]
+            countries[row, : len(codes)] = codes
+        if p.mandatory:
+            must[row] = [c in p.mandatory for c in MANDATORY]
     return ParticipantFeatures(
         ids=[p.participant_id for p in profiles],
         sectors=_one_hot([p.sectors for p in profiles], _SECTOR_INDEX),
@@ -423,9 +424,7 @@ def participant_features(
         currency=np.array([_currency_code(p.currency) for p in profiles], dtype=np.int64),
         converted=converted,
         countries=countries,
-        must=np.array(
-            [[c in p.mandatory for c in MANDATORY] for p in profiles], dtype=bool
-        ).reshape(len(profiles), len(MANDATORY)),
+        must=must,
         offers=offers,
         n_offers=offers.sum(axis=1),
         text=_text_matrix([p.focus for p in profiles]),

@@ -110,6 +110,7 @@ PARTICIPANT_CASES: list[tuple[dict[str, Any], str]] = [
     ),
     ({"mandatory": ["stage", "stage"]}, "mandatory"),
     ({"countries": ["usa"]}, "countries.0"),
+    ({"countries": [f"A{chr(65 + i)}" for i in range(21)]}, "countries"),
     (
         {
             "availability": {
