@@ -56,6 +56,7 @@ SECTOR_VOCABULARY: dict[str, dict[str, str]] = {
         "新能源汽车": "electric vehicle",
         "充电": "charging",
         "整车": "vehicle",
+        "车辆": "vehicle",
         "汽车": "vehicle",
     },
     "smart-transportation": {
@@ -207,6 +208,7 @@ COMMON_VOCABULARY: dict[str, str] = {
     "中国市场": "chinese market",
     "市场": "market",
     "上海": "shanghai",
+    "城市": "city",
     "投资": "investment",
     "融资": "financing",
     "早期": "early stage",

@@ -312,7 +312,8 @@ async def test_cross_border_flow_chinese_cny_fund_and_availability_by_api(suite:
         rid,
         "fund",
         name="浦东人工智能创业投资",
-        focus="专注自动驾驶与计算机视觉的早期初创企业，寻找进入中国市场的合作伙伴。",
+        # The factory's project: camera-only perception and planning for delivery vehicles.
+        focus="专注摄像头感知与规划：面向城市配送车辆的自动驾驶。",
         currency="CNY",
         ticket_min="10000000",
         ticket_max="60000000",
