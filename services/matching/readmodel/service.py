@@ -99,7 +99,10 @@ class ReadModel:
         found = await repo.locked_party_state(conn, c.side, c.party_id)
         if found is not None and found.version >= c.data.version:
             log.info(
-                "matching.stale_event", side=c.side, party_id=str(c.party_id), version=found.version
+                "matching.stale_event",
+                side=c.side,
+                party_id=str(c.party_id),
+                version=c.data.version,
             )
             return False, False
         if isinstance(c.data, reg.Enterprise):
