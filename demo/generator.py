@@ -172,6 +172,33 @@ _DISTRICTS = [
 ]
 _STAGES = ["seed", "series-a", "series-a", "series-b", "growth"]
 
+# About this share of the Shanghai participants register in Chinese: a Chinese
+# name and focus text (and, for funds, a ticket range in CNY).
+CHINESE_SHARE = 0.4
+CNY_PER_USD = 7
+_ZH_DISTRICTS = {
+    "Xuhui": "徐汇",
+    "Pudong": "浦东",
+    "Minhang": "闵行",
+    "Jing'an": "静安",
+    "Yangpu": "杨浦",
+    "Zhangjiang": "张江",
+    "Lingang": "临港",
+    "Songjiang": "松江",
+}
+# Per field of FIELDS: its Chinese label and a focus text on the same subject.
+_ZH_FIELDS = {
+    "AI": ("人工智能", "寻找人工智能与机器学习领域的合作伙伴：用于工业质检的大模型。"),
+    "Vision": ("视觉", "关注计算机视觉：零售分析的边缘视觉芯片，仓储分拣机器人的三维感知。"),
+    "Logistics": ("物流", "寻找物流网络与供应链合作伙伴：特大城市同城包裹配送的路线网络。"),
+    "Autonomy": ("智能驾驶", "专注自动驾驶与智慧交通：面向配送车的摄像头自动驾驶方案。"),
+    "Battery": ("电池", "关注电池管理系统与储能：根据阻抗数据预测电芯故障的电池管理。"),
+    "Data": ("大数据", "寻找大数据与云计算合作伙伴：工厂能耗的实时数据分析。"),
+    "Robotics": ("机器人", "关注机器人与工业自动化：电子装配的协作机械臂。"),
+    "Health": ("医疗", "寻找数字医疗与机器学习合作伙伴：放射影像的人工智能分诊。"),
+}
+_ZH_BANK_FOCUS = "为进入中国市场的科技企业提供跨境账户、风险贷款与贸易融资。"
+
 
 @dataclass
 class RoadshowData:
@@ -353,6 +380,16 @@ def _participant(rng: random.Random, i: int, kind: str) -> dict[str, Any]:
         "contact": _person(rng, _CN_FIRST, _CN_LAST, domain, "+86 21", "Director"),
         "max_meetings": rng.choice([4, 6, 8]),
     }
+    chinese = rng.random() < CHINESE_SHARE
+    if chinese:
+        zh_label, zh_focus = _ZH_FIELDS[label]
+        zh_district = _ZH_DISTRICTS[district]
+        body["name"] = {
+            "company": f"上海{zh_district}{zh_label}科技有限公司 {i + 1}",
+            "fund": f"{zh_district}{zh_label}创业投资 {i + 1}",
+            "bank": f"{zh_district}科技金融银行 {i + 1}",
+        }[kind]
+        body["focus"] = zh_focus
     if kind == "company":
         body["offers"] = rng.sample(
             [
@@ -374,9 +411,17 @@ def _participant(rng: random.Random, i: int, kind: str) -> dict[str, Any]:
             ticket_max=str(low * rng.choice([5, 10])),
             currency="USD",
         )
+        if chinese:
+            body.update(
+                ticket_min=str(low * CNY_PER_USD),
+                ticket_max=str(int(body["ticket_max"]) * CNY_PER_USD),
+                currency="CNY",
+            )
     else:
         body["offers"] = ["debt-financing", "bank-account-services", "trade-finance"]
         body["focus"] = (
-            "Cross-border accounts, venture debt and trade finance for technology firms entering China."
+            _ZH_BANK_FOCUS
+            if chinese
+            else "Cross-border accounts, venture debt and trade finance for technology firms entering China."
         )
     return body

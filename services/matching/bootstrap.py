@@ -4,6 +4,7 @@ created at import time."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from aiohttp import web
 from services.matching.events.handlers import event_handlers
 from services.matching.http.routes import USE_CASES, api
 from services.matching.scheduling.worker import PRODUCER, SchedulingWorker
+from services.matching.scoring import segment
 from services.matching.settings import MatchingSettings
 from services.matching.use_cases import UseCases
 from shared.consumer import IdempotentConsumer, consumer_from_settings
@@ -56,6 +58,9 @@ def background(settings: MatchingSettings) -> list[Background]:
     """The loops `worker` and `serve` run. The scheduling worker also records
     expired interest requests (one loop, so readiness has one entry for both)."""
     uses = UseCases.from_settings(settings)
+    # The Chinese dictionary loads in a thread now, not on the event loop when the
+    # first Chinese text arrives (that would stall heartbeats for a second or more).
+    threading.Thread(target=segment.load, name="segmenter-load", daemon=True).start()
     relay = create_relay(settings)
     consumer = create_consumer(settings, uses)
     worker = create_worker(settings, uses)

@@ -24,9 +24,10 @@ class UseCases:
     def from_settings(cls, settings: MatchingSettings, clock: Clock | None = None) -> UseCases:
         """`clock` (expiry, closing times, attendance) is injectable for tests."""
         scoring = Scoring.from_settings(settings)
+        scheduling = Scheduling.from_settings(settings, clock)
         return cls(
-            readmodel=ReadModel(scoring),
+            readmodel=ReadModel(scoring, scheduling),
             scoring=scoring,
             interest=Interest(clock or utc_now),
-            scheduling=Scheduling.from_settings(settings, clock),
+            scheduling=scheduling,
         )

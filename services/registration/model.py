@@ -11,11 +11,18 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.registration.layout import (
     AgendaBlockIn,
@@ -45,6 +52,70 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 cod
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{7,20}$")]
 Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 Sectors = Annotated[list[Sector], Field(min_length=1, max_length=8)]
+# Matching holds at most this many per participant (MAX_COUNTRIES there).
+Countries = Annotated[list[Country], Field(max_length=20)]
+Criteria = Annotated[list[c.Criterion], Field(max_length=4)]
+
+
+class TimeWindowIn(Strict):
+    start: datetime = Field(description="Local time in the road show's zone, without offset")
+    end: datetime
+
+    # Field validators (ValueError), so the error names the nested field itself.
+    @field_validator("start", "end")
+    @classmethod
+    def _local(cls, value: datetime) -> datetime:
+        if value.tzinfo is not None:
+            raise ValueError("a local time in the road show's zone, without offset")
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and not start < value:
+            raise ValueError("must be after start")
+        return value
+
+
+class AvailabilityIn(Strict):
+    """When a party can meet: windows of local time, or slot ids (0-based index of
+    the road show's slots, in order). Both empty: always available."""
+
+    windows: Annotated[list[TimeWindowIn], Field(max_length=100)] = Field(default_factory=list)
+    slot_ids: Annotated[list[Annotated[int, Field(ge=0, lt=20_000)]], Field(max_length=2000)] = (
+        Field(default_factory=list)
+    )
+
+    _unique_slots = field_validator("slot_ids")(unique)
+
+
+def slot_count(r: c.Roadshow) -> int:
+    """How many slots the road show's grid has (what slot ids index)."""
+    minutes = (r.day_end.hour * 60 + r.day_end.minute) - (
+        r.day_start.hour * 60 + r.day_start.minute
+    )
+    return ((r.end_date - r.start_date).days + 1) * max(minutes // r.slot_minutes, 0)
+
+
+def check_availability(availability: c.Availability, roadshow: c.Roadshow, field: str) -> None:
+    """Raises InvalidInput (naming `field`.windows.i or .slot_ids.i) for a window
+    outside the road show's days or a slot id past its last slot."""
+    first = datetime.combine(roadshow.start_date, time(0, 0))
+    last = datetime.combine(roadshow.end_date, time(0, 0)) + timedelta(days=1)
+    for i, w in enumerate(availability.windows):
+        if w.end <= first or w.start >= last:
+            raise InvalidInput(
+                f"outside the road show's days {roadshow.start_date}..{roadshow.end_date}",
+                field=f"{field}.windows.{i}",
+            )
+    slots = slot_count(roadshow)
+    for i, slot in enumerate(availability.slot_ids):
+        if slot >= slots:
+            raise InvalidInput(
+                f"the road show has {slots} slots (ids 0..{slots - 1})",
+                field=f"{field}.slot_ids.{i}",
+            )
 
 
 class PersonDetails(Strict):
@@ -74,6 +145,7 @@ class NewEnterprise(Strict):
     sectors: Sectors
     president: PersonDetails
     project: ProjectDetails
+    availability: AvailabilityIn = Field(default_factory=AvailabilityIn)
 
     _unique_sectors = field_validator("sectors")(unique)
 
@@ -84,6 +156,7 @@ class EnterpriseChanges(Strict):
     sectors: Sectors | None = None
     president: PersonDetails | None = None
     project: ProjectDetails | None = None
+    availability: AvailabilityIn | None = None
 
 
 class NewDelegation(Strict):
@@ -173,8 +246,19 @@ class NewParticipant(Strict):
     offers: Annotated[list[PartnershipType], Field(min_length=1)]
     max_meetings: Annotated[int, Field(ge=1, le=48)] | None = None
     contact: PersonDetails
+    availability: AvailabilityIn = Field(default_factory=AvailabilityIn)
+    countries: Countries = Field(
+        default_factory=list, description="Enterprise countries sought (ISO 3166-1 alpha-2)"
+    )
+    mandatory: Criteria = Field(
+        default_factory=list,
+        description="Criteria a pair must meet to be matched at all: stage (the project's"
+        " stage is one of `stages`), ticket_range (funding sought, converted, within the"
+        " range), sectors (a sector in common), country (the enterprise's is in `countries`)",
+    )
 
     _unique_sectors = field_validator("sectors")(unique)
+    _unique_lists = field_validator("countries", "mandatory")(unique)
 
     @model_validator(mode="after")
     def _consistent(self) -> NewParticipant:
@@ -196,7 +280,25 @@ class NewParticipant(Strict):
             and self.ticket_min > self.ticket_max
         ):
             raise InvalidInput("must not exceed ticket_max", field="ticket_min")
+        self._check_mandatory()
         return self
+
+    def _check_mandatory(self) -> None:
+        """A mandatory criterion needs what it is checked against."""
+        for i, criterion in enumerate(self.mandatory):
+            missing = {
+                "stage": None if self.stages else "stages",
+                "ticket_range": None
+                if self.currency is not None
+                and (self.ticket_min is not None or self.ticket_max is not None)
+                else "a ticket range with its currency",
+                "country": None if self.countries else "countries",
+                "sectors": None,
+            }[criterion]
+            if missing is not None:
+                raise InvalidInput(
+                    f"a mandatory {criterion} needs {missing}", field=f"mandatory.{i}"
+                )
 
 
 class ParticipantChanges(Strict):
@@ -210,6 +312,9 @@ class ParticipantChanges(Strict):
     offers: list[PartnershipType] | None = None
     max_meetings: Annotated[int, Field(ge=1, le=48)] | None = None
     contact: PersonDetails | None = None
+    availability: AvailabilityIn | None = None
+    countries: Countries | None = None
+    mandatory: Criteria | None = None
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,8 @@ class Meeting(Contract):
     venue: str | None = None
     venue_table: int | None = None
     interpreter_languages: list[str] = Field(default_factory=list)
+    # Added: the match's components with their reasons (why these two meet).
+    reasons: list[MatchComponent] = Field(default_factory=list)
 
 
 class ScheduleCompleted(Contract):

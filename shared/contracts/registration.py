@@ -36,6 +36,8 @@ RegistrationEventType = Literal[
     "person.key_destroyed",
 ]
 ErasedKind = Literal["enterprise.president", "participant.contact"]
+# Criteria a participant can make mandatory: a pair that fails one is never matched.
+Criterion = Literal["stage", "ticket_range", "sectors", "country"]
 
 
 class PartnerRegistered(Contract):
@@ -128,6 +130,27 @@ class Project(Contract):
     partnership_types: list[PartnershipType]
 
 
+class TimeWindow(Contract):
+    # Wall-clock times in the road show's zone, without offset.
+    start: datetime
+    end: datetime
+
+
+class Availability(Contract):
+    """When a party can meet: the slots inside any window or listed by id (the
+    0-based index of the road show's slot). Neither given: always available."""
+
+    windows: list[TimeWindow] = Field(default_factory=list)
+    slot_ids: list[int] = Field(default_factory=list)
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.windows or self.slot_ids)
+
+
+ALWAYS = Availability()
+
+
 class Delegation(Contract):
     delegation_id: uuid.UUID
     roadshow_id: uuid.UUID
@@ -149,6 +172,8 @@ class Enterprise(Contract):
     project: Project
     status: str
     version: int
+    # Added fields have defaults, so older events still validate.
+    availability: Availability = ALWAYS
 
 
 class Participant(Contract):
@@ -167,6 +192,10 @@ class Participant(Contract):
     contact: Person
     status: str
     version: int
+    availability: Availability = ALWAYS
+    # Enterprise countries sought (ISO 3166-1 alpha-2); and which criteria must hold.
+    countries: list[str] = Field(default_factory=list)
+    mandatory: list[Criterion] = Field(default_factory=list)
 
 
 class Withdrawn(Contract):

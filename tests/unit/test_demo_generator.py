@@ -59,3 +59,12 @@ def test_the_reference_road_show_has_two_parks_a_lunch_and_interpreters() -> Non
     contacts = [frozenset(p["contact"]["languages"]) for p in data.participants]
     pairs = [needs_interpreter(a, b) for a in presidents for b in contacts]
     assert 0 < sum(pairs) < len(pairs)  # some pairs need an interpreter, most do not
+
+
+def test_a_share_of_shanghai_participants_write_in_chinese() -> None:
+    data = generate(seed=2019)
+    chinese = [p for p in data.participants if any("\u4e00" <= ch <= "\u9fff" for ch in p["focus"])]
+    assert 0.2 * len(data.participants) <= len(chinese) <= 0.6 * len(data.participants)
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in p["name"]) for p in chinese)
+    # Chinese funds state their ticket range in CNY.
+    assert {p["currency"] for p in chinese if p["kind"] == "fund"} == {"CNY"}

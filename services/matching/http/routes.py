@@ -13,6 +13,7 @@ from services.matching.http import schemas as s
 from services.matching.http.render import schedule_csv, schedule_ical
 from services.matching.interest.model import RecordInterest, RoadshowSettings, SettingsChange
 from services.matching.scheduling.model import Job, RoadshowSchedule, StartScheduling
+from services.matching.scoring.exclusions import excluded_participants
 from services.matching.scoring.model import MatchFilter, MatchView
 from services.matching.use_cases import UseCases
 from shared.contracts.matching import Side
@@ -119,6 +120,31 @@ async def _matches(
 )
 async def enterprise_matches(call: Call[None, s.MatchQuery]) -> s.MatchPage:
     return await _matches(call, "enterprise", "enterprise_id")
+
+
+@api.route(
+    "GET",
+    "/v1/enterprises/{enterprise_id}/exclusions",
+    summary="Participants that are not a match because the enterprise fails one of"
+    " their mandatory criteria, with the reason of each",
+    response=s.ExclusionsOut,
+    tag="matches",
+)
+async def enterprise_exclusions(call: Call[None, None]) -> s.ExclusionsOut:
+    enterprise_id = call.id("enterprise_id")
+    found = await excluded_participants(call.conn, call.partner_id, enterprise_id)
+    return s.ExclusionsOut(
+        enterprise_id=enterprise_id,
+        items=[
+            s.ExclusionOut(
+                participant_id=x.participant_id,
+                participant_name=x.participant_name,
+                participant_kind=x.participant_kind,
+                failures=[s.CriterionFailure(criterion=c, reason=r) for c, r in x.failures],
+            )
+            for x in found
+        ],
+    )
 
 
 @api.route(

@@ -171,3 +171,22 @@ class ScheduleOut(BaseModel):
     timezone: str
     venue: str
     meetings: list[MeetingOut] = Field(description="By slot, then table")
+
+
+class CriterionFailure(BaseModel):
+    criterion: str = Field(description="stage | ticket_range | sectors | country")
+    reason: str
+
+
+class ExclusionOut(BaseModel):
+    participant_id: uuid.UUID
+    participant_name: str | None
+    participant_kind: ParticipantKind
+    failures: list[CriterionFailure]
+
+
+class ExclusionsOut(BaseModel):
+    """Participants a mandatory criterion of theirs keeps from matching the enterprise."""
+
+    enterprise_id: uuid.UUID
+    items: list[ExclusionOut]

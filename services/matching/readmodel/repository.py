@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -101,14 +102,21 @@ async def set_current_schedule(
     )
 
 
-async def locked_party_version(
+@dataclass(frozen=True)
+class StoredParty:
+    version: int
+    availability: dict[str, Any]
+
+
+async def locked_party_state(
     conn: asyncpg.Connection, side: Side, party_id: uuid.UUID
-) -> int | None:
-    """The stored version of a party, its row locked; None when it was never seen."""
-    version: int | None = await conn.fetchval(
-        f"SELECT version FROM {_TABLE[side]} WHERE id = $1 FOR UPDATE", party_id
+) -> StoredParty | None:
+    """A party's stored version and availability, its row locked; None when it
+    was never seen."""
+    row = await conn.fetchrow(
+        f"SELECT version, availability FROM {_TABLE[side]} WHERE id = $1 FOR UPDATE", party_id
     )
-    return version
+    return None if row is None else StoredParty(row["version"], row["availability"])
 
 
 async def upsert_enterprise(
@@ -118,15 +126,17 @@ async def upsert_enterprise(
     await conn.execute(
         """INSERT INTO enterprises (id, roadshow_id, partner_id, name, sectors, stage,
                funding_amount, funding_currency, partnership_types, summary, status, version,
-               languages)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+               languages, country, availability)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
            ON CONFLICT (id) DO UPDATE SET partner_id = coalesce(EXCLUDED.partner_id,
                enterprises.partner_id), name = EXCLUDED.name, sectors = EXCLUDED.sectors,
                stage = EXCLUDED.stage, funding_amount = EXCLUDED.funding_amount,
                funding_currency = EXCLUDED.funding_currency,
                partnership_types = EXCLUDED.partnership_types, summary = EXCLUDED.summary,
                status = EXCLUDED.status, version = EXCLUDED.version,
-               languages = EXCLUDED.languages, updated_at = now()""",
+               languages = EXCLUDED.languages,
+               country = EXCLUDED.country, availability = EXCLUDED.availability,
+               updated_at = now()""",
         e.enterprise_id,
         e.roadshow_id,
         partner_id,
@@ -140,6 +150,8 @@ async def upsert_enterprise(
         e.status,
         e.version,
         list(e.president.languages),
+        e.country,
+        e.availability.model_dump(mode="json"),
     )
 
 
@@ -150,15 +162,19 @@ async def upsert_participant(
     await conn.execute(
         """INSERT INTO participants (id, roadshow_id, partner_id, kind, name, sectors, focus,
                stages, ticket_min, ticket_max, currency, offers, max_meetings, status, version,
-               languages)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+               languages, availability, countries, mandatory)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                   $18, $19)
            ON CONFLICT (id) DO UPDATE SET partner_id = coalesce(EXCLUDED.partner_id,
                participants.partner_id), kind = EXCLUDED.kind, name = EXCLUDED.name,
                sectors = EXCLUDED.sectors, focus = EXCLUDED.focus, stages = EXCLUDED.stages,
                ticket_min = EXCLUDED.ticket_min, ticket_max = EXCLUDED.ticket_max,
                currency = EXCLUDED.currency, offers = EXCLUDED.offers,
                max_meetings = EXCLUDED.max_meetings, status = EXCLUDED.status,
-               version = EXCLUDED.version, languages = EXCLUDED.languages, updated_at = now()""",
+               version = EXCLUDED.version, languages = EXCLUDED.languages,
+               availability = EXCLUDED.availability,
+               countries = EXCLUDED.countries, mandatory = EXCLUDED.mandatory,
+               updated_at = now()""",
         p.participant_id,
         p.roadshow_id,
         partner_id,
@@ -175,6 +191,9 @@ async def upsert_participant(
         p.status,
         p.version,
         list(p.contact.languages),
+        p.availability.model_dump(mode="json"),
+        list(p.countries),
+        list(p.mandatory),
     )
 
 
@@ -217,6 +236,7 @@ def _enterprise(row: asyncpg.Record) -> EnterpriseProfile:
         partnership_types=tuple(row["partnership_types"]),
         summary=row["summary"],
         partner_id=row["partner_id"],
+        country=row["country"],
     )
 
 
@@ -232,6 +252,8 @@ def _participant(row: asyncpg.Record) -> ParticipantProfile:
         offers=tuple(row["offers"]),
         focus=row["focus"],
         partner_id=row["partner_id"],
+        countries=tuple(row["countries"]),
+        mandatory=tuple(row["mandatory"]),
     )
 
 
@@ -330,9 +352,38 @@ async def schedulable_parties(
             max_meetings=row["max_meetings"],
             unavailable=tuple((r.lower, r.upper) for r in row["unavailable"]),
             languages=frozenset(row["languages"]),
+            **_offered(row["availability"]),
         )
         for row in await _active(conn, side, roadshow_id, None)
     ]
+
+
+def _offered(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored availability (the contract's JSON) as the scheduler's Party fields."""
+    a = reg.Availability.model_validate(stored or {})
+    return {
+        "windows": tuple(
+            (w.start.replace(tzinfo=None), w.end.replace(tzinfo=None)) for w in a.windows
+        ),
+        "slot_ids": frozenset(a.slot_ids),
+    }
+
+
+async def request_reschedule(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> None:
+    """Note that availability changed while a scheduling job ran (it read the old)."""
+    await conn.execute(
+        "UPDATE roadshows SET reschedule_requested = true WHERE id = $1", roadshow_id
+    )
+
+
+async def take_reschedule_request(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> bool:
+    """Whether a reschedule was requested, clearing the request."""
+    requested: bool | None = await conn.fetchval(
+        """UPDATE roadshows SET reschedule_requested = false
+            WHERE id = $1 AND reschedule_requested RETURNING true""",
+        roadshow_id,
+    )
+    return bool(requested)
 
 
 async def party_access(
@@ -347,3 +398,13 @@ async def party_access(
     if row is None:
         return None
     return PartyAccess(row["id"], row["roadshow_id"], row["partner_id"], row["organiser_id"])
+
+
+async def party_names(
+    conn: asyncpg.Connection, side: Side, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str | None]:
+    """Organisations' names (never a person's), by id."""
+    rows = await conn.fetch(
+        f"SELECT id, name FROM {_TABLE[side]} WHERE id = ANY($1::uuid[])", list(ids)
+    )
+    return {r["id"]: r["name"] for r in rows}

@@ -11,13 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import asyncpg
+from typing import Any
 
 from services.matching.readmodel import repository as repo
 from services.matching.readmodel.model import grid_of
 from services.matching.scheduling import repository as meetings
-from services.matching.scheduling.service import cancel_meetings
+from services.matching.scheduling.service import Scheduling, cancel_meetings
 from services.matching.scoring.service import PartyChange, Scoring
 from shared.contracts import registration as reg
 from shared.contracts.matching import Side
@@ -42,6 +41,8 @@ class PartyEvent:
 @dataclass(frozen=True)
 class ReadModel:
     scoring: Scoring
+    # Reschedules a road show when a party's availability changes (None: never).
+    scheduling: Scheduling | None = None
 
     async def roadshow_changed(self, uow: UnitOfWork, data: reg.Roadshow) -> None:
         """Store a road show; new slots or tables cancel its schedule, which no
@@ -79,35 +80,50 @@ class ReadModel:
         for roadshow_id in sorted(by_roadshow):
             events = by_roadshow[roadshow_id]
             await repo.lock_roadshow(events[0].uow.conn, roadshow_id)
-            stored = [
-                PartyChange(c.uow, c.side, c.party_id) for c in events if await self._store(c)
-            ]
+            stored: list[PartyChange] = []
+            moved = False  # some party's availability changed
+            for c in events:
+                done, availability_changed = await self._store(c)
+                if done:
+                    stored.append(PartyChange(c.uow, c.side, c.party_id))
+                    moved |= availability_changed
             if stored:
                 await self.scoring.rescore(events[0].uow, roadshow_id, stored)
+            if moved and self.scheduling is not None:
+                await self.scheduling.availability_changed(events[0].uow, roadshow_id)
 
-    async def _store(self, c: PartyEvent) -> bool:
-        """Store what the event says; False for a stale version (nothing to do)."""
+    async def _store(self, c: PartyEvent) -> tuple[bool, bool]:
+        """Store what the event says. Returns whether it was stored (False for a
+        stale version: nothing to do), and whether the party's availability changed."""
         conn = c.uow.conn
-        if await self._stale(conn, c.side, c.party_id, c.data.version):
-            return False
+        found = await repo.locked_party_state(conn, c.side, c.party_id)
+        if found is not None and found.version >= c.data.version:
+            log.info(
+                "matching.stale_event",
+                side=c.side,
+                party_id=str(c.party_id),
+                version=c.data.version,
+            )
+            return False, False
         if isinstance(c.data, reg.Enterprise):
             await repo.upsert_enterprise(conn, c.uow.ctx.partner_id, c.data)
         elif isinstance(c.data, reg.Participant):
             await repo.upsert_participant(conn, c.uow.ctx.partner_id, c.data)
         else:
             await repo.mark_withdrawn(conn, c.side, c.data)
-        return True
+        return True, found is not None and _availability_changed(found.availability, c.data)
 
     async def person_erased(self, uow: UnitOfWork, data: reg.PersonErased) -> None:
         """Matching keeps organisations and projects, never presidents or contacts
         (see the read model), so an erasure finds nothing here to remove."""
         log.info("matching.erasure_noted", erasure_id=str(data.erasure_id), held=0)
 
-    async def _stale(
-        self, conn: asyncpg.Connection, side: Side, party_id: uuid.UUID, version: int
-    ) -> bool:
-        stored = await repo.locked_party_version(conn, side, party_id)
-        if stored is not None and stored >= version:
-            log.info("matching.stale_event", side=side, party_id=str(party_id), version=version)
-            return True
+
+def _availability_changed(
+    before: dict[str, Any] | None, data: reg.Enterprise | reg.Participant | reg.Withdrawn
+) -> bool:
+    """A stored party now offers other times (a withdrawal's meetings are
+    cancelled with its matches instead)."""
+    if before is None or isinstance(data, reg.Withdrawn):
         return False
+    return reg.Availability.model_validate(before) != data.availability

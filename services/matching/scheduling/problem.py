@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -230,12 +230,16 @@ def eligible_for_scheduling(
 
 @dataclass(frozen=True)
 class Party:
-    """A party as the scheduler sees it."""
+    """A party as the scheduler sees it. `windows` (wall-clock, in the road show's
+    zone) and `slot_ids` say when it can meet: a slot inside a window or listed
+    by id; neither given, any slot. `unavailable` periods are taken out of that."""
 
     party_id: uuid.UUID
     max_meetings: int | None = None
     unavailable: tuple[tuple[datetime, datetime], ...] = ()
     languages: frozenset[str] = frozenset()  # what its people speak; empty: not said
+    windows: tuple[tuple[datetime, datetime], ...] = ()
+    slot_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -444,8 +448,10 @@ def _availability(
 ) -> BoolArray:
     out = np.ones((len(parties), len(slots)), dtype=bool)
     for i, p in enumerate(parties):
+        if p.windows or p.slot_ids:
+            out[i] = offered_slots(slots, p.windows, p.slot_ids)
         if p.unavailable:
-            out[i] = available_slots(slots, p.unavailable)
+            out[i] &= available_slots(slots, p.unavailable)
     return out
 
 
@@ -468,3 +474,19 @@ def meeting_places(
             schedule.pair, venue, schedule.table, first, schedule.interpreter, strict=True
         )
     ]
+
+
+def offered_slots(
+    slots: Sequence[tuple[datetime, datetime]],
+    windows: Sequence[tuple[datetime, datetime]],
+    slot_ids: Collection[int],
+) -> BoolArray:
+    """True for each slot listed by id or lying wholly inside one of the windows
+    (wall-clock times in the slots' zone, compared as such)."""
+    free = np.zeros(len(slots), dtype=bool)
+    for i, (start, end) in enumerate(slots):
+        local_start, local_end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+        free[i] = i in slot_ids or any(
+            w_start <= local_start and local_end <= w_end for w_start, w_end in windows
+        )
+    return free

@@ -58,11 +58,13 @@ async def still_proposed(conn: asyncpg.Connection, match_ids: list[uuid.UUID]) -
 _MEETING_VIEW = """SELECT g.*, r.timezone, r.venue, e.name AS enterprise_name,
                           p.name AS participant_name, p.kind AS participant_kind,
                           e.partner_id AS enterprise_partner_id,
-                          p.partner_id AS participant_partner_id
+                          p.partner_id AS participant_partner_id,
+                          x.components AS match_components
                      FROM meetings g
                      JOIN roadshows r ON r.id = g.roadshow_id
                      JOIN enterprises e ON e.id = g.enterprise_id
-                     JOIN participants p ON p.id = g.participant_id"""
+                     JOIN participants p ON p.id = g.participant_id
+                     LEFT JOIN matches x ON x.match_id = g.match_id"""
 
 
 def _meeting_view(row: asyncpg.Record) -> MeetingView:
@@ -86,6 +88,7 @@ def _meeting_view(row: asyncpg.Record) -> MeetingView:
         venue=row["venue_name"] or row["venue"],
         venue_table=row["venue_table"] or row["table_no"],
         interpreter_languages=row["interpreter_languages"],
+        reasons=row["match_components"] or [],
     )
     return MeetingView(
         meeting,
@@ -261,6 +264,11 @@ async def active_job(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> Job | 
         "SELECT * FROM scheduling_jobs WHERE roadshow_id = $1 AND status IN ('queued', 'running')",
         roadshow_id,
     )
+    return _job(row) if row is not None else None
+
+
+async def job_of_schedule(conn: asyncpg.Connection, schedule_id: uuid.UUID) -> Job | None:
+    row = await conn.fetchrow("SELECT * FROM scheduling_jobs WHERE schedule_id = $1", schedule_id)
     return _job(row) if row is not None else None
 
 

@@ -141,6 +141,42 @@ class Scheduling:
             roadshow.id, roadshow.schedule_id, roadshow.timezone, roadshow.venue, meetings
         )
 
+    async def availability_changed(self, uow: UnitOfWork, roadshow_id: uuid.UUID) -> Job | None:
+        """A party's availability changed (the caller holds the road show's lock):
+        a road show with a schedule is rescheduled, keeping every meeting that
+        still fits where it is (the solver pins the current meetings). A queued
+        job will read the change anyway; a running one read the old availability,
+        so another job follows it. Returns the job queued now, if any."""
+        conn = uow.conn
+        roadshow = await readmodel.get_roadshow(conn, roadshow_id)
+        if roadshow is None or roadshow.schedule_id is None:
+            return None
+        active = await repo.active_job(conn, roadshow_id)
+        if active is not None:
+            if active.status == "running":
+                await readmodel.request_reschedule(conn, roadshow_id)
+            return None
+        last = await repo.job_of_schedule(conn, roadshow.schedule_id)
+        return await self._queue_reschedule(uow, roadshow_id, roadshow.organiser_id, last)
+
+    async def _queue_reschedule(
+        self, uow: UnitOfWork, roadshow_id: uuid.UUID, organiser_id: uuid.UUID, last: Job | None
+    ) -> Job:
+        """A job on the organiser's behalf, with the last schedule's parameters."""
+        job = await repo.insert_job(
+            uow.conn,
+            job_id=uuid.uuid4(),
+            roadshow_id=roadshow_id,
+            partner_id=organiser_id,
+            correlation_id=uow.ctx.correlation_id,
+            fair_minimum=last.fair_minimum if last is not None else self.fair_minimum,
+            enterprise_max_meetings=last.enterprise_max_meetings
+            if last is not None
+            else self.enterprise_cap,
+        )
+        log.info("matching.reschedule_queued", job_id=str(job.id), roadshow_id=str(roadshow_id))
+        return job
+
     # --- the worker side ----------------------------------------------------------------
 
     async def claim_job(self, uow: UnitOfWork, claim: uuid.UUID) -> Job | None:
@@ -233,6 +269,8 @@ class Scheduling:
                     }
                 )
             uow.emit(type_, key, data)
+        if await readmodel.take_reschedule_request(conn, job.roadshow_id):
+            await self._queue_reschedule(uow, job.roadshow_id, roadshow.organiser_id, job)
         log.info(
             "matching.schedule_saved",
             job_id=str(job.id),

@@ -5,15 +5,21 @@ A match score in [0, 1] is the weighted mean of named components, each in [0, 1]
   sector_fit       best relation between the two sector lists (same > same group >
                    linked groups, shared.taxonomy.relation)
   stage_fit        the fund's stages against the project's stage (exact, adjacent)
-  ticket_fit       funding sought against the participant's ticket range
+  ticket_fit       funding sought against the participant's ticket range, both
+                   converted into one currency by the dated rate table (rates.py)
   partnership_fit  partnership types sought against those the participant offers
   text_similarity  project summary against the participant's focus (hashed bag of
-                   words, cosine)
+                   words, cosine); Chinese is segmented (jieba) and mapped through
+                   a bilingual vocabulary per sector (vocabulary.py)
 
 A component that does not apply to a pair (a bank names no stages; a ticket range
-in another currency) is left out of the mean rather than scored 0 or 0.5: it
+in a currency the rate table cannot convert) is left out of the mean rather than scored 0 or 0.5: it
 neither helps nor hurts. The weights shown with a match are the effective ones,
 so score = sum(weight * component score) exactly.
+
+A participant may make criteria mandatory (stage, ticket_range, sectors,
+country): a pair failing one scores 0 and is never matched; `mandatory_failures`
+says why, pair by pair.
 
 Scoring is vectorised: `score(enterprises, participants)` scores M x N pairs at
 once from feature matrices, so one enterprise against every participant of its
@@ -40,6 +46,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from services.matching.interest.model import PairInterest
+from services.matching.scoring import segment
+from services.matching.scoring.rates import RATES, RateTable
 from shared.contracts.matching import Match, MatchComponent
 from shared.taxonomy import (
     GROUP_OF,
@@ -105,6 +113,7 @@ class EnterpriseProfile:
     partnership_types: tuple[str, ...]
     summary: str
     partner_id: uuid.UUID | None = None  # the partner that registered it
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +128,14 @@ class ParticipantProfile:
     offers: tuple[str, ...]
     focus: str
     partner_id: uuid.UUID | None = None
+    countries: tuple[str, ...] = ()  # enterprise countries sought
+    mandatory: tuple[str, ...] = ()  # criteria (MANDATORY) a pair must meet
 
 
+# Criteria a participant can make mandatory, in the column order of `must`.
+MANDATORY = ("stage", "ticket_range", "sectors", "country")
+# Countries per participant held in its feature row; registration allows no more.
+MAX_COUNTRIES = 20
 # --- text -------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -217,14 +232,36 @@ def _stem(word: str) -> str:
     return word
 
 
-def terms(text: str) -> list[str]:
-    """Content words of a text, lower-cased, plurals folded, abbreviations expanded."""
+def _english_terms(text: str) -> list[str]:
     out: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in _WORD.findall(text):
         if word in _EXPAND:
             out.extend(_EXPAND[word])
         elif word not in _STOP and not word.isdigit():
             out.append(_stem(word))
+    return out
+
+
+_PIECE = re.compile(r"[a-z0-9]+|" + segment.CJK.pattern)
+
+
+def terms(text: str) -> list[str]:
+    """Content words of a text, lower-cased, plurals folded, abbreviations expanded.
+    Chinese runs are segmented, and words of the bilingual vocabulary become
+    their English terms, so Chinese and English texts on one subject share terms."""
+    lowered = text.lower()
+    if not segment.has_chinese(lowered):
+        return _english_terms(lowered)
+    out: list[str] = []
+    for piece in _PIECE.findall(lowered):
+        if piece.isascii():
+            out.extend(_english_terms(piece))
+            continue
+        for word in segment.chinese_words(piece):
+            if word.isascii():
+                out.extend(_english_terms(word))
+            else:
+                out.append(word)
     return out
 
 
@@ -257,6 +294,32 @@ def _currency_code(currency: str | None) -> int:
     return int.from_bytes(currency.upper().encode()[:3], "big")
 
 
+def _country_code(country: str | None) -> int:
+    if not country or len(country) != 2 or not country.isascii() or not country.isalpha():
+        return -1
+    code = country.upper()
+    return (ord(code[0]) - 65) * 26 + (ord(code[1]) - 65)
+
+
+def _to_base(currencies: Sequence[str | None], rates: RateTable) -> tuple[FloatArray, BoolArray]:
+    """Per amount, the factor that converts it into the rate table's base currency
+    (1 where the table does not know the currency), and whether it knows it."""
+    n = len(currencies)
+    per_base = rates.per_base
+    factor = np.ones(n, dtype=np.float64)
+    known = np.zeros(n, dtype=bool)
+    for i, c in enumerate(currencies):
+        rate = per_base.get(c.upper()) if c else None
+        if rate is not None:
+            factor[i], known[i] = 1.0 / rate, True
+    return factor, known
+
+
+def _log2(amounts: Sequence[float], factor: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore"):
+        return np.log2(np.asarray(amounts, dtype=np.float64).reshape(len(amounts)) * factor)
+
+
 def _one_hot(lists: Sequence[Sequence[str]], index: dict[str, int]) -> FloatArray:
     out = np.zeros((len(lists), len(index)), dtype=np.float64)
     for row, values in enumerate(lists):
@@ -272,8 +335,10 @@ class EnterpriseFeatures:
     ids: list[uuid.UUID]
     sectors: FloatArray  # (M, S)
     stage: FloatArray  # (M, stages) one-hot
-    log_amount: FloatArray  # (M,) log2 of the funding sought
+    log_amount: FloatArray  # (M,) log2 of the funding sought, in base currency if converted
     currency: IntArray  # (M,)
+    converted: BoolArray  # (M,) the rate table knows its currency
+    country: IntArray  # (M,) country code, -1 when unknown
     seeks: FloatArray  # (M, partnership types)
     n_seeks: FloatArray  # (M,)
     text: sp.csr_matrix  # (M, TEXT_DIM)
@@ -293,35 +358,54 @@ class ParticipantFeatures:
     log_high: FloatArray  # (N,) log2 of the ticket maximum, inf without one
     has_ticket: BoolArray  # (N,) a range and its currency are given
     currency: IntArray  # (N,)
+    converted: BoolArray  # (N,) the range is in base currency
+    countries: NDArray[np.int16]  # (N, MAX_COUNTRIES) country codes sought, -2 padding
+    must: BoolArray  # (N, MANDATORY) which criteria are mandatory
     offers: FloatArray  # (N, partnership types)
     n_offers: FloatArray  # (N,)
     text: sp.csr_matrix  # (N, TEXT_DIM)
 
 
-def enterprise_features(profiles: Sequence[EnterpriseProfile]) -> EnterpriseFeatures:
+def enterprise_features(
+    profiles: Sequence[EnterpriseProfile], rates: RateTable = RATES
+) -> EnterpriseFeatures:
     seeks = _one_hot([p.partnership_types for p in profiles], _PARTNERSHIP_INDEX)
+    factor, converted = _to_base([p.funding_currency for p in profiles], rates)
+    log_amount = _log2([float(p.funding_amount) for p in profiles], factor)
     return EnterpriseFeatures(
         ids=[p.enterprise_id for p in profiles],
         sectors=_one_hot([p.sectors for p in profiles], _SECTOR_INDEX),
         stage=_one_hot([(p.stage,) for p in profiles], _STAGE_INDEX),
-        log_amount=np.log2([float(p.funding_amount) for p in profiles]).reshape(len(profiles)),
+        log_amount=log_amount,
         currency=np.array([_currency_code(p.funding_currency) for p in profiles], dtype=np.int64),
+        converted=converted,
+        country=np.array([_country_code(p.country) for p in profiles], dtype=np.int64).reshape(
+            len(profiles)
+        ),
         seeks=seeks,
         n_seeks=seeks.sum(axis=1),
         text=_text_matrix([p.summary for p in profiles]),
     )
 
 
-def participant_features(profiles: Sequence[ParticipantProfile]) -> ParticipantFeatures:
-    low = np.array([float(p.ticket_min or 0) for p in profiles], dtype=np.float64)
-    high = np.array(
-        [float(p.ticket_max) if p.ticket_max is not None else math.inf for p in profiles],
-        dtype=np.float64,
+def participant_features(
+    profiles: Sequence[ParticipantProfile], rates: RateTable = RATES
+) -> ParticipantFeatures:
+    factor, converted = _to_base([p.currency for p in profiles], rates)
+    log_low = _log2([float(p.ticket_min or 0) for p in profiles], factor)
+    log_high = _log2(
+        [float(p.ticket_max) if p.ticket_max is not None else math.inf for p in profiles], factor
     )
     stages = _one_hot([p.stages for p in profiles], _STAGE_INDEX)
     offers = _one_hot([p.offers for p in profiles], _PARTNERSHIP_INDEX)
-    with np.errstate(divide="ignore"):
-        log_low, log_high = np.log2(low), np.log2(high)
+    countries = np.full((len(profiles), MAX_COUNTRIES), -2, dtype=np.int16)
+    must = np.zeros((len(profiles), len(MANDATORY)), dtype=bool)
+    for row, p in enumerate(profiles):
+        if p.countries:
+            codes = [_country_code(c) for c in p.countries[:MAX_COUNTRIES]]
+            countries[row, : len(codes)] = codes
+        if p.mandatory:
+            must[row] = [c in p.mandatory for c in MANDATORY]
     return ParticipantFeatures(
         ids=[p.participant_id for p in profiles],
         sectors=_one_hot([p.sectors for p in profiles], _SECTOR_INDEX),
@@ -338,6 +422,9 @@ def participant_features(profiles: Sequence[ParticipantProfile]) -> ParticipantF
             dtype=bool,
         ),
         currency=np.array([_currency_code(p.currency) for p in profiles], dtype=np.int64),
+        converted=converted,
+        countries=countries,
+        must=must,
         offers=offers,
         n_offers=offers.sum(axis=1),
         text=_text_matrix([p.focus for p in profiles]),
@@ -372,7 +459,8 @@ class Scores:
 
     components: tuple[FloatArray, ...]
     applicable: tuple[BoolArray, ...]
-    total: FloatArray
+    total: FloatArray  # 0 where a mandatory criterion fails
+    eligible: BoolArray | None = None  # (M, N): no mandatory criterion fails; None: all
 
     def pair(self, i: int, j: int) -> tuple[dict[str, float], dict[str, bool]]:
         shape = self.total.shape
@@ -409,7 +497,10 @@ def score(e: EnterpriseFeatures, p: ParticipantFeatures, weights: Weights) -> Sc
     near = e.stage @ p.near_stages.T
     stage = np.maximum(exact, ADJACENT_STAGE_SCORE * near) * stage_applies
 
-    ticket_applies = p.has_ticket[None, :] & (e.currency[:, None] == p.currency[None, :])
+    # Comparable when both converted into the base currency, or in one currency.
+    ticket_applies = p.has_ticket[None, :] & (
+        (e.converted[:, None] & p.converted[None, :]) | (e.currency[:, None] == p.currency[None, :])
+    )
     amount = e.log_amount[:, None]
     off = np.maximum(p.log_low[None, :] - amount, 0.0) + np.maximum(
         amount - p.log_high[None, :], 0.0
@@ -426,11 +517,43 @@ def score(e: EnterpriseFeatures, p: ParticipantFeatures, weights: Weights) -> Sc
     # Components that do not apply drop out of the weighted mean (score 0, weight 0).
     numerator = w[0] * sector + w[1] * stage + w[2] * ticket + w[3] * partnership + w[4] * text
     denominator = (w[0] + w[3] + w[4]) + w[1] * stage_applies + w[2] * ticket_applies
+    total = np.round(numerator / denominator, 4)
+    eligible = None
+    if p.must.any():
+        eligible = _meets_mandatory(e, p, exact > 0, ticket_applies & (off <= 1e-12), sector >= 1.0)
+        total = np.where(eligible, total, 0.0)
     return Scores(
         components=(sector, stage, ticket, partnership, text),
         applicable=(always, stage_applies, ticket_applies, always, always),
-        total=np.round(numerator / denominator, 4),
+        total=total,
+        eligible=eligible,
     )
+
+
+def _meets_mandatory(
+    e: EnterpriseFeatures,
+    p: ParticipantFeatures,
+    stage_ok: BoolArray,
+    ticket_ok: BoolArray,
+    sector_ok: BoolArray,
+) -> BoolArray:
+    """(M, N): the pair meets every criterion the participant made mandatory."""
+    must = p.must
+    ok = np.ones((len(e.ids), len(p.ids)), dtype=bool)
+    for k, passes in enumerate((stage_ok, ticket_ok, sector_ok)):
+        if must[:, k].any():
+            ok &= passes | ~must[None, :, k]
+    country = MANDATORY.index("country")
+    columns = np.flatnonzero(must[:, country])
+    if len(columns):
+        sought = p.countries[columns]
+        found = np.zeros((len(e.ids), len(columns)), dtype=bool)
+        for k in range(sought.shape[1]):
+            if (sought[:, k] < 0).all():
+                break
+            found |= e.country[:, None] == sought[None, :, k]
+        ok[:, columns] &= found
+    return ok
 
 
 # --- reasons ----------------------------------------------------------------------------
@@ -475,18 +598,33 @@ def _stage_reason(e: EnterpriseProfile, p: ParticipantProfile, applies: bool, s:
     return f"invests at {stages}; the project is at {e.stage}"
 
 
-def _ticket_reason(e: EnterpriseProfile, p: ParticipantProfile, applies: bool) -> str:
-    sought = _money(float(e.funding_amount), e.funding_currency)
+def _sought(e: EnterpriseProfile, p: ParticipantProfile, rates: RateTable) -> tuple[float, str]:
+    """The funding sought in the participant's currency, and how it reads (both
+    amounts when converted)."""
+    amount = float(e.funding_amount)
+    sought = _money(amount, e.funding_currency)
+    if p.currency is None or p.currency.upper() == e.funding_currency.upper():
+        return amount, sought
+    converted = rates.convert(amount, e.funding_currency, p.currency)
+    return converted, (
+        f"{sought} (= {_money(converted, p.currency)} at the {rates.date.isoformat()} rates)"
+    )
+
+
+def _ticket_reason(
+    e: EnterpriseProfile, p: ParticipantProfile, applies: bool, rates: RateTable = RATES
+) -> str:
     if p.ticket_min is None and p.ticket_max is None:
         return "not applicable: no ticket range given"
     if not applies:
         return (
             f"not applicable: ticket range in {p.currency or 'no currency'}, funding sought in "
-            f"{e.funding_currency} (currencies are not converted)"
+            f"{e.funding_currency}, and the {rates.date.isoformat()} rate table converts only "
+            + ", ".join(sorted(rates.per_base))
         )
     low = float(p.ticket_min) if p.ticket_min is not None else 0.0
     high = float(p.ticket_max) if p.ticket_max is not None else math.inf
-    amount = float(e.funding_amount)
+    amount, sought = _sought(e, p, rates)
     span = (
         f"{_money(low, p.currency)}-{_money(high, None)}"
         if math.isfinite(high)
@@ -526,6 +664,57 @@ def _text_reason(e: EnterpriseProfile, p: ParticipantProfile) -> str:
     if not shared:
         return "project summary and focus share no terms"
     return "project summary and focus share: " + ", ".join(shared[:6])
+
+
+def mandatory_failures(
+    e: EnterpriseProfile, p: ParticipantProfile, rates: RateTable = RATES
+) -> list[tuple[str, str]]:
+    """The participant's mandatory criteria the pair fails, each with its reason
+    (the scalar reference of the vectorised check in `score`)."""
+    out: list[tuple[str, str]] = []
+    for criterion in MANDATORY:
+        if criterion not in p.mandatory:
+            continue
+        reason = _failure(criterion, e, p, rates)
+        if reason is not None:
+            out.append((criterion, reason))
+    return out
+
+
+def _failure(
+    criterion: str, e: EnterpriseProfile, p: ParticipantProfile, rates: RateTable
+) -> str | None:
+    if criterion == "stage":
+        fails = e.stage not in p.stages
+        reason = f"the project is at {e.stage}; invests only at {', '.join(p.stages)}"
+    elif criterion == "sectors":
+        fails = not set(e.sectors) & set(p.sectors)
+        reason = f"no sector in common: {', '.join(e.sectors)} against {', '.join(p.sectors)}"
+    elif criterion == "country":
+        fails = e.country not in p.countries
+        reason = (
+            f"the enterprise is from {e.country or 'an unknown country'};"
+            f" seeks only {', '.join(p.countries)}"
+        )
+    else:
+        return _ticket_failure(e, p, rates)
+    return reason if fails else None
+
+
+def _ticket_failure(e: EnterpriseProfile, p: ParticipantProfile, rates: RateTable) -> str | None:
+    comparable = (rates.knows(e.funding_currency) and rates.knows(p.currency)) or (
+        p.currency is not None and p.currency.upper() == e.funding_currency.upper()
+    )
+    if not comparable:
+        return _ticket_reason(e, p, False, rates).removeprefix("not applicable: ")
+    low = float(p.ticket_min) if p.ticket_min is not None else 0.0
+    high = float(p.ticket_max) if p.ticket_max is not None else math.inf
+    amount, _ = _sought(e, p, rates)
+    # Within a rounding cent of the bounds counts as within (the vectorised check
+    # compares logarithms, and is the stricter of the two).
+    if low * (1 - 1e-9) <= amount <= high * (1 + 1e-9):
+        return None
+    return _ticket_reason(e, p, True, rates)
 
 
 def explain(

@@ -169,6 +169,8 @@ def text_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: s
             f"  {_day(m.starts_at, zone)}  {_hm(m.starts_at, zone)}-{_hm(m.ends_at, zone)}"
             f"  {m.place()}  {m.counterpart}" + (f"  {m.interpreter()}" if m.interpreter() else "")
         )
+        if m.reasons:
+            lines.append("      why: " + "; ".join(m.reasons))
     lines += [
         "",
         "The attached calendar file updates your calendar.",
@@ -185,7 +187,8 @@ def html_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: s
     rows = "".join(
         f"<tr><td>{e(_day(m.starts_at, zone))}</td>"
         f"<td>{e(_hm(m.starts_at, zone))}&ndash;{e(_hm(m.ends_at, zone))}</td>"
-        f"<td>{e(m.place())}</td><td>{e(m.counterpart)}</td><td>{e(m.interpreter())}</td></tr>"
+        f"<td>{e(m.place())}</td><td>{e(m.counterpart)}</td><td>{e(m.interpreter())}</td>"
+        f"<td>{'<br>'.join(e(r) for r in m.reasons)}</td></tr>"
         for m in content.agenda
         if m.status == "scheduled"
     )
@@ -197,8 +200,8 @@ def html_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: s
         f"<p>All times are {e(_zone_label(zone, content))}.</p>"
         f"<h3>{e(_agenda_title(content))}</h3>"
         '<table cellpadding="4" style="border-collapse:collapse">'
-        "<tr><th>Day</th><th>Time</th><th>Where</th><th>With</th><th></th></tr>"
-        f"{rows or '<tr><td colspan=5>(none)</td></tr>'}</table>"
+        "<tr><th>Day</th><th>Time</th><th>Where</th><th>With</th><th></th><th>Why</th></tr>"
+        f"{rows or '<tr><td colspan=6>(none)</td></tr>'}</table>"
         "<p>The attached calendar file updates your calendar.</p>"
         f'<p style="font-size:small;color:#666">You receive this because '
         f"{e(content.organisation)} takes part in {e(content.roadshow_name)}. "

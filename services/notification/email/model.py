@@ -89,6 +89,7 @@ class StoredMeeting:
     venue: str | None = None
     venue_table: int | None = None
     interpreter_languages: tuple[str, ...] = ()
+    reasons: tuple[str, ...] | list[str] = ()  # why the two meet (rules.why of its match)
 
     def line(self, counterpart: str) -> MeetingLine:
         return MeetingLine(
@@ -103,6 +104,7 @@ class StoredMeeting:
             venue=self.venue,
             venue_table=self.venue_table,
             interpreter_languages=list(self.interpreter_languages),
+            reasons=list(self.reasons),
         )
 
 

@@ -124,19 +124,20 @@ async def set_opt_out(
 
 
 async def upsert_meeting(
-    conn: asyncpg.Connection, m: Meeting, *, status: str, sequence: int
+    conn: asyncpg.Connection, m: Meeting, *, status: str, sequence: int, reasons: list[str]
 ) -> None:
     await conn.execute(
         """INSERT INTO meetings (id, schedule_id, roadshow_id, enterprise_id, participant_id,
                                  slot, table_no, starts_at, ends_at, status, sequence,
-                                 venue, venue_table, interpreter_languages)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                 venue, venue_table, interpreter_languages, reasons)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
            ON CONFLICT (id) DO UPDATE SET schedule_id = EXCLUDED.schedule_id,
                   slot = EXCLUDED.slot, table_no = EXCLUDED.table_no,
                   starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
                   status = EXCLUDED.status, sequence = EXCLUDED.sequence,
                   venue = EXCLUDED.venue, venue_table = EXCLUDED.venue_table,
-                  interpreter_languages = EXCLUDED.interpreter_languages""",
+                  interpreter_languages = EXCLUDED.interpreter_languages,
+                  reasons = EXCLUDED.reasons""",
         m.meeting_id,
         m.schedule_id,
         m.roadshow_id,
@@ -151,6 +152,7 @@ async def upsert_meeting(
         m.venue,
         m.venue_table,
         list(m.interpreter_languages),
+        reasons,
     )
     await conn.execute(
         "INSERT INTO schedule_meetings (schedule_id, meeting_id) VALUES ($1, $2)"
@@ -162,7 +164,7 @@ async def upsert_meeting(
 
 _MEETING = """m.id, m.schedule_id, m.roadshow_id, m.enterprise_id, m.participant_id, m.slot,
                m.table_no AS "table", m.starts_at, m.ends_at, m.status, m.sequence, m.published,
-               m.venue, m.venue_table, m.interpreter_languages"""
+               m.venue, m.venue_table, m.interpreter_languages, m.reasons"""
 
 
 async def get_meeting(conn: asyncpg.Connection, id_: uuid.UUID) -> StoredMeeting | None:

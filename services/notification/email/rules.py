@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notification.outbound.policy import AttemptOutcome
-from shared.contracts.matching import MeetingStatus
+from shared.contracts.matching import MatchComponent, MeetingStatus
 from shared.contracts.registration import ErasedKind
 
 # Whose e-mail: the president of an enterprise, the contact of a participant
@@ -64,6 +64,7 @@ class MeetingLine(_Frozen):
     venue: str | None = None
     venue_table: int | None = None
     interpreter_languages: list[str] = Field(default_factory=list)
+    reasons: list[str] = []  # why the two meet, strongest first
 
     def place(self) -> str:
         """Where, as a person reads it: "Zhangjiang, table 2", or "table 2"."""
@@ -75,6 +76,18 @@ class MeetingLine(_Frozen):
         if not self.interpreter_languages:
             return ""
         return f"interpreter ({'/'.join(self.interpreter_languages)})"
+
+
+# Reasons an e-mail gives per meeting: enough to say why, short enough to read.
+REASONS_PER_MEETING = 3
+
+
+def why(components: Iterable[MatchComponent]) -> list[str]:
+    """The reasons of a match's components that count most towards its score
+    (weight x score), strongest first; those adding nothing are left out."""
+    counted = [c for c in components if c.weight > 0 and c.score > 0]
+    counted.sort(key=lambda c: c.weight * c.score, reverse=True)
+    return [c.reason for c in counted[:REASONS_PER_MEETING]]
 
 
 class Previous(_Frozen):

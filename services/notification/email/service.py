@@ -31,7 +31,7 @@ from services.notification.email.model import (
     Registered,
     plan_meeting,
 )
-from services.notification.email.rules import Change, Content, EmailKind, Previous, Role
+from services.notification.email.rules import Change, Content, EmailKind, Previous, Role, why
 from services.notification.email.tokens import verify
 from services.notification.outbound import repository as outbound
 from services.notification.outbound.policy import Clock
@@ -264,7 +264,9 @@ class Schedules:
         plan = plan_meeting(await repo.get_meeting(conn, data.meeting_id), event, data)
         if plan is None:
             return
-        await repo.upsert_meeting(conn, data, status=plan.status, sequence=plan.sequence)
+        await repo.upsert_meeting(
+            conn, data, status=plan.status, sequence=plan.sequence, reasons=why(data.reasons)
+        )
         if plan.notice is not None:
             made = await self.messages.change_notices(
                 conn, envelope, data, plan.notice, plan.previous

@@ -61,6 +61,29 @@ Sectors = Annotated[
         description="Only events whose enterprise works in one of these sectors; null for all",
     ),
 ]
+EnterpriseIds = Annotated[
+    list[uuid.UUID],
+    Field(
+        min_length=1,
+        max_length=1000,
+        description="Only events about these enterprises; leave out (or null) for all",
+    ),
+]
+SideName = Literal["participant", "enterprise"]
+
+
+def _participant_side() -> list[SideName]:
+    return ["participant"]
+
+
+Sides = Annotated[
+    list[SideName],
+    Field(
+        min_length=1,
+        description="Whose events: about the participants you registered ('participant',"
+        " the default), and/or about your enterprises ('enterprise')",
+    ),
+]
 Description = Annotated[str, Field(max_length=500)]
 # What a webhook notification can be in (`cancelled` is e-mail's only).
 NotificationStatus = Literal["pending", "delivered", "dead"]
@@ -99,10 +122,12 @@ class SubscriptionIn(Strict):
     participant_ids: ParticipantIds | None = None
     participant_kinds: Kinds | None = None
     sectors: Sectors | None = None
+    sides: Sides = Field(default_factory=_participant_side)
+    enterprise_ids: EnterpriseIds | None = None
 
-    _unique = field_validator("event_types", "participant_ids", "participant_kinds", "sectors")(
-        unique
-    )
+    _unique = field_validator(
+        "event_types", "participant_ids", "participant_kinds", "sectors", "sides", "enterprise_ids"
+    )(unique)
 
 
 class SubscriptionPatch(Strict):
@@ -114,17 +139,19 @@ class SubscriptionPatch(Strict):
     participant_ids: ParticipantIds | None = None
     participant_kinds: Kinds | None = None
     sectors: Sectors | None = None
+    sides: Sides | None = None
+    enterprise_ids: EnterpriseIds | None = None
     status: Literal["active", "disabled"] | None = Field(
         default=None, description="'active' enables a subscription again (e.g. after a 410)"
     )
 
-    _unique = field_validator("event_types", "participant_ids", "participant_kinds", "sectors")(
-        unique
-    )
+    _unique = field_validator(
+        "event_types", "participant_ids", "participant_kinds", "sectors", "sides", "enterprise_ids"
+    )(unique)
 
     @model_validator(mode="after")
     def _required_stay(self) -> SubscriptionPatch:
-        for name in ("url", "event_types", "status"):
+        for name in ("url", "event_types", "status", "sides"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise InvalidInput("cannot be null; leave it out to keep it", field=name)
         return self
@@ -138,6 +165,8 @@ class SubscriptionOut(BaseModel):
     participant_ids: list[uuid.UUID] | None
     participant_kinds: list[str] | None
     sectors: list[str] | None
+    sides: list[str]
+    enterprise_ids: list[uuid.UUID] | None
     status: str
     disabled_reason: str | None
     version: int

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from services.notification.outbound.repository import AttemptRecord, Outbound
-from services.notification.webhooks.routing import Filters
+from services.notification.webhooks.routing import Filters, Side
 from shared.envelope import Context
 
 SubscriptionStatus = Literal["active", "disabled"]
@@ -22,6 +22,8 @@ SUBSCRIPTION_FIELDS = (
     "participant_ids",
     "participant_kinds",
     "sectors",
+    "sides",
+    "enterprise_ids",
 )
 
 
@@ -35,6 +37,8 @@ class Subscription:
     participant_ids: list[uuid.UUID] | None
     participant_kinds: list[str] | None
     sectors: list[str] | None
+    sides: list[Side]
+    enterprise_ids: list[uuid.UUID] | None
     status: SubscriptionStatus
     disabled_reason: str | None
     version: int
@@ -51,6 +55,8 @@ class Subscription:
             participant_ids=opt(self.participant_ids),
             participant_kinds=opt(self.participant_kinds),
             sectors=opt(self.sectors),
+            sides=frozenset(self.sides),
+            enterprise_ids=opt(self.enterprise_ids),
         )
 
     def fields(self) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from services.notification.webhooks.routing import Filters, Interested
 # --- subscriptions -------------------------------------------------------------------
 
 _SUBSCRIPTION = """id, partner_id, url, description, event_types, participant_ids,
-                   participant_kinds, sectors, status, disabled_reason, version, created_at,
-                   updated_at"""
+                   participant_kinds, sectors, sides, enterprise_ids, status, disabled_reason,
+                   version, created_at, updated_at"""
 
 
 def _subscription(row: Mapping[str, Any]) -> Subscription:
@@ -43,8 +43,9 @@ async def insert_subscription(
     row = await conn.fetchrow(
         f"""INSERT INTO subscriptions (id, partner_id, url, description, event_types,
                                        participant_ids, participant_kinds, sectors,
-                                       created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {_SUBSCRIPTION}""",
+                                       sides, enterprise_ids, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+            RETURNING {_SUBSCRIPTION}""",
         id_,
         partner_id,
         *(fields[k] for k in SUBSCRIPTION_FIELDS),
@@ -64,7 +65,8 @@ async def update_subscription(
     row = await conn.fetchrow(
         f"""UPDATE subscriptions SET url = $2, description = $3, event_types = $4,
                    participant_ids = $5, participant_kinds = $6, sectors = $7,
-                   status = $8, disabled_reason = $9, version = version + 1, updated_at = $10
+                   sides = $8, enterprise_ids = $9,
+                   status = $10, disabled_reason = $11, version = version + 1, updated_at = $12
              WHERE id = $1 RETURNING {_SUBSCRIPTION}""",
         id_,
         *(fields[k] for k in SUBSCRIPTION_FIELDS),
@@ -110,7 +112,8 @@ async def interested_subscriptions(
     """Active subscriptions of these partners that take any of these event types,
     in creation order: every subscription a run of events could reach."""
     rows = await conn.fetch(
-        """SELECT id, partner_id, event_types, participant_ids, participant_kinds, sectors
+        """SELECT id, partner_id, event_types, participant_ids, participant_kinds, sectors,
+                  sides, enterprise_ids
              FROM subscriptions
             WHERE partner_id = ANY($1::uuid[]) AND status = 'active'
               AND event_types && $2::text[]
@@ -127,10 +130,25 @@ async def interested_subscriptions(
                 participant_ids=_opt(r["participant_ids"]),
                 participant_kinds=_opt(r["participant_kinds"]),
                 sectors=_opt(r["sectors"]),
+                sides=frozenset(r["sides"]),
+                enterprise_ids=_opt(r["enterprise_ids"]),
             ),
         )
         for r in rows
     ]
+
+
+async def enterprise_side_types(
+    conn: asyncpg.Connection, event_types: Collection[str]
+) -> frozenset[str]:
+    """Which of these event types some active enterprise-side subscription takes
+    (an event whose enterprise is not known yet may be for its partner)."""
+    found = await conn.fetchval(
+        """SELECT array_agg(DISTINCT t) FROM subscriptions, unnest(event_types) AS t
+            WHERE status = 'active' AND 'enterprise' = ANY(sides) AND t = ANY($1::text[])""",
+        list(event_types),
+    )
+    return frozenset(found or ())
 
 
 def _opt(values: list[Any] | None) -> frozenset[Any] | None:

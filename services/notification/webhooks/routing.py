@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args
 from services.notification.parties.model import KnownEnterprise, KnownParticipant, Party
 from shared.contracts.matching import (
     Match,
+    MatchComponent,
     MatchEventType,
     Meeting,
     MeetingEventType,
@@ -25,22 +26,31 @@ WebhookEventType = Literal[MatchEventType, MeetingEventType]
 WEBHOOK_EVENT_TYPES: tuple[WebhookEventType, ...] = get_args(WebhookEventType)
 
 
+Side = Literal["participant", "enterprise"]
+PARTICIPANT_SIDE: frozenset[Side] = frozenset({"participant"})
+
+
 @dataclass(frozen=True)
 class Filters:
     event_types: frozenset[str]
     participant_ids: frozenset[uuid.UUID] | None = None
     participant_kinds: frozenset[str] | None = None
     sectors: frozenset[str] | None = None  # of the enterprise
+    # Whose events: about the partner's participants, and/or its enterprises.
+    sides: frozenset[Side] = PARTICIPANT_SIDE
+    enterprise_ids: frozenset[uuid.UUID] | None = None
 
 
 def wants(filters: Filters, event_type: str, participant: Party, enterprise: Party) -> bool:
-    """Whether a subscription of the participant's partner wants this event.
-    (That the subscription is the partner's is the caller's query.)"""
+    """Whether a subscription of the partner of one of the event's sides wants
+    this event. (That the subscription is that partner's, for that side, is the
+    caller's decision.)"""
     return (
         event_type in filters.event_types
         and (filters.participant_ids is None or participant.id in filters.participant_ids)
         and (filters.participant_kinds is None or participant.kind in filters.participant_kinds)
         and (filters.sectors is None or not filters.sectors.isdisjoint(enterprise.sectors))
+        and (filters.enterprise_ids is None or enterprise.id in filters.enterprise_ids)
     )
 
 
@@ -88,15 +98,21 @@ def plan_routing(
     participants: Mapping[uuid.UUID, KnownParticipant],
     enterprises: Mapping[uuid.UUID, KnownEnterprise],
     subscriptions: Sequence[Interested],
+    enterprise_side: frozenset[str] = frozenset(),
 ) -> RoutingPlan:
     """Route a run of events at once, deciding exactly what routing each alone
-    decides: an event goes to every active subscription of its participant's
-    partner whose filters want it (in the order given), events first to last.
-    One with a party unknown is held, unless its participant is known and no
-    subscription of the partner could want it whatever the enterprise."""
+    decides: an event goes to every active subscription whose filters want it
+    (in the order given, each once) of its participant's partner, for the
+    participant side, and of its enterprise's partner, for the enterprise side;
+    events first to last. One with a party unknown is held, unless its
+    participant is known and nothing could want it whatever the enterprise: no
+    subscription of the participant's partner, and no enterprise-side one
+    anywhere for its type (`enterprise_side`: the event types some active
+    enterprise-side subscription takes)."""
     by_partner: dict[uuid.UUID, list[Interested]] = {}
     for s in subscriptions:
         by_partner.setdefault(s.partner_id, []).append(s)
+    order = {s.id: k for k, s in enumerate(subscriptions)}
     # A fair's banks each subscribe for their own participant: look at the
     # subscriptions that can want a participant once, not at every event.
     for_participant: dict[uuid.UUID, list[Interested]] = {}
@@ -112,14 +128,30 @@ def plan_routing(
             theirs = for_participant[participant.id] = [
                 s
                 for s in by_partner.get(participant.partner_id, [])
-                if s.filters.participant_ids is None or participant.id in s.filters.participant_ids
+                if "participant" in s.filters.sides
+                and (
+                    s.filters.participant_ids is None or participant.id in s.filters.participant_ids
+                )
             ]
         party = participant.party
         if enterprise is None:
-            if any(could_want(s.filters, event.event_type, party) for s in theirs):
+            if event.event_type in enterprise_side or any(
+                could_want(s.filters, event.event_type, party) for s in theirs
+            ):
                 plan.hold.append(i)
             continue
         other = enterprise.party
+        if enterprise.partner_id is not None:
+            ours = [
+                s
+                for s in by_partner.get(enterprise.partner_id, [])
+                if "enterprise" in s.filters.sides
+            ]
+            if ours:
+                # Each subscription once, in creation order.
+                theirs = sorted(
+                    {s.id: s for s in theirs + ours}.values(), key=lambda s: order[s.id]
+                )
         plan.deliveries.extend(
             (i, s.id) for s in theirs if wants(s.filters, event.event_type, party, other)
         )
@@ -155,12 +187,16 @@ def _match(data: Match) -> dict[str, Any]:
             "status": data.status,
             "version": data.version,
             "score": data.score,
-            "reasons": [
-                {"name": c.name, "score": c.score, "weight": c.weight, "reason": c.reason}
-                for c in data.components
-            ],
+            "reasons": _reasons(data.components),
         }
     }
+
+
+def _reasons(components: Sequence[MatchComponent]) -> list[dict[str, Any]]:
+    return [
+        {"name": c.name, "score": c.score, "weight": c.weight, "reason": c.reason}
+        for c in components
+    ]
 
 
 def _meeting(data: Meeting) -> dict[str, Any]:
@@ -175,6 +211,7 @@ def _meeting(data: Meeting) -> dict[str, Any]:
         "slot": data.slot,
         "table": data.table,
         "score": data.score,
+        "reasons": _reasons(data.reasons),  # the match's: why the two meet
     }
     if isinstance(data, MeetingMoved):
         meeting["previous"] = {

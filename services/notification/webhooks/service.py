@@ -246,15 +246,20 @@ class Routing:
             enterprises |= await parties.get_enterprises(
                 conn, {c.enterprise_id for c in concerning} - enterprises.keys()
             )
-        subscriptions = await repo.interested_subscriptions(
-            conn, {p.partner_id for p in participants.values()}, {c.event_type for c in concerning}
-        )
-        plan = plan_routing(concerning, participants, enterprises, subscriptions)
+        types = {c.event_type for c in concerning}
+        partners = {p.partner_id for p in participants.values()} | {
+            e.partner_id for e in enterprises.values() if e.partner_id is not None
+        }
+        subscriptions = await repo.interested_subscriptions(conn, partners, types)
+        unknown = any(c.enterprise_id not in enterprises for c in concerning)
+        enterprise_side = await repo.enterprise_side_types(conn, types) if unknown else frozenset()
+        plan = plan_routing(concerning, participants, enterprises, subscriptions, enterprise_side)
         now = self.clock()
         if plan.hold:
             await parties.hold_events(conn, [_with_data(*events[i]) for i in plan.hold], now)
             log.info("notification.events_held", events=len(plan.hold))
-        rows = _notifications(events, plan, participants, enterprises)
+        partner_of = {s.id: s.partner_id for s in subscriptions}
+        rows = _notifications(events, plan, participants, enterprises, partner_of)
         made = await repo.insert_notifications(conn, rows, now) if rows else 0
         if made:
             log.info("notification.routed", events=len(events), notifications=made)
@@ -288,8 +293,10 @@ def _notifications(
     plan: RoutingPlan,
     participants: Mapping[uuid.UUID, KnownParticipant],
     enterprises: Mapping[uuid.UUID, KnownEnterprise],
+    partner_of: Mapping[uuid.UUID, uuid.UUID],
 ) -> list[NewNotification]:
-    """The rows of a plan's deliveries; each event's body is built once."""
+    """The rows of a plan's deliveries (each the subscriber's, by subscription
+    id in `partner_of`); each event's body is built once."""
     bodies: dict[int, str] = {}
     rows = []
     for i, subscription_id in plan.deliveries:
@@ -307,7 +314,7 @@ def _notifications(
         rows.append(
             NewNotification(
                 subscription_id=subscription_id,
-                partner_id=participant.partner_id,
+                partner_id=partner_of[subscription_id],
                 event_id=envelope.id,
                 event_type=envelope.type,
                 correlation_id=envelope.correlation_id,

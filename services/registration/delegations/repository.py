@@ -42,7 +42,13 @@ def enterprise_of(row: asyncpg.Record) -> c.Enterprise:
         ),
         status=row["status"],
         version=row["version"],
+        availability=row["availability"],
     )
+
+
+def availability_json(value: Any) -> Any:
+    """An availability (command or contract, as dumped) as its stored JSON."""
+    return c.Availability.model_validate(value or {}).model_dump(mode="json")
 
 
 def _delegation(row: asyncpg.Record) -> DelegationState:
@@ -88,9 +94,9 @@ async def insert_enterprises(
         """INSERT INTO enterprises (id, partner_id, delegation_id, roadshow_id, name, country,
                sectors, president_name, president_title, president_email, president_phone,
                project_title, project_summary, stage, funding_amount, funding_currency,
-               partnership_types, president_languages)
+               partnership_types, president_languages, availability)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18)""",
+                   $18, $19)""",
         [
             (eid, partner_id, delegation_id, roadshow_id, *_enterprise_columns(e))
             for eid, e in enterprises
@@ -197,7 +203,8 @@ async def update_enterprise(
                   president_name = $5, president_title = $6, president_email = $7,
                   president_phone = $8, project_title = $9, project_summary = $10, stage = $11,
                   funding_amount = $12, funding_currency = $13, partnership_types = $14,
-                  president_languages = $15, version = version + 1, updated_at = now()
+                  president_languages = $15, availability = $16, version = version + 1,
+                  updated_at = now()
             WHERE id = $1 RETURNING *""",
         enterprise_id,
         *_enterprise_columns(e),
@@ -223,6 +230,7 @@ def _enterprise_columns(e: dict[str, Any]) -> tuple[Any, ...]:
         project["funding_currency"],
         [str(t) for t in project["partnership_types"]],
         list(president.get("languages") or ()),
+        availability_json(e.get("availability")),
     )
 
 

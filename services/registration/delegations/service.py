@@ -9,7 +9,7 @@ import uuid
 from services.registration import model
 from services.registration.delegations import repository as repo
 from services.registration.privacy.keys import Keyring
-from services.registration.roadshows.service import require_roadshow
+from services.registration.roadshows.service import check_availability, require_roadshow
 from shared.contracts import registration as c
 from shared.errors import NotFound
 from shared.unit_of_work import UnitOfWork
@@ -20,6 +20,10 @@ async def register_delegation(
 ) -> model.DelegationWithEnterprises:
     partner_id = uow.partner_id
     await require_roadshow(uow, cmd.roadshow_id)
+    for i, new in enumerate(cmd.enterprises):
+        await check_availability(
+            uow, cmd.roadshow_id, new.availability.model_dump(), f"enterprises.{i}.availability"
+        )
     delegation_id = uuid.uuid4()
     row = await repo.insert_delegation(
         uow.conn,
@@ -71,6 +75,7 @@ async def add_enterprise(
     partner_id = uow.partner_id
     row = await _locked_delegation(uow, delegation_id)
     model.ensure_active(row.status, "delegation")
+    await check_availability(uow, row.roadshow_id, cmd.availability.model_dump(), "availability")
     enterprise_id = uuid.uuid4()
     await repo.insert_enterprises(
         uow.conn, partner_id, delegation_id, row.roadshow_id, [(enterprise_id, cmd.model_dump())]
@@ -159,6 +164,7 @@ async def update_enterprise(
     if not model.has_changes(patch):
         return current
     fields = model.merge_patch(current, patch, model.NewEnterprise)
+    await check_availability(uow, current.roadshow_id, fields["availability"], "availability")
     enterprise = await repo.update_enterprise(uow.conn, enterprise_id, fields)
     uow.emit("enterprise.updated", enterprise_id, await keys.sealed_enterprise(uow, enterprise))
     return enterprise

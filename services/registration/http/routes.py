@@ -8,6 +8,7 @@ from aiohttp import web
 from services.registration import model
 from services.registration.delegations import service as delegations
 from services.registration.http.schemas import (
+    AvailabilityIn,
     DelegationIn,
     DelegationOut,
     DelegationPatch,
@@ -306,6 +307,19 @@ async def update_enterprise(call: Call[EnterprisePatch, None]) -> c.Enterprise:
 
 
 @api.route(
+    "PUT",
+    "/v1/enterprises/{enterprise_id}/availability",
+    summary="Set when an enterprise can meet (replaces its availability)",
+    body=AvailabilityIn,
+    response=c.Enterprise,
+    tag="enterprises",
+)
+async def set_enterprise_availability(call: Call[AvailabilityIn, None]) -> c.Enterprise:
+    keys, patch = call.app[KEYRING], model.EnterpriseChanges(availability=call.body)
+    return await delegations.update_enterprise(call.uow, keys, call.id("enterprise_id"), patch)
+
+
+@api.route(
     "POST",
     "/v1/enterprises/{enterprise_id}/withdraw",
     summary="Withdraw an enterprise",
@@ -376,6 +390,19 @@ async def update_participant(call: Call[ParticipantPatch, None]) -> c.Participan
     return await participants.update_participant(
         call.uow, keys, call.id("participant_id"), call.body
     )
+
+
+@api.route(
+    "PUT",
+    "/v1/participants/{participant_id}/availability",
+    summary="Set when a participant can meet (replaces its availability)",
+    body=AvailabilityIn,
+    response=c.Participant,
+    tag="participants",
+)
+async def set_participant_availability(call: Call[AvailabilityIn, None]) -> c.Participant:
+    keys, patch = call.app[KEYRING], model.ParticipantChanges(availability=call.body)
+    return await participants.update_participant(call.uow, keys, call.id("participant_id"), patch)
 
 
 @api.route(

@@ -65,6 +65,10 @@ class ParticipantPatch(model.ParticipantChanges):
     pass
 
 
+class AvailabilityIn(model.AvailabilityIn):
+    pass
+
+
 class ErasureIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"email": "a.person@example.com"}]})
 

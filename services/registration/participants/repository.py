@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from services.registration.delegations.repository import seq_of
+from services.registration.delegations.repository import availability_json, seq_of
 from services.registration.partners.repository import owned_row
 from shared.contracts import registration as c
 from shared.pagination import next_cursor
@@ -34,9 +34,10 @@ async def upsert_participant(
     row = await conn.fetchrow(
         """INSERT INTO participants (id, partner_id, roadshow_id, kind, name, sectors, focus,
                stages, ticket_min, ticket_max, currency, offers, max_meetings,
-               contact_name, contact_title, contact_email, contact_phone, contact_languages)
+               contact_name, contact_title, contact_email, contact_phone, contact_languages,
+               availability, countries, mandatory)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18)
+                   $18, $19, $20, $21)
            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, sectors = EXCLUDED.sectors,
                focus = EXCLUDED.focus, stages = EXCLUDED.stages,
                ticket_min = EXCLUDED.ticket_min, ticket_max = EXCLUDED.ticket_max,
@@ -45,6 +46,8 @@ async def upsert_participant(
                contact_title = EXCLUDED.contact_title, contact_email = EXCLUDED.contact_email,
                contact_phone = EXCLUDED.contact_phone,
                contact_languages = EXCLUDED.contact_languages,
+               availability = EXCLUDED.availability,
+               countries = EXCLUDED.countries, mandatory = EXCLUDED.mandatory,
                version = participants.version + 1, updated_at = now()
            RETURNING *""",
         participant_id,
@@ -65,6 +68,9 @@ async def upsert_participant(
         p["contact"]["email"],
         p["contact"].get("phone"),
         list(p["contact"].get("languages") or ()),
+        availability_json(p.get("availability")),
+        list(p.get("countries") or ()),
+        list(p.get("mandatory") or ()),
     )
     return participant_of(row)
 

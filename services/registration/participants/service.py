@@ -8,7 +8,7 @@ import uuid
 from services.registration import model
 from services.registration.participants import repository as repo
 from services.registration.privacy.keys import Keyring
-from services.registration.roadshows.service import require_roadshow
+from services.registration.roadshows.service import check_availability, require_roadshow
 from shared.contracts import registration as c
 from shared.errors import NotFound
 from shared.unit_of_work import UnitOfWork
@@ -18,6 +18,7 @@ async def register_participant(
     uow: UnitOfWork, keys: Keyring, cmd: model.NewParticipant
 ) -> c.Participant:
     await require_roadshow(uow, cmd.roadshow_id)
+    await check_availability(uow, cmd.roadshow_id, cmd.availability.model_dump(), "availability")
     participant = await repo.upsert_participant(
         uow.conn, uuid.uuid4(), uow.partner_id, cmd.model_dump()
     )
@@ -60,6 +61,7 @@ async def update_participant(
     if not model.has_changes(patch):
         return current
     fields = model.merge_patch(current, patch, model.NewParticipant)
+    await check_availability(uow, current.roadshow_id, fields["availability"], "availability")
     participant = await repo.upsert_participant(uow.conn, participant_id, uow.partner_id, fields)
     uow.emit("participant.updated", participant_id, await keys.sealed_participant(uow, participant))
     return participant

@@ -60,3 +60,17 @@ async def require_roadshow(uow: UnitOfWork, roadshow_id: uuid.UUID) -> None:
     """Raises NotFound (field `roadshow_id`); holds the road show still until commit."""
     if not await repo.lock_roadshow_for_registration(uow.conn, roadshow_id):
         raise NotFound("no such road show", field="roadshow_id")
+
+
+async def check_availability(
+    uow: UnitOfWork, roadshow_id: uuid.UUID, availability: Any, field: str
+) -> None:
+    """Raises InvalidInput (naming the window or slot id under `field`) unless the
+    availability fits the road show's days and slots."""
+    found = c.Availability.model_validate(availability or {})
+    if not found.restricted:
+        return
+    roadshow = await repo.get_roadshow(uow.conn, roadshow_id)
+    if roadshow is None:
+        raise NotFound("no such road show", field="roadshow_id")
+    model.check_availability(found, roadshow.roadshow, field)

@@ -307,3 +307,57 @@ async def test_opt_in_and_a_decline_after_publication_on_the_broker(suite: Suite
     (cancelled,) = [e for e in mine if e.type == "meeting.cancelled"]
     assert cancelled.data["meeting_id"] == declined["meeting_id"]
     assert cancelled.key == declined["match_id"]
+
+
+async def test_cross_border_flow_chinese_cny_fund_and_availability_by_api(suite: Suite) -> None:
+    """A Chinese-writing fund with a CNY range and a mandatory country meets the
+    USD enterprises; the bank's availability, changed on registration's API after
+    the schedule, reschedules by itself."""
+    ev = await _event(suite, enterprises=2)
+    rid, organiser = ev["rid"], ev["organiser"]
+    chinese = factories.participant(
+        rid,
+        "fund",
+        name="浦东人工智能创业投资",
+        # The factory's project: camera-only perception and planning for delivery vehicles.
+        focus="专注摄像头感知与规划：面向城市配送车辆的自动驾驶。",
+        currency="CNY",
+        ticket_min="10000000",
+        ticket_max="60000000",
+        countries=["US"],
+        mandatory=["country", "ticket_range"],
+    )
+    fund = await _post(suite, "/v1/participants", chinese, organiser)
+    first = ev["enterprises"][0]
+
+    async def matched() -> Any:
+        page = await suite.try_json(f"/v1/enterprises/{first}/matches", ev["delegate"])
+        ids = {m["participant_id"]: m for m in (page or {}).get("items", [])}
+        return ids.get(fund["participant_id"])
+
+    match = await suite.wait_for(matched, "the Chinese fund's match")
+    reasons = {c["name"]: c for c in match["components"]}
+    assert reasons["text_similarity"]["score"] > 0.5
+    assert "(= CNY" in reasons["ticket_fit"]["reason"] and reasons["ticket_fit"]["score"] == 1.0
+
+    resp = await suite.matching.post(
+        f"/v1/roadshows/{rid}/schedule-jobs", json={"fair_minimum": 1}, headers=organiser
+    )
+    assert resp.status == 202, await resp.text()
+
+    async def schedule_of(previous: str | None) -> Any:
+        schedule = await suite.get_json(f"/v1/roadshows/{rid}/schedule", organiser)
+        return schedule if schedule["schedule_id"] not in (None, previous) else None
+
+    before = await suite.wait_for(lambda: schedule_of(None), "the first schedule")
+    bank = ev["participants"]["bank"]["participant_id"]
+    resp = await suite.registration.client.put(
+        f"/v1/participants/{bank}/availability", json={"slot_ids": [4, 5]}, headers=organiser
+    )
+    assert resp.status == 200, await resp.text()
+    after = await suite.wait_for(
+        lambda: schedule_of(before["schedule_id"]), "the schedule after the change", within=60
+    )
+    theirs = [m for m in after["meetings"] if m["participant_id"] == bank]
+    assert theirs and {m["slot"] for m in theirs} <= {4, 5}
+    assert all(m["reasons"] for m in after["meetings"])

@@ -13,7 +13,13 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from icalendar import Calendar
 
-from shared.contracts.matching import Meeting, MeetingMoved, ScheduleCompleted, match_id_for
+from shared.contracts.matching import (
+    MatchComponent,
+    Meeting,
+    MeetingMoved,
+    ScheduleCompleted,
+    match_id_for,
+)
 from shared.envelope import Context, Envelope, new_event
 from tests.integration.notification.conftest import ROADSHOW, Env
 
@@ -25,6 +31,14 @@ def slot_times(slot: int) -> tuple[datetime, datetime]:
     """Slot n starts n half-hours after 09:00 Shanghai time (as UTC, like matching)."""
     starts = FIRST_SLOT + timedelta(minutes=30 * slot)
     return starts.astimezone(UTC), (starts + timedelta(minutes=30)).astimezone(UTC)
+
+
+# The match's reasons each meeting event carries; the e-mails show the two that count.
+REASONS = [
+    MatchComponent(name="sector_fit", score=1.0, weight=0.3, reason="same sector: robotics"),
+    MatchComponent(name="stage_fit", score=0.0, weight=0.15, reason="invests at seed"),
+    MatchComponent(name="partnership_fit", score=0.5, weight=0.25, reason="offers debt-financing"),
+]
 
 
 def meeting(
@@ -52,6 +66,7 @@ def meeting(
         timezone="Asia/Shanghai",
         score=0.8,
         status=status,
+        reasons=REASONS,
     )
 
 

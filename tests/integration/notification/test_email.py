@@ -10,6 +10,7 @@ import asyncio
 import json
 import uuid
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from services.notification.email.channel import EmailChannel
@@ -36,6 +37,18 @@ from tests.integration.notification.mailworld import (
 PAIRS = [(0, 0, 1, 3), (0, 1, 2, 4), (1, 0, 3, 5)]
 
 
+def _assert_schedule_headers(mail: Any, email_id: Any) -> None:
+    msg = mail.message
+    assert msg["Message-ID"] == f"<{email_id}@roadshow.test>"
+    assert msg["X-Roadshow-Category"] == "transactional"
+    assert msg["List-Unsubscribe"].startswith("<https://notify.roadshow.test/v1/email/")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # What mail programs read: the header as sent, one line, a plain <URL>.
+    (unsubscribe,) = wire_headers(mail.raw, "List-Unsubscribe")
+    assert unsubscribe == msg["List-Unsubscribe"] and "=?" not in unsubscribe
+    assert mail.mail_from == "meetings@roadshow.test"
+
+
 async def test_each_person_gets_one_schedule_with_a_calendar_in_the_event_zone(
     email_env: Env, smtp: SmtpServer
 ) -> None:
@@ -58,17 +71,13 @@ async def test_each_person_gets_one_schedule_with_a_calendar_in_the_event_zone(
         (mail,) = smtp.sink.to(w.address(party))
         msg = mail.message
         role: Role = "enterprise.president" if party in w.enterprises else "participant.contact"
-        row = rows[recipient_id(role, party)]
-        assert msg["Message-ID"] == f"<{row['id']}@roadshow.test>"
-        assert msg["X-Roadshow-Category"] == "transactional"
-        assert msg["List-Unsubscribe"].startswith("<https://notify.roadshow.test/v1/email/")
-        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        # What mail programs read: the header as sent, one line, a plain <URL>.
-        (unsubscribe,) = wire_headers(mail.raw, "List-Unsubscribe")
-        assert unsubscribe == msg["List-Unsubscribe"] and "=?" not in unsubscribe
-        assert mail.mail_from == "meetings@roadshow.test"
+        _assert_schedule_headers(mail, rows[recipient_id(role, party)]["id"])
         text, page = text_of(msg), html_of(msg)
         assert f"Dear {w.name(party)}," in text and "Asia/Shanghai" in text
+        # Why they meet: the match's reasons that count, strongest first.
+        assert "why: same sector: robotics; offers debt-financing\r\n" in text
+        assert "same sector: robotics<br>offers debt-financing" in page
+        assert "invests at seed" not in text
         cal = calendar_of(msg)
         assert str(cal["method"]) == "PUBLISH"
         events = cal.walk("VEVENT")
@@ -215,6 +224,8 @@ async def test_a_move_after_publication_sends_an_updated_request(
     (hook,) = receiver.requests  # banks hear of moves too
     body = json.loads(hook.body)
     assert body["type"] == "meeting.moved" and body["data"]["meeting"]["table"] == 9
+    reasons = body["data"]["meeting"]["reasons"]
+    assert reasons[0]["reason"] == "same sector: robotics" and len(reasons) == 3
     assert body["data"]["meeting"]["previous"]["table"] == 4
 
     await env.consume(event)  # the same event again

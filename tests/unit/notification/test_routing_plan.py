@@ -39,6 +39,14 @@ filters = st.builds(
     participant_ids=_optional(st.frozensets(st.sampled_from(PARTICIPANTS))),
     participant_kinds=_optional(st.frozensets(st.sampled_from(KINDS))),
     sectors=_optional(st.frozensets(st.sampled_from(SECTORS))),
+    sides=st.sampled_from(
+        [
+            frozenset({"participant"}),
+            frozenset({"enterprise"}),
+            frozenset({"participant", "enterprise"}),
+        ]
+    ),
+    enterprise_ids=_optional(st.frozensets(st.sampled_from(ENTERPRISES))),
 )
 subscriptions = st.lists(
     st.builds(
@@ -84,7 +92,7 @@ def enterprises(draw: st.DrawFn) -> dict[uuid.UUID, KnownEnterprise]:
     return {
         eid: KnownEnterprise(
             id=eid,
-            partner_id=None,
+            partner_id=draw(st.sampled_from([None, *PARTNERS])),
             roadshow_id=ROADSHOW,
             name=f"enterprise {eid.int}",
             sectors=tuple(draw(st.lists(st.sampled_from(SECTORS), unique=True))),
@@ -101,23 +109,37 @@ def _alone(
     known_enterprises: dict[uuid.UUID, KnownEnterprise],
     subs: list[Interested],
 ) -> tuple[bool, list[uuid.UUID]]:
-    """Routing one event as the service did before batches: is it held, and which
-    of its partner's active subscriptions (in creation order) want it."""
+    """Routing one event alone: is it held, and which active subscriptions (in
+    creation order) want it: of the participant's partner for the participant
+    side, of the enterprise's partner for the enterprise side."""
     participant = known_participants.get(event.participant_id)
     enterprise = known_enterprises.get(event.enterprise_id)
     if participant is None or enterprise is None:
-        # Held unless nobody of a known participant's partner could want it.
+        # Held unless nobody of a known participant's partner could want it, and
+        # no enterprise-side subscription takes its type (the enterprise's
+        # partner is not known yet).
         theirs = [] if participant is None else subs
-        might = participant is None or any(
-            s.partner_id == participant.partner_id
-            and could_want(s.filters, event.event_type, participant.party)
-            for s in theirs
+        might = (
+            participant is None
+            or any(
+                "enterprise" in s.filters.sides and event.event_type in s.filters.event_types
+                for s in subs
+            )
+            or any(
+                s.partner_id == participant.partner_id
+                and "participant" in s.filters.sides
+                and could_want(s.filters, event.event_type, participant.party)
+                for s in theirs
+            )
         )
         return might, []
     return False, [
         s.id
         for s in subs
-        if s.partner_id == participant.partner_id
+        if (
+            ("participant" in s.filters.sides and s.partner_id == participant.partner_id)
+            or ("enterprise" in s.filters.sides and s.partner_id == enterprise.partner_id)
+        )
         and wants(s.filters, event.event_type, participant.party, enterprise.party)
     ]
 
@@ -130,7 +152,10 @@ def test_a_batch_routes_as_each_event_alone(
     known_enterprises: dict[uuid.UUID, KnownEnterprise],
     subs: list[Interested],
 ) -> None:
-    plan = plan_routing(batch, known_participants, known_enterprises, subs)
+    enterprise_side = frozenset(
+        t for s in subs if "enterprise" in s.filters.sides for t in s.filters.event_types
+    )
+    plan = plan_routing(batch, known_participants, known_enterprises, subs, enterprise_side)
     expected = RoutingPlan()
     for i, event in enumerate(batch):
         held, wanted = _alone(event, known_participants, known_enterprises, subs)
@@ -138,7 +163,7 @@ def test_a_batch_routes_as_each_event_alone(
             expected.hold.append(i)
         expected.deliveries.extend((i, s) for s in wanted)
         # And the batch of one is the same decision as the event in the batch.
-        one = plan_routing([event], known_participants, known_enterprises, subs)
+        one = plan_routing([event], known_participants, known_enterprises, subs, enterprise_side)
         assert one.hold == ([0] if held else [])
         assert one.deliveries == [(0, s) for s in wanted]
     assert plan == expected
