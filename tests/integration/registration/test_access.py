@@ -151,7 +151,13 @@ async def test_erasure_removes_the_person_and_tells_the_others(
     after = await (
         await registration.client.get(f"/v1/enterprises/{enterprise_id}", headers=partner)
     ).json()
-    assert after["president"] == {"name": None, "title": None, "email": None, "phone": None}
+    assert after["president"] == {
+        "name": None,
+        "title": None,
+        "email": None,
+        "phone": None,
+        "languages": [],
+    }
     untouched = delegation["enterprises"][1]
     still = await (
         await registration.client.get(
