@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up demo test test-unit lint bench clean chromium
 
+# axe-core (npm) for the console's accessibility scan, served to the test page locally.
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -22,10 +26,14 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+$(AXE): Makefile
+	npm install --silent --no-save --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
+	touch $(AXE)
+
 demo: $(STAMP)
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium $(AXE)
 	$(BIN)/python -m pytest
 
 # Pure tests only: no database, no broker, no browser (under 15 s).

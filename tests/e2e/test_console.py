@@ -1,0 +1,320 @@
+"""The organisers' console in a real browser (Debian's chromium through Playwright),
+against the real suite: one `deploy.local` start (on the test PostgreSQL server) and
+one small demo road show shared by every test here. Screenshots of each page go to
+the test run's log folder (test-logs/run-<pid>/console)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from demo.__main__ import Demo, Urls
+from demo.generator import generate
+from shared.embedded import database_url, drop_database, free_port
+from shared.testing.plugin import LOG_DIR
+from shared.testing.suite import ROOT, Suite, free_port_run
+
+SHOTS = LOG_DIR / "console"
+AXE = ROOT / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+SERVICES = ("registration", "matching", "notification")
+
+
+@dataclass(frozen=True)
+class Console:
+    url: str
+    urls: Urls
+    organiser_key: str
+    park_key: str
+    roadshow_id: str
+    dbs: dict[str, str]
+    log_file: Path
+
+    async def api(self, key: str, url: str) -> Any:
+        headers = {"Authorization": f"Bearer {key}"}
+        async with aiohttp.ClientSession() as s, s.get(url, headers=headers) as resp:
+            return {"status": resp.status, "body": await resp.json(content_type=None)}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def console(
+    pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Console]:
+    prefix = f"roadshow_console_{uuid.uuid4().hex[:8]}_"
+    home = tmp_path_factory.mktemp("console") / "suite"
+    suite = Suite(
+        home=home,
+        kafka_port=free_port(),
+        first_port=free_port_run(4),
+        database_url=pg_server_url,
+        db_prefix=prefix,
+    )
+    try:
+        await asyncio.to_thread(suite.start, 120)
+        urls = Urls(*suite.urls.by_service().values())
+        demo = Demo(urls, suite.admin_token(), generate(11, 5, 14), home / "demo", 120)
+        await demo.run()
+        yield Console(
+            url=suite.console_url,
+            urls=urls,
+            organiser_key=demo.headers["organiser"]["Authorization"].removeprefix("Bearer "),
+            park_key=demo.headers["park"]["Authorization"].removeprefix("Bearer "),
+            roadshow_id=demo.roadshow_id,
+            dbs={n: database_url(pg_server_url, prefix + n) for n in SERVICES},
+            log_file=home / "logs" / "console.jsonl",
+        )
+    finally:
+        await asyncio.to_thread(suite.stop)
+        for name in SERVICES:
+            await drop_database(pg_server_url, prefix + name)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Chromium is required (Debian package 'chromium'; make test installs it)"
+    async with async_playwright() as p:
+        b = await p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield b
+        await b.close()
+
+
+async def _page(browser: Browser, locale: str = "en-GB") -> Page:
+    context = await browser.new_context(locale=locale, timezone_id="Europe/London")
+    return await context.new_page()
+
+
+async def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def _sign_in(page: Page, console: Console, key: str) -> None:
+    await page.goto(f"{console.url}/sign-in")
+    await page.get_by_label("Partner API key").fill(key)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{console.url}/roadshows")
+
+
+async def _count(dsn: str, sql: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def test_sign_in_and_the_dashboard_shows_the_apis_figures(
+    console: Console, browser: Browser
+) -> None:
+    page = await _page(browser)
+    await page.goto(f"{console.url}/sign-in")
+    await page.get_by_label("Partner API key").fill("not-a-key")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text("That API key was not accepted.")
+    await _shot(page, "sign-in-refused")
+
+    await _sign_in(page, console, console.organiser_key)
+    cookies = await page.context.cookies()
+    session = next(c for c in cookies if c["name"] == "roadshow_console")
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert console.organiser_key not in session["value"]  # encrypted, not merely encoded
+    rid = console.roadshow_id
+    await page.goto(f"{console.url}/roadshows/{rid}")
+    figures = (
+        await console.api(
+            console.organiser_key, f"{console.urls.matching}/v1/roadshows/{rid}/figures"
+        )
+    )["body"]
+    for name, key in (("matches", "matches"), ("accepted", "accepted"), ("scheduled", "scheduled")):
+        await expect(page.locator(f"#kpi-{name}")).to_have_text(str(figures[key]))
+    roadshow = (
+        await console.api(console.organiser_key, f"{console.urls.registration}/v1/roadshows/{rid}")
+    )["body"]
+    await expect(page.locator("#cap-tables")).to_have_text(str(roadshow["tables"]))
+    await expect(page.locator("svg.chart")).to_have_count(3)
+    html = await page.content()
+    assert console.organiser_key not in html and console.organiser_key not in page.url
+    csp = (await page.request.get(page.url)).headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    await _shot(page, "dashboard")
+
+    await page.get_by_label("Language").select_option("zh")
+    await page.get_by_role("button", name="Switch").click()
+    await expect(page.locator("#capacity-h")).to_have_text("容量")
+    assert await page.locator("html").get_attribute("lang") == "zh-Hans"
+    await _shot(page, "dashboard-zh")
+    await page.get_by_role("button", name="退出登录").click()
+    await expect(page).to_have_url(f"{console.url}/sign-in")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("登录")  # the choice stays
+    await page.context.close()
+
+
+async def test_a_chinese_browser_gets_chinese_pages(console: Console, browser: Browser) -> None:
+    page = await _page(browser, locale="zh-CN")
+    await page.goto(f"{console.url}/sign-in")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("登录")
+    await page.context.close()
+
+
+async def test_scheduling_refuses_bad_input_then_runs_and_fills_the_grid(
+    console: Console, browser: Browser
+) -> None:
+    page = await _page(browser)
+    await _sign_in(page, console, console.organiser_key)
+    rid = console.roadshow_id
+    jobs = "SELECT count(*) FROM scheduling_jobs"
+    before = await _count(console.dbs["matching"], jobs)
+    await page.goto(f"{console.url}/roadshows/{rid}/schedule")
+    await page.get_by_label("Fair minimum per enterprise").fill("lots")
+    await page.get_by_role("button", name="Start scheduling").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Fair minimum: a whole number from 0 to 48."
+    )
+    await expect(page.get_by_label("Fair minimum per enterprise")).to_have_value("lots")
+    await _shot(page, "schedule-bad-input")
+    assert await _count(console.dbs["matching"], jobs) == before  # nothing was written
+
+    await page.get_by_label("Fair minimum per enterprise").fill("2")
+    await page.get_by_role("button", name="Start scheduling").click()
+    await expect(page.locator("#job-status")).to_have_text("Done", timeout=60_000)
+    assert await page.locator("#job-progress").evaluate("p => p.value") == 1
+    assert await _count(console.dbs["matching"], jobs) == before + 1
+    await _shot(page, "job-done")
+    await page.get_by_role("link", name="See the grid").click()
+
+    schedule = (
+        await console.api(
+            console.organiser_key, f"{console.urls.matching}/v1/roadshows/{rid}/schedule"
+        )
+    )["body"]
+    live = [m for m in schedule["meetings"] if m["status"] == "scheduled"]
+    assert live
+    grid = page.locator("#grid")
+    await expect(grid.locator("tbody tr")).to_have_count(len({m["enterprise_id"] for m in live}))
+    await expect(grid.locator("tbody td .who")).to_have_count(len(live))
+    first = live[0]
+    row = grid.locator("tbody tr", has_text=first["enterprise_name"])
+    await expect(row).to_contain_text(first["participant_name"])
+    await _shot(page, "grid")
+    csv = await page.request.get(f"{console.url}/roadshows/{rid}/schedule.csv")
+    assert csv.ok and len((await csv.text()).strip().splitlines()) == len(live) + 1
+    await page.context.close()
+
+
+async def test_a_partner_answers_for_its_own_party_and_another_partners_ids_are_404(
+    console: Console, browser: Browser
+) -> None:
+    rid = console.roadshow_id
+    participants = (
+        await console.api(
+            console.park_key,
+            f"{console.urls.registration}/v1/participants?roadshow_id={rid}&limit=1",
+        )
+    )["body"]["items"]
+    mine = participants[0]["participant_id"]
+    enterprises = (
+        await console.api(
+            console.organiser_key,
+            f"{console.urls.registration}/v1/enterprises?roadshow_id={rid}&limit=1",
+        )
+    )["body"]["items"]
+    theirs = enterprises[0]["enterprise_id"]
+    page = await _page(browser)
+    await _sign_in(page, console, console.park_key)
+
+    search = urllib.parse.quote(participants[0]["name"][:6])
+    await page.goto(f"{console.url}/roadshows/{rid}/registrations?q={search}")
+    await expect(page.locator("#registrations tbody tr").first).to_contain_text(
+        participants[0]["name"]
+    )
+    await page.locator("#registrations tbody a").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(participants[0]["name"])
+    first_match = page.locator("#matches tbody tr").first
+    await first_match.get_by_role("button", name="Accept").click()
+    await expect(page.get_by_role("status").first).to_have_text("Answer recorded.")
+    await _shot(page, "party")
+    matches = (
+        await console.api(
+            console.park_key, f"{console.urls.matching}/v1/participants/{mine}/matches"
+        )
+    )["body"]["items"]
+    assert any(m["participant_interest"] == "accept" for m in matches)
+
+    for path, api in (
+        (f"/roadshows/{rid}", f"{console.urls.matching}/v1/roadshows/{rid}/matches"),
+        (
+            f"/parties/enterprise/{theirs}",
+            f"{console.urls.matching}/v1/enterprises/{theirs}/matches",
+        ),
+    ):
+        assert (await console.api(console.park_key, api))["status"] == 404
+        resp = await page.goto(f"{console.url}{path}")
+        assert resp is not None and resp.status == 404
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    await page.context.close()
+
+
+async def test_keyboard_only_use_and_no_serious_accessibility_violations(
+    console: Console, browser: Browser
+) -> None:
+    assert AXE.exists(), f"{AXE} is missing: `make test` installs axe-core"
+    page = await _page(browser)
+    await page.goto(f"{console.url}/sign-in")
+    await page.keyboard.press("Tab")  # the skip link comes first
+    assert await page.evaluate("document.activeElement.className") == "skip"
+    for _ in range(20):  # to the key field, by Tab alone
+        if await page.evaluate("document.activeElement.id") == "api_key":
+            break
+        await page.keyboard.press("Tab")
+    await page.keyboard.type(console.organiser_key)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"{console.url}/roadshows")
+    for _ in range(20):  # to the road show's link, then Enter
+        await page.keyboard.press("Tab")
+        href = await page.evaluate("document.activeElement.getAttribute('href') || ''")
+        if href.startswith("/roadshows/"):
+            break
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"{console.url}/roadshows/{console.roadshow_id}")
+
+    axe = AXE.read_text()
+    rid = console.roadshow_id
+    party = f"{console.urls.registration}/v1/enterprises?roadshow_id={rid}&limit=1"
+    eid = (await console.api(console.organiser_key, party))["body"]["items"][0]["enterprise_id"]
+    found: dict[str, list[str]] = {}
+    for name, path in (
+        ("dashboard", f"/roadshows/{rid}"),
+        ("schedule", f"/roadshows/{rid}/schedule"),
+        ("registrations", f"/roadshows/{rid}/registrations"),
+        ("enterprise", f"/parties/enterprise/{eid}"),
+    ):
+        await page.goto(f"{console.url}{path}")
+        # Evaluated through the DevTools protocol: the page's CSP (script-src 'self')
+        # stays as it is for the scan.
+        await page.evaluate(axe)
+        result = await page.evaluate("async () => JSON.stringify(await axe.run())")
+        violations = json.loads(result)["violations"]
+        found[name] = [v["id"] for v in violations if v["impact"] in ("serious", "critical")]
+        await _shot(page, f"axe-{name}")
+    assert found == {name: [] for name in found}
+
+
+async def test_the_console_log_holds_no_api_key(console: Console) -> None:
+    text = console.log_file.read_text()
+    assert '"service": "console"' in text
+    assert console.organiser_key not in text and console.park_key not in text
