@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import get_session
 
-from services.console import charts, dashboard
+from services.console import charts, dashboard, exports
 from services.console.clients import ApiError, Services
 from services.console.http.forms import InterestForm, ScheduleRunForm, SignInForm, parse
 from services.console.http.render import SERVICES, flash, page, safe_next
@@ -330,7 +330,12 @@ async def party_ics(request: web.Request) -> web.Response:
 
 
 async def _schedule_page(
-    request: web.Request, key: str, rid: str, errors: dict[str, str], status: int = 200
+    request: web.Request,
+    key: str,
+    rid: str,
+    errors: dict[str, str],
+    status: int = 200,
+    values: dict[str, str] | None = None,
 ) -> web.Response:
     roadshow = await _roadshow(request, key, rid)
     schedule = await _services(request).call(
@@ -345,7 +350,7 @@ async def _schedule_page(
         "days": dashboard.days(schedule["meetings"], zone),
         "day": day,
         "errors": errors,
-        "form": request.get("form_values", {}),
+        "form": values or {},
     }
     return await page(request, "schedule.html", context, status)
 
@@ -363,16 +368,15 @@ async def start_run(request: web.Request) -> web.Response:
     data = await request.post()
     form, errors = parse(ScheduleRunForm, data)
     if form is None:
-        request["form_values"] = {k: v for k, v in data.items() if k != "csrf"}
+        values = {k: v for k, v in data.items() if k != "csrf" and isinstance(v, str)}
         messages = {
             "fair_minimum": _("Fair minimum: a whole number from 0 to 48."),
             "enterprise_max_meetings": _(
                 "Most meetings per enterprise: a whole number from 1 to 200."
             ),
         }
-        return await _schedule_page(
-            request, key, rid, {f: messages.get(f, m) for f, m in errors.items()}, 422
-        )
+        shown = {f: messages.get(f, m) for f, m in errors.items()}
+        return await _schedule_page(request, key, rid, shown, 422, values)
     body = {k: v for k, v in form.model_dump().items() if v is not None}
     job = await _services(request).call(
         key,
@@ -396,7 +400,7 @@ async def job_page(request: web.Request) -> web.Response:
     return await page(request, "job.html", {"roadshow": roadshow, "job": job})
 
 
-@routes.get("/roadshows/{roadshow_id}/jobs/{job_id}.json")
+@routes.get("/roadshows/{roadshow_id}/jobs/{job_id}/progress")
 async def job_progress(request: web.Request) -> web.Response:
     """What the job page polls: the job's status and progress, as matching says."""
     key = await _key(request)
@@ -421,3 +425,75 @@ async def schedule_csv(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="schedule-{rid}.csv"'},
     )
+
+
+@routes.get("/roadshows/{roadshow_id}/schedule.xlsx")
+async def schedule_xlsx(request: web.Request) -> web.Response:
+    key = await _key(request)
+    rid = _uuid(request, "roadshow_id")
+    roadshow = await _roadshow(request, key, rid)
+    schedule = await _services(request).call(
+        key, "matching", "GET", f"/v1/roadshows/{rid}/schedule"
+    )
+    labels = {
+        "grid": _("Grid"),
+        "meetings": _("Meetings"),
+        "enterprise": _("Enterprise"),
+        "table": _("Table"),
+        "starts_at": _("Starts"),
+        "ends_at": _("Ends"),
+        "enterprise_name": _("Enterprise"),
+        "participant_name": _("Participant"),
+        "participant_kind": _("Kind"),
+        "score": _("Score"),
+    }
+    body = exports.schedule_xlsx(schedule["meetings"], roadshow["timezone"], labels)
+    return web.Response(
+        body=body,
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="schedule-{rid}.xlsx"'},
+    )
+
+
+# --- deliveries -----------------------------------------------------------------------------
+
+RECENT = 10
+
+
+@routes.get("/deliveries")
+async def deliveries(request: web.Request) -> web.Response:
+    """This partner's webhook subscriptions: counts by status, the recent deliveries
+    and the dead ones (each can be delivered again)."""
+    key = await _key(request)
+    s = _services(request)
+    subscriptions = []
+    for sub in await s.every(key, "notification", "/v1/subscriptions"):
+        sid = sub["subscription_id"]
+        items = await s.every(key, "notification", f"/v1/subscriptions/{sid}/notifications")
+        counts = {status: 0 for status in ("pending", "delivered", "dead")}
+        for n in items:
+            counts[n["status"]] = counts.get(n["status"], 0) + 1
+        subscriptions.append(
+            {
+                **sub,
+                "counts": counts,
+                "recent": list(reversed(items[-RECENT:])),  # the API lists oldest first
+                "dead": [n for n in items if n["status"] == "dead"],
+            }
+        )
+    return await page(request, "deliveries.html", {"subscriptions": subscriptions})
+
+
+@routes.post("/subscriptions/{subscription_id}/notifications/{notification_id}/redeliver")
+async def redeliver(request: web.Request) -> web.Response:
+    key = await _key(request)
+    sid, nid = _uuid(request, "subscription_id"), _uuid(request, "notification_id")
+    await _services(request).call(
+        key,
+        "notification",
+        "POST",
+        f"/v1/subscriptions/{sid}/notifications/{nid}/redeliver",
+        correlation_id=_cid(request),
+    )
+    await flash(request, _("Queued for delivery again."))
+    raise web.HTTPFound("/deliveries")
