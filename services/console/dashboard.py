@@ -163,3 +163,23 @@ def days(meetings: list[dict[str, Any]], zone: str) -> list[str]:
     """The days (ISO dates in the event's zone) that have scheduled meetings."""
     live = [m for m in meetings if m.get("status") == "scheduled"]
     return sorted({local_start(m, zone).date().isoformat() for m in live})
+
+
+def slot_starts(roadshow: dict[str, Any]) -> list[datetime]:
+    """Each slot's start in the road show's zone, numbered as matching numbers them."""
+    zone = ZoneInfo(roadshow["timezone"])
+    step = timedelta(minutes=int(roadshow["slot_minutes"]))
+    per_day = slots_per_day(
+        time.fromisoformat(roadshow["day_start"]),
+        time.fromisoformat(roadshow["day_end"]),
+        int(roadshow["slot_minutes"]),
+    )
+    first = date.fromisoformat(roadshow["start_date"])
+    last = date.fromisoformat(roadshow["end_date"])
+    out: list[datetime] = []
+    day = first
+    while day <= last:
+        start = datetime.combine(day, time.fromisoformat(roadshow["day_start"]))
+        out += [(start + i * step).replace(tzinfo=zone) for i in range(per_day)]
+        day += timedelta(days=1)
+    return out

@@ -22,6 +22,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from demo.__main__ import Demo, Urls
 from demo.generator import generate
+from services.console.dashboard import slot_starts
 from shared.embedded import database_url, drop_database, free_port
 from shared.testing.plugin import LOG_DIR
 from shared.testing.suite import ROOT, Suite, free_port_run
@@ -41,6 +42,7 @@ class Console:
     roadshow_id: str
     dbs: dict[str, str]
     log_file: Path
+    demo: Demo
 
     async def api(self, key: str, url: str) -> Any:
         headers = {"Authorization": f"Bearer {key}"}
@@ -61,11 +63,12 @@ async def console(
         database_url=pg_server_url,
         db_prefix=prefix,
     )
+    demo: Demo | None = None
     try:
         await asyncio.to_thread(suite.start, 120)
         urls = Urls(*suite.urls.by_service().values())
         demo = Demo(urls, suite.admin_token(), generate(11, 5, 14), home / "demo", 120)
-        await demo.run()
+        await demo.run(keep_receiver=True)  # the banks' webhooks, for the publish test
         yield Console(
             url=suite.console_url,
             urls=urls,
@@ -74,8 +77,11 @@ async def console(
             roadshow_id=demo.roadshow_id,
             dbs={n: database_url(pg_server_url, prefix + n) for n in SERVICES},
             log_file=home / "logs" / "console.jsonl",
+            demo=demo,
         )
     finally:
+        if demo is not None:
+            await demo.receiver.stop()
         await asyncio.to_thread(suite.stop)
         for name in SERVICES:
             await drop_database(pg_server_url, prefix + name)
@@ -153,6 +159,34 @@ async def test_sign_in_and_the_dashboard_shows_the_apis_figures(
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     await _shot(page, "dashboard")
 
+    # A registration while the page is open: its figures follow without a reload.
+    figures_url = f"{console.urls.matching}/v1/roadshows/{rid}/figures"
+    matches = (
+        await console.api(
+            console.organiser_key, f"{console.urls.matching}/v1/roadshows/{rid}/matches?limit=500"
+        )
+    )["body"]["items"]
+    busiest = max(
+        {m["participant_name"] for m in matches},
+        key=lambda n: sum(m["participant_name"] == n for m in matches),
+    )
+    twin = next(p for p in console.demo.data.participants if p["name"] == busiest)
+    body = {**twin, "name": f"{busiest} II", "roadshow_id": rid}
+    async with aiohttp.ClientSession() as s:
+        headers = {"Authorization": f"Bearer {console.park_key}"}
+        async with s.post(
+            f"{console.urls.registration}/v1/participants", json=body, headers=headers
+        ) as r:
+            assert r.status == 201, await r.text()
+
+    async def grown() -> bool:
+        now = (await console.api(console.organiser_key, figures_url))["body"]["matches"]
+        return bool(now > figures["matches"])
+
+    await eventually(grown, within=30, interval=0.3, what="the new participant's matches")
+    latest = (await console.api(console.organiser_key, figures_url))["body"]["matches"]
+    await expect(page.locator("#kpi-matches")).to_have_text(str(latest), timeout=30_000)
+
     await page.get_by_label("Language").select_option("zh")
     await page.get_by_role("button", name="Switch").click()
     await expect(page.locator("#capacity-h")).to_have_text("容量")
@@ -213,6 +247,129 @@ async def test_scheduling_refuses_bad_input_then_runs_and_fills_the_grid(
     await _shot(page, "grid")
     csv = await page.request.get(f"{console.url}/roadshows/{rid}/schedule.csv")
     assert csv.ok and len((await csv.text()).strip().splitlines()) == len(live) + 1
+    await page.context.close()
+
+
+def _free(
+    meetings: list[dict[str, Any]], e: str, p: str, slots: int, tables: int
+) -> tuple[int, int] | None:
+    """A slot where neither party meets and a table is free (None: none)."""
+    live = [m for m in meetings if m["status"] == "scheduled"]
+    for slot in range(slots):
+        here = [m for m in live if m["slot"] == slot]
+        if any(m["enterprise_id"] == e or m["participant_id"] == p for m in here):
+            continue
+        free = set(range(1, tables + 1)) - {m["table"] for m in here}
+        if free:
+            return slot, min(free)
+    return None
+
+
+async def _run_provisional(page: Page, console: Console) -> None:
+    await page.goto(f"{console.url}/roadshows/{console.roadshow_id}/schedule")
+    await page.get_by_label("Fair minimum per enterprise").fill("1")
+    await page.get_by_label("Keep the result provisional").check()
+    await page.get_by_role("button", name="Start scheduling").click()
+    await expect(page.locator("#job-status")).to_have_text("Done", timeout=60_000)
+    await page.get_by_role("link", name="See the grid").click()
+
+
+async def test_a_provisional_schedule_is_locked_moved_added_to_rerun_and_published(
+    console: Console, browser: Browser
+) -> None:
+    rid, key = console.roadshow_id, console.organiser_key
+    schedule_url = f"{console.urls.matching}/v1/roadshows/{rid}/schedule"
+    roadshow = (await console.api(key, f"{console.urls.registration}/v1/roadshows/{rid}"))["body"]
+    tables = roadshow["tables"]
+    slots = len(slot_starts(roadshow))
+    page = await _page(browser)
+    await _sign_in(page, console, key)
+    await _run_provisional(page, console)  # it keeps the published meetings where they are
+
+    meetings = (await console.api(key, schedule_url))["body"]["meetings"]
+    locked, moving = meetings[0], meetings[1]
+    row = page.locator(f"#meeting-{locked['meeting_id']}")
+    await row.locator("form[action$='/lock'] button").click()
+    await expect(page.get_by_role("status").first).to_have_text("Meeting locked.")
+    await expect(page.locator(f"#meeting-{locked['meeting_id']} .state")).to_contain_text("locked")
+
+    # A conflict is refused with its reason, on the page; nothing moves.
+    row = page.locator(f"#meeting-{moving['meeting_id']}")
+    await row.get_by_label("Slot").select_option(str(locked["slot"]))
+    await row.get_by_label("Table").fill(str(locked["table"]))
+    await row.get_by_role("button", name="Move").click()
+    await expect(page.get_by_role("status").first).to_contain_text("Refused (")
+    await _shot(page, "provisional-refused")
+    now = {m["meeting_id"]: m for m in (await console.api(key, schedule_url))["body"]["meetings"]}
+    assert (now[moving["meeting_id"]]["slot"], now[moving["meeting_id"]]["table"]) == (
+        moving["slot"],
+        moving["table"],
+    )
+    place = _free(
+        list(now.values()), moving["enterprise_id"], moving["participant_id"], slots, tables
+    )
+    assert place is not None
+    row = page.locator(f"#meeting-{moving['meeting_id']}")
+    await row.get_by_label("Slot").select_option(str(place[0]))
+    await row.get_by_label("Table").fill(str(place[1]))
+    await row.get_by_role("button", name="Move").click()
+    await expect(page.get_by_role("status").first).to_have_text("Meeting moved.")
+    await expect(page.locator("#pending-changes")).to_contain_text("1 meeting changed")
+
+    # A cancellation by hand, then a meeting by hand for that pair in another free place.
+    cancelled = meetings[2]
+    row = page.locator(f"#meeting-{cancelled['meeting_id']}")
+    await row.locator("form[action$='/cancel'] button").click()
+    await expect(page.get_by_role("status").first).to_have_text("Meeting cancelled.")
+    await expect(page.locator(f"#meeting-{cancelled['meeting_id']}")).to_have_count(0)
+    now_list = (await console.api(key, schedule_url))["body"]["meetings"]
+    spot = _free(now_list, cancelled["enterprise_id"], cancelled["participant_id"], slots, tables)
+    assert spot is not None
+    match = {"match_id": cancelled["match_id"]}
+    await page.locator("#add-match").select_option(match["match_id"])
+    await page.locator("#add-slot").select_option(str(spot[0]))
+    await page.locator("#add-table").fill(str(spot[1]))
+    await page.get_by_role("button", name="Add the meeting").click()
+    await expect(page.get_by_role("status").first).to_have_text("Meeting added.")
+    await _shot(page, "provisional-edited")
+
+    # A provisional re-run keeps the locked meeting where it was.
+    await _run_provisional(page, console)
+    after = {m["meeting_id"]: m for m in (await console.api(key, schedule_url))["body"]["meetings"]}
+    assert (after[locked["meeting_id"]]["slot"], after[locked["meeting_id"]]["table"]) == (
+        locked["slot"],
+        locked["table"],
+    )
+    assert after[locked["meeting_id"]]["locked"]
+    assert match["match_id"] in {m["match_id"] for m in after.values()}
+
+    await page.get_by_role("button", name="Publish the schedule").click()
+    await expect(page.get_by_role("status").first).to_contain_text("Schedule published")
+    published = (await console.api(key, schedule_url))["body"]
+    assert published["pending_changes"] == 0
+    await expect(page.locator("#pending-changes")).to_have_count(0)
+    added = next(m for m in published["meetings"] if m["match_id"] == match["match_id"])
+    grid_row = page.locator("#grid tbody tr", has_text=added["enterprise_name"])
+    await expect(grid_row).to_contain_text(added["participant_name"])
+    await _shot(page, "provisional-published")
+    # Printed, the grid is an itinerary: no navigation, no forms.
+    await page.emulate_media(media="print")
+    await expect(page.locator("#grid")).to_be_visible()
+    await expect(page.locator("header.top")).to_be_hidden()
+    await expect(page.locator("#review")).to_be_hidden()
+    await page.emulate_media(media="screen")
+
+    # The banks' webhooks got the published schedule (its id is new since the re-run).
+    receiver = console.demo.receiver
+
+    async def bank_told() -> bool:
+        return any(
+            r.body.get("type") == "meeting.scheduled"
+            and r.body["data"]["meeting"]["schedule_id"] == published["schedule_id"]
+            for r in receiver.unique().values()
+        )
+
+    await eventually(bank_told, within=30, interval=0.3, what="a bank's webhook of the schedule")
     await page.context.close()
 
 

@@ -3,6 +3,7 @@ field, and nothing is sent to a service."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
 from multidict import MultiDictProxy
@@ -25,6 +26,23 @@ class ScheduleRunForm(Form):
     @classmethod
     def _blank_is_default(cls, value: Any) -> Any:
         return None if value == "" else value
+
+
+class ProvisionalRunForm(ScheduleRunForm):
+    provisional: bool = False  # a checkbox: present when ticked
+
+
+class PlaceForm(Form):
+    slot: Annotated[int, Field(ge=0)]
+    table: Annotated[int, Field(ge=1)]
+
+
+class AddMeetingForm(PlaceForm):
+    match_id: uuid.UUID
+
+
+class LockForm(Form):
+    locked: bool
 
 
 class InterestForm(Form):

@@ -12,7 +12,15 @@ from aiohttp_session import get_session
 
 from services.console import charts, dashboard, exports
 from services.console.clients import ApiError, Services
-from services.console.http.forms import InterestForm, ScheduleRunForm, SignInForm, parse
+from services.console.http.forms import (
+    AddMeetingForm,
+    InterestForm,
+    LockForm,
+    PlaceForm,
+    ProvisionalRunForm,
+    SignInForm,
+    parse,
+)
 from services.console.http.render import SERVICES, flash, page, safe_next
 from services.console.http.security import LANGUAGE, sign_in, sign_out, signed_in_key
 from services.console.i18n import LANGUAGES
@@ -343,14 +351,28 @@ async def _schedule_page(
     )
     zone = roadshow["timezone"]
     day = request.query.get("day") or None
+    meetings = schedule["meetings"]
+    # Matches that may meet and have no meeting: what a meeting by hand can be for.
+    matches = await _services(request).every(key, "matching", f"/v1/roadshows/{rid}/matches")
+    meeting_pairs = {m["match_id"] for m in meetings if m["status"] == "scheduled"}
+    open_matches = [
+        m
+        for m in matches
+        if m["match_id"] not in meeting_pairs
+        and "decline" not in (m.get("enterprise_interest"), m.get("participant_interest"))
+    ]
     context = {
         "roadshow": roadshow,
         "zone": zone,
-        "grid": dashboard.grid(schedule["meetings"], zone, day),
-        "days": dashboard.days(schedule["meetings"], zone),
+        "grid": dashboard.grid(meetings, zone, day),
+        "days": dashboard.days(meetings, zone),
         "day": day,
         "errors": errors,
         "form": values or {},
+        "meetings": [m for m in meetings if m["status"] == "scheduled"],
+        "pending_changes": schedule.get("pending_changes", 0),
+        "slots": list(enumerate(dashboard.slot_starts(roadshow))),
+        "open_matches": open_matches,
     }
     return await page(request, "schedule.html", context, status)
 
@@ -366,7 +388,7 @@ async def start_run(request: web.Request) -> web.Response:
     key = await _key(request)
     rid = _uuid(request, "roadshow_id")
     data = await request.post()
-    form, errors = parse(ScheduleRunForm, data)
+    form, errors = parse(ProvisionalRunForm, data)
     if form is None:
         values = {k: v for k, v in data.items() if k != "csrf" and isinstance(v, str)}
         messages = {
@@ -377,7 +399,8 @@ async def start_run(request: web.Request) -> web.Response:
         }
         shown = {f: messages.get(f, m) for f, m in errors.items()}
         return await _schedule_page(request, key, rid, shown, 422, values)
-    body = {k: v for k, v in form.model_dump().items() if v is not None}
+    body = {k: v for k, v in form.model_dump(exclude={"provisional"}).items() if v is not None}
+    body["publish"] = not form.provisional
     job = await _services(request).call(
         key,
         "matching",
@@ -387,6 +410,93 @@ async def start_run(request: web.Request) -> web.Response:
         correlation_id=_cid(request),
     )
     raise web.HTTPFound(f"/roadshows/{rid}/jobs/{job['job_id']}")
+
+
+# --- the provisional schedule: hand edits and publishing ------------------------------------
+
+
+def _refusal(exc: ApiError) -> str:
+    """A refused edit in the viewer's language: the kind of conflict, then matching's words."""
+    kinds = {
+        "double-booked": _("Double-booked"),
+        "outside availability": _("Outside availability"),
+        "over a cap": _("Over a cap"),
+        "no table": _("No table"),
+        "no such slot": _("No such slot"),
+        "locked": _("Locked"),
+    }
+    detail = exc.detail
+    for prefix, label in kinds.items():
+        if detail.startswith(prefix):
+            return _("Refused (%(kind)s): %(reason)s", kind=label, reason=detail)
+    return _("Refused: %(reason)s", reason=detail)
+
+
+async def _edit(
+    request: web.Request, method: str, path: str, body: dict[str, Any] | None, done: str
+) -> web.Response:
+    """One hand edit through matching's API; back to the schedule with what happened."""
+    key = await _key(request)
+    rid = _uuid(request, "roadshow_id")
+    try:
+        await _services(request).call(
+            key, "matching", method, path, body=body, correlation_id=_cid(request)
+        )
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        await flash(request, _refusal(exc))
+    else:
+        await flash(request, done)
+    raise web.HTTPFound(f"/roadshows/{rid}/schedule#review")
+
+
+async def _bad_form(request: web.Request) -> web.Response:
+    await flash(request, _("That form was not filled in right; nothing was changed."))
+    raise web.HTTPFound(f"/roadshows/{_uuid(request, 'roadshow_id')}/schedule#review")
+
+
+@routes.post("/roadshows/{roadshow_id}/meetings/{meeting_id}/lock")
+async def lock_meeting(request: web.Request) -> web.Response:
+    form = parse(LockForm, await request.post())[0]
+    if form is None:
+        return await _bad_form(request)
+    mid = _uuid(request, "meeting_id")
+    done = _("Meeting locked.") if form.locked else _("Meeting unlocked.")
+    return await _edit(request, "PUT", f"/v1/meetings/{mid}/lock", {"locked": form.locked}, done)
+
+
+@routes.post("/roadshows/{roadshow_id}/meetings/{meeting_id}/move")
+async def move_meeting(request: web.Request) -> web.Response:
+    form = parse(PlaceForm, await request.post())[0]
+    if form is None:
+        return await _bad_form(request)
+    mid = _uuid(request, "meeting_id")
+    body = {"slot": form.slot, "table": form.table}
+    return await _edit(request, "PUT", f"/v1/meetings/{mid}/place", body, _("Meeting moved."))
+
+
+@routes.post("/roadshows/{roadshow_id}/meetings/{meeting_id}/cancel")
+async def cancel_meeting(request: web.Request) -> web.Response:
+    mid = _uuid(request, "meeting_id")
+    return await _edit(request, "POST", f"/v1/meetings/{mid}/cancel", None, _("Meeting cancelled."))
+
+
+@routes.post("/roadshows/{roadshow_id}/meetings")
+async def add_meeting(request: web.Request) -> web.Response:
+    form = parse(AddMeetingForm, await request.post())[0]
+    if form is None:
+        return await _bad_form(request)
+    rid = _uuid(request, "roadshow_id")
+    body = {"match_id": str(form.match_id), "slot": form.slot, "table": form.table}
+    return await _edit(request, "POST", f"/v1/roadshows/{rid}/meetings", body, _("Meeting added."))
+
+
+@routes.post("/roadshows/{roadshow_id}/schedule/publish")
+async def publish_schedule(request: web.Request) -> web.Response:
+    rid = _uuid(request, "roadshow_id")
+    done = _("Schedule published: the meetings are on their way to webhooks and e-mail.")
+    return await _edit(request, "POST", f"/v1/roadshows/{rid}/schedule/publish", None, done)
 
 
 @routes.get("/roadshows/{roadshow_id}/jobs/{job_id}")

@@ -10,6 +10,20 @@ document.addEventListener("DOMContentLoaded", () => {
       span.hidden = false;
     }
   }
+  // Live figures (a registration burst, a run): the block is fetched again and swapped in,
+  // unless the viewer is working inside it (focus would be lost).
+  const live = document.getElementById("live");
+  if (live && live.dataset.refreshSeconds) {
+    setInterval(async () => {
+      if (live.contains(document.activeElement) && document.activeElement !== document.body) return;
+      try {
+        const r = await fetch(location.href, { headers: { Accept: "text/html" } });
+        if (!r.ok) return;
+        const fresh = new DOMParser().parseFromString(await r.text(), "text/html").getElementById("live");
+        if (fresh) live.replaceChildren(...fresh.childNodes);
+      } catch (e) { /* the next round tries again */ }
+    }, 1000 * Number(live.dataset.refreshSeconds));
+  }
   // A scheduling job: poll its progress until it is done, then show the grid's link.
   const job = document.getElementById("job");
   if (!job) return;

@@ -28,8 +28,12 @@ async def candidates(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> list[C
                   enterprise_interest, enterprise_interest_at,
                   participant_interest, participant_interest_at
              FROM matches m WHERE roadshow_id = $1 AND status = 'proposed'
-              AND NOT EXISTS (SELECT 1 FROM meetings g
-                               WHERE g.match_id = m.match_id AND g.cancelled_by_hand)
+              -- a pair the organiser cancelled by hand is left out, unless it was
+              -- given a meeting by hand again since
+              AND (NOT EXISTS (SELECT 1 FROM meetings g
+                                WHERE g.match_id = m.match_id AND g.cancelled_by_hand)
+                   OR EXISTS (SELECT 1 FROM meetings g
+                               WHERE g.match_id = m.match_id AND g.status = 'scheduled'))
             ORDER BY match_id""",
         roadshow_id,
     )
