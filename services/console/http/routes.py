@@ -448,12 +448,13 @@ async def _edit(
         await flash(request, _refusal(exc))
     else:
         await flash(request, done)
-    raise web.HTTPFound(f"/roadshows/{rid}/schedule#review")
+    # Back to the top of the page, where the outcome is said.
+    raise web.HTTPFound(f"/roadshows/{rid}/schedule")
 
 
 async def _bad_form(request: web.Request) -> web.Response:
     await flash(request, _("That form was not filled in right; nothing was changed."))
-    raise web.HTTPFound(f"/roadshows/{_uuid(request, 'roadshow_id')}/schedule#review")
+    raise web.HTTPFound(f"/roadshows/{_uuid(request, 'roadshow_id')}/schedule")
 
 
 @routes.post("/roadshows/{roadshow_id}/meetings/{meeting_id}/lock")
