@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 .PHONY: up demo test test-unit lint bench clean chromium ops-tools
 
 # Quiet on stdout (its lines go to stderr): `make demo DEMO_ARGS=--json | jq` reads JSON only.
+# axe-core (npm) for the console's accessibility scan, served to the test page locally.
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+
 $(STAMP): pyproject.toml
 	@echo "setting up $(VENV) from pyproject.toml" >&2
 	@$(PYTHON) -m venv $(VENV) >&2
@@ -46,11 +50,15 @@ ops-tools:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	    --no-install-recommends prometheus docker-compose curl jq >/dev/null; }
 
+$(AXE): Makefile
+	npm install --silent --no-save --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
+	touch $(AXE)
+
 demo: $(STAMP)
 	@$(BIN)/python -m demo $(DEMO_ARGS)
 
 # ROADSHOW_REQUIRE_TOOLS: tests that need promtool or docker-compose fail, not skip.
-test: $(STAMP) chromium ops-tools $(ASYNCAPI_SCHEMA)
+test: $(STAMP) chromium ops-tools $(ASYNCAPI_SCHEMA) $(AXE)
 	ROADSHOW_REQUIRE_TOOLS=1 $(BIN)/python -m pytest
 
 # Pure tests only: no database, no broker, no browser (under 15 s).

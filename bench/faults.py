@@ -187,7 +187,7 @@ async def run(opts: Options, suite: Suite, server_url: str) -> list[sc.Outcome]:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_options(argv)
     signal.signal(signal.SIGTERM, _interrupt)
-    kafka_port, http_port = free_port_run(1, 41000, 50000), free_port_run(3)
+    kafka_port, http_port = free_port_run(1, 41000, 50000), free_port_run(4)
     schedule = h.compressed_schedule(opts.compression)
     suite = Suite(
         opts.home,

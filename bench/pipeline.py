@@ -1031,7 +1031,7 @@ def main(argv: list[str] | None = None) -> int:
         if opts.url:
             target = attach(opts, opts.url)
         else:
-            kafka_port, http_port = free_port_run(1, 41000, 50000), free_port_run(3)
+            kafka_port, http_port = free_port_run(1, 41000, 50000), free_port_run(4)
             suite = Suite(opts.home, kafka_port, http_port, opts.replicas, opts.database_url)
             target = launch(suite, opts)
         describe_replicas(opts, suite is not None)

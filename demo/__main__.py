@@ -371,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--notification", default=None, help="URL of a running notification service"
     )
+    parser.add_argument("--console", default=None, help="URL of the console (make up starts it)")
     parser.add_argument("--wait", type=float, default=180, help="seconds to wait for each stage")
     parser.add_argument(
         "--json", action="store_true", help="print the summary as JSON only (progress: stderr)"
@@ -413,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         if suite is not None:
             suite.send_signal(signal.SIGINT)
             suite.wait(60)
+    console = args.console or f"http://127.0.0.1:{first + 3}"
+    summary["console_page"] = f"{console}/roadshows/{demo.roadshow_id}"
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -420,6 +423,12 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in summary.items():
             print(f"  {key:<34} {value}")
         print(f"\nopen {summary['schedule_html']} in a browser for the meeting grid")
+        note = (
+            ""
+            if suite is None
+            else " (while `make up` runs; this demo stopped the suite it started)"
+        )
+        print(f"console page of this road show: {summary['console_page']}{note}")
     ok = summary["notifications_delivered"] >= summary["notifications_expected"]
     return 0 if ok else 1
 

@@ -8,7 +8,8 @@ else. State lives in ./.roadshow (data, logs, the operator token).
 Environment:
   ROADSHOW_DATABASE_URL  a PostgreSQL server to use instead of the embedded one
   ROADSHOW_KAFKA_PORT    broker port (default 9092)
-  ROADSHOW_HTTP_PORT     first service port (default 8081; the next ones follow)
+  ROADSHOW_HTTP_PORT     first service port (default 8081; the next ones follow,
+                         the console's last: 8084)
   ROADSHOW_HOME          state folder (default ./.roadshow)
   ROADSHOW_DB_PREFIX     database names are <prefix><service> (default roadshow_)
   ROADSHOW_REPLICAS      members per consumer group for matching and notification
@@ -47,6 +48,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
+from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.embedded import (
@@ -359,13 +361,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("postgres   from ROADSHOW_DATABASE_URL")
         start_services(home, server_url, broker.bootstrap_servers, mail.port, running)
+        start_console(home, running)
         print(f"logs       {home / 'logs'}")
         print(f"operator   token in {home / 'admin-token'}")
         print("ready. Ctrl-C stops everything started here.", flush=True)
         recovery = float(os.environ.get("ROADSHOW_BROKER_RECOVERY_SECONDS", "60"))
         broker_supervisor = BrokerSupervisor(broker, recovery, lambda: stop_requested)
         while not stop_requested:
-            broker_supervisor.supervise(running)
+            # The console has no outbox or consumer: the broker's recovery is not its business.
+            broker_supervisor.supervise([r for r in running if r.service in SERVICE_NAMES])
             for r in running:
                 r.supervise(time.monotonic())
             time.sleep(0.5)
@@ -451,6 +455,32 @@ def start_services(
             print(f"{r.name:<10} {r.url}  (docs {r.url}/docs, pid {r.process.pid})")
         else:
             print(f"{r.name:<10} worker replica (pid {r.process.pid})")
+
+
+def start_console(home: Path, running: list[Running]) -> None:
+    """The organisers' web console, on the port after the services'; it calls their
+    public APIs like any client, so it needs their URLs and a session key only."""
+    if importlib.util.find_spec("services.console") is None:
+        return
+    first_port = int(os.environ.get("ROADSHOW_HTTP_PORT", "8081"))
+    port = first_port + len(SERVICE_NAMES)
+    key_file = _secret_file(home / "console-session-key", Fernet.generate_key().decode())
+    env = dict(os.environ)
+    env.update(
+        {
+            "CONSOLE_HTTP_PORT": str(port),
+            "CONSOLE_REGISTRATION_URL": f"http://127.0.0.1:{first_port}",
+            "CONSOLE_MATCHING_URL": f"http://127.0.0.1:{first_port + 1}",
+            "CONSOLE_NOTIFICATION_URL": f"http://127.0.0.1:{first_port + 2}",
+            "CONSOLE_SESSION_KEY": key_file.read_text().strip(),
+            "CONSOLE_LOG_FILE": str(home / "logs" / "console.jsonl"),
+        }
+    )
+    url = f"http://127.0.0.1:{port}"
+    console = Running.start("console", url, [sys.executable, "-m", "services.console"], env)
+    running.append(console)
+    wait_ready(url, console.process)
+    print(f"{'console':<10} {url}  (pid {console.process.pid})")
 
 
 def _secret_file(path: Path, new_value: str) -> Path:

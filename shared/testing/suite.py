@@ -133,6 +133,11 @@ class Suite:
     def urls(self) -> Urls:
         return Urls.from_port(self.first_port)
 
+    @property
+    def console_url(self) -> str:
+        """The organisers' console `make up` starts after the three services."""
+        return f"http://127.0.0.1:{self.first_port + len(SERVICES)}"
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
@@ -161,7 +166,10 @@ class Suite:
             start_new_session=True,
         )
         deadline = time.monotonic() + within_seconds
-        while not all(ready(u) for u in self.urls.by_service().values()):
+        expected = [*self.urls.by_service().values()]
+        if (ROOT / "services" / "console").is_dir():
+            expected.append(self.console_url)
+        while not all(ready(u) for u in expected):
             self.services()  # remember children as they come, to stop them if start fails
             if self.process.poll() is not None:
                 raise RuntimeError(f"make up exited with {self.process.returncode}; see {log.name}")

@@ -31,7 +31,7 @@ from tests.helpers.tools import require_tool
 async def test_demo_summary_matches_the_databases(pg_server_url: str, tmp_path: Path) -> None:
     prefix = f"roadshow_demo_{uuid.uuid4().hex[:8]}_"
     first = free_port()
-    while not all(_free(first + i) for i in range(3)):
+    while not all(_free(first + i) for i in range(4)):  # the console takes the fourth
         first = free_port()
     env = {
         **os.environ,

@@ -39,7 +39,7 @@ async def run(
     suite = Suite(
         tmp_path_factory.mktemp("faults") / "suite",
         kafka_port=free_port(),
-        first_port=free_port_run(3),
+        first_port=free_port_run(4),
         database_url=pg_server_url,
         db_prefix=prefix,
         extra_env={

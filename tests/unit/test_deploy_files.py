@@ -18,7 +18,8 @@ from shared.settings import ServiceSettings
 from tests.helpers.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = [p.name for p in (ROOT / "services").iterdir() if (p / "settings.py").exists()]
+# The services that own a database; the console (no database, no broker) is checked apart.
+SERVICES = [p.name for p in (ROOT / "services").iterdir() if (p / "migrations").is_dir()]
 
 
 def settings_fields(service: str) -> set[str]:
@@ -165,3 +166,24 @@ def test_smtp_credentials_are_optional_secrets() -> None:
     env = {e["name"]: e for e in notification["spec"]["template"]["spec"]["containers"][0]["env"]}
     for name in ("NOTIFICATION_SMTP_USERNAME", "NOTIFICATION_SMTP_PASSWORD"):
         assert env[name]["valueFrom"]["secretKeyRef"]["optional"] is True
+
+
+def test_console_in_compose_and_the_cluster_is_wired_to_its_settings() -> None:
+    from services.console.settings import ConsoleSettings
+
+    fields = set(ConsoleSettings.model_fields)
+    spec = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["console"]
+    assert spec["command"] == ["services.console", "serve"]
+    assert "/readyz" in " ".join(spec["healthcheck"]["test"])
+    assert set(spec["depends_on"]) == {"registration", "matching", "notification"}
+    for var in spec["environment"]:
+        assert var.startswith("CONSOLE_") and var[8:].lower() in fields, var
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "console.yaml").read_text()))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    env = {e["name"]: e for e in container["env"]}
+    assert all(name.startswith("CONSOLE_") and name[8:].lower() in fields for name in env)
+    assert "secretKeyRef" in env["CONSOLE_SESSION_KEY"]["valueFrom"]
+    kustomization = yaml.safe_load((ROOT / "deploy" / "k8s" / "kustomization.yaml").read_text())
+    assert "console.yaml" in kustomization["resources"]

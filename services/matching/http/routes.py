@@ -12,7 +12,7 @@ from aiohttp import web
 from services.matching.http import schemas as s
 from services.matching.http.render import schedule_csv, schedule_ical
 from services.matching.interest.model import RecordInterest, RoadshowSettings, SettingsChange
-from services.matching.scheduling.model import Job, RoadshowSchedule, StartScheduling
+from services.matching.scheduling.model import Job, MeetingView, RoadshowSchedule, StartScheduling
 from services.matching.scoring.exclusions import excluded_participants
 from services.matching.scoring.model import MatchFilter, MatchView
 from services.matching.use_cases import UseCases
@@ -54,21 +54,26 @@ def _job_out(job: Job) -> s.ScheduleJobOut:
     return s.ScheduleJobOut(job_id=job.id, **fields)
 
 
+def _meeting_out(v: MeetingView) -> s.MeetingOut:
+    return s.MeetingOut(
+        **v.meeting.model_dump(),
+        enterprise_name=v.enterprise_name,
+        participant_name=v.participant_name,
+        participant_kind=v.participant_kind,
+        locked=v.locked,
+        added_by_hand=v.added_by_hand,
+        pending=v.pending,
+    )
+
+
 def _schedule_response(schedule: RoadshowSchedule, fmt: str, name: str) -> web.StreamResponse:
     out = s.ScheduleOut(
         roadshow_id=schedule.roadshow_id,
         schedule_id=schedule.schedule_id,
         timezone=schedule.timezone,
         venue=schedule.venue,
-        meetings=[
-            s.MeetingOut(
-                **v.meeting.model_dump(),
-                enterprise_name=v.enterprise_name,
-                participant_name=v.participant_name,
-                participant_kind=v.participant_kind,
-            )
-            for v in schedule.meetings
-        ],
+        meetings=[_meeting_out(v) for v in schedule.meetings],
+        pending_changes=schedule.pending_changes,
     )
     if fmt == "csv":
         return web.Response(
@@ -186,7 +191,8 @@ async def roadshow_matches(call: Call[None, s.MatchQuery]) -> s.MatchPage:
     body_optional=True,
 )
 async def start_scheduling(call: Call[s.ScheduleJobIn, None]) -> s.ScheduleJobOut:
-    cmd = StartScheduling(call.body.fair_minimum, call.body.enterprise_max_meetings)
+    b = call.body
+    cmd = StartScheduling(b.fair_minimum, b.enterprise_max_meetings, b.publish)
     job = await _uses(call).scheduling.start(call.uow, call.id("roadshow_id"), cmd)
     return _job_out(job)
 
@@ -249,6 +255,82 @@ async def enterprise_schedule(call: Call[None, s.PartyFormat]) -> web.StreamResp
 )
 async def participant_schedule(call: Call[None, s.PartyFormat]) -> web.StreamResponse:
     return await _party_schedule(call, "participant", "participant_id")
+
+
+# --- provisional schedules: hand edits and publishing ----------------------------------------
+
+
+@api.route(
+    "PUT",
+    "/v1/meetings/{meeting_id}/lock",
+    summary="Lock a meeting of a road show you organise where it is (or unlock it): "
+    "hand edits refuse to move or cancel a locked meeting",
+    body=s.LockIn,
+    response=s.MeetingOut,
+    tag="scheduling",
+)
+async def lock_meeting(call: Call[s.LockIn, None]) -> s.MeetingOut:
+    view = await _uses(call).scheduling.lock(call.uow, call.id("meeting_id"), call.body.locked)
+    return _meeting_out(view)
+
+
+@api.route(
+    "PUT",
+    "/v1/meetings/{meeting_id}/place",
+    summary="Move a meeting to another slot and table; a conflict (double-booked, outside "
+    "availability, no table) is refused with the reason. Announced when published",
+    body=s.PlaceIn,
+    response=s.MeetingOut,
+    tag="scheduling",
+)
+async def move_meeting(call: Call[s.PlaceIn, None]) -> s.MeetingOut:
+    b = call.body
+    view = await _uses(call).scheduling.move(call.uow, call.id("meeting_id"), b.slot, b.table)
+    return _meeting_out(view)
+
+
+@api.route(
+    "POST",
+    "/v1/meetings/{meeting_id}/cancel",
+    summary="Cancel a meeting by hand (re-runs do not schedule the pair again); "
+    "announced when published",
+    response=s.MeetingOut,
+    tag="scheduling",
+)
+async def cancel_meeting(call: Call[None, None]) -> s.MeetingOut:
+    return _meeting_out(await _uses(call).scheduling.cancel(call.uow, call.id("meeting_id")))
+
+
+@api.route(
+    "POST",
+    "/v1/roadshows/{roadshow_id}/meetings",
+    summary="Add a meeting by hand for a match; a conflict (double-booked, outside "
+    "availability, over a cap, no table) is refused with the reason",
+    body=s.MeetingIn,
+    response=s.MeetingOut,
+    status=201,
+    tag="scheduling",
+    idempotent=True,
+)
+async def add_meeting(call: Call[s.MeetingIn, None]) -> s.MeetingOut:
+    b = call.body
+    view = await _uses(call).scheduling.add(
+        call.uow, call.id("roadshow_id"), b.match_id, b.slot, b.table
+    )
+    return _meeting_out(view)
+
+
+@api.route(
+    "POST",
+    "/v1/roadshows/{roadshow_id}/schedule/publish",
+    summary="Publish the schedule as it stands: its changes since the last publication and "
+    "every meeting are announced (events, webhooks, e-mail)",
+    response=s.PublicationOut,
+    tag="scheduling",
+)
+async def publish_schedule(call: Call[None, None]) -> s.PublicationOut:
+    out = await _uses(call).scheduling.publish(call.uow, call.id("roadshow_id"))
+    return s.PublicationOut.model_validate(out, from_attributes=True)
 
 
 # --- interest, settings, attendance, figures -------------------------------------------------

@@ -124,6 +124,11 @@ class ScheduleJobIn(Strict):
     enterprise_max_meetings: Annotated[int, Field(ge=1, le=200)] | None = Field(
         default=None, description="Most meetings per enterprise (default: one per slot)"
     )
+    publish: bool = Field(
+        default=True,
+        description="Announce the schedule when done (events, webhooks, e-mail); false keeps it"
+        " provisional, to review and edit by hand, until POST .../schedule/publish",
+    )
 
 
 class ScheduleJobOut(BaseModel):
@@ -149,6 +154,7 @@ class ScheduleJobOut(BaseModel):
     changes: ScheduleChanges | None = Field(
         default=None, description="When done: what moved against the previous schedule"
     )
+    publish: bool = Field(default=True, description="Whether the run announces its schedule")
 
 
 class TableFormat(Strict):
@@ -163,6 +169,33 @@ class MeetingOut(contracts.Meeting):
     enterprise_name: str | None = None
     participant_name: str | None = None
     participant_kind: ParticipantKind
+    locked: bool = Field(default=False, description="Kept where it is by runs and hand edits")
+    added_by_hand: bool = False
+    pending: bool = Field(
+        default=False, description="Changed since the schedule was last published (or new)"
+    )
+
+
+class LockIn(Strict):
+    locked: bool
+
+
+class PlaceIn(Strict):
+    slot: Annotated[int, Field(ge=0)] = Field(description="0-based slot of the road show's grid")
+    table: Annotated[int, Field(ge=1)] = Field(description="1-based table")
+
+
+class MeetingIn(PlaceIn):
+    match_id: uuid.UUID = Field(description="The match whose parties meet")
+
+
+class PublicationOut(BaseModel):
+    roadshow_id: uuid.UUID
+    schedule_id: uuid.UUID
+    meetings: int = Field(description="Scheduled meetings announced")
+    moved: int
+    cancelled: int
+    events: int
 
 
 class ScheduleOut(BaseModel):
@@ -171,6 +204,9 @@ class ScheduleOut(BaseModel):
     timezone: str
     venue: str
     meetings: list[MeetingOut] = Field(description="By slot, then table")
+    pending_changes: int = Field(
+        default=0, description="Meetings changed since the schedule was last published"
+    )
 
 
 class CriterionFailure(BaseModel):

@@ -74,6 +74,7 @@ class Job:
     upper_bound: float | None
     shortfall: int | None
     changes: ScheduleChanges | None
+    publish: bool = True  # False: the schedule stays provisional until published
 
     def context(self) -> Context:
         """What the job's events carry: the request's flow and partner, the job as cause."""
@@ -92,6 +93,9 @@ class MeetingView:
     enterprise_name: str | None
     participant_name: str | None
     participant_kind: ParticipantKind
+    locked: bool = False
+    added_by_hand: bool = False
+    pending: bool = False  # changed since it was last announced (or never announced)
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class RoadshowSchedule:
     timezone: str
     venue: str
     meetings: list[MeetingView]  # by slot, then table
+    pending_changes: int = 0  # meetings changed since the schedule was last published
 
 
 @dataclass(frozen=True)
@@ -109,3 +114,16 @@ class StartScheduling:
 
     fair_minimum: int | None = None
     enterprise_max_meetings: int | None = None
+    publish: bool = True
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What publishing announced."""
+
+    roadshow_id: uuid.UUID
+    schedule_id: uuid.UUID
+    meetings: int
+    moved: int
+    cancelled: int
+    events: int

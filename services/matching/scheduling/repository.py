@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from services.matching.scheduling.diff import MeetingMove, NewMeeting
+from services.matching.scheduling.edits import Announced, Busy, Party, Place
 from services.matching.scheduling.model import Job, MeetingView, ScheduleChanges
 from services.matching.scheduling.problem import Candidate
 from services.matching.scoring.repository import pair_interest
@@ -26,7 +27,14 @@ async def candidates(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> list[C
         """SELECT match_id, enterprise_id, participant_id, score, status,
                   enterprise_interest, enterprise_interest_at,
                   participant_interest, participant_interest_at
-             FROM matches WHERE roadshow_id = $1 AND status = 'proposed' ORDER BY match_id""",
+             FROM matches m WHERE roadshow_id = $1 AND status = 'proposed'
+              -- a pair the organiser cancelled by hand is left out, unless it was
+              -- given a meeting by hand again since
+              AND (NOT EXISTS (SELECT 1 FROM meetings g
+                                WHERE g.match_id = m.match_id AND g.cancelled_by_hand)
+                   OR EXISTS (SELECT 1 FROM meetings g
+                               WHERE g.match_id = m.match_id AND g.status = 'scheduled'))
+            ORDER BY match_id""",
         roadshow_id,
     )
     return [
@@ -95,7 +103,16 @@ def _meeting_view(row: asyncpg.Record) -> MeetingView:
         row["enterprise_name"],
         row["participant_name"],
         ParticipantKind(row["participant_kind"]),
+        locked=row["locked"],
+        added_by_hand=row["added_by_hand"],
+        pending=_announced(row) != (row["status"], row["slot"], row["table_no"])
+        if row["status"] == "scheduled"
+        else row["published_status"] == "scheduled",
     )
+
+
+def _announced(row: asyncpg.Record) -> tuple[Any, Any, Any]:
+    return row["published_status"], row["published_slot"], row["published_table"]
 
 
 async def scheduled_meetings(
@@ -247,6 +264,152 @@ async def insert_schedule(
     )
 
 
+# --- hand edits and publication (provisional schedules) ---------------------------------
+
+
+async def meeting_for_edit(conn: asyncpg.Connection, meeting_id: uuid.UUID) -> MeetingView | None:
+    row = await conn.fetchrow(f"{_MEETING_VIEW} WHERE g.id = $1 FOR UPDATE OF g", meeting_id)
+    return _meeting_view(row) if row is not None else None
+
+
+async def busy(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> list[Busy]:
+    rows = await conn.fetch(
+        """SELECT id, enterprise_id, participant_id, slot, table_no FROM meetings
+            WHERE roadshow_id = $1 AND status = 'scheduled'""",
+        roadshow_id,
+    )
+    return [
+        Busy(r["id"], r["enterprise_id"], r["participant_id"], r["slot"], r["table_no"])
+        for r in rows
+    ]
+
+
+async def parties(
+    conn: asyncpg.Connection, enterprise_id: uuid.UUID, participant_id: uuid.UUID
+) -> tuple[Party, Party]:
+    e = await conn.fetchrow(
+        "SELECT id, max_meetings, unavailable FROM enterprises WHERE id = $1", enterprise_id
+    )
+    p = await conn.fetchrow(
+        "SELECT id, max_meetings, unavailable FROM participants WHERE id = $1", participant_id
+    )
+    assert e is not None and p is not None  # a match's parties are in the read model
+    return _party(e), _party(p)
+
+
+def _party(row: asyncpg.Record) -> Party:
+    periods = tuple((r.lower, r.upper) for r in row["unavailable"])
+    return Party(row["id"], row["max_meetings"], periods)
+
+
+async def match_to_meet(conn: asyncpg.Connection, match_id: uuid.UUID) -> asyncpg.Record | None:
+    """A match that may meet (proposed, declined by no side), for a meeting by hand."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """SELECT match_id, roadshow_id, enterprise_id, participant_id, score FROM matches
+            WHERE match_id = $1 AND status = 'proposed'
+              AND enterprise_interest IS DISTINCT FROM 'decline'
+              AND participant_interest IS DISTINCT FROM 'decline'""",
+        match_id,
+    )
+    return row
+
+
+async def set_locked(conn: asyncpg.Connection, meeting_id: uuid.UUID, locked: bool) -> None:
+    await conn.execute(
+        "UPDATE meetings SET locked = $2, updated_at = now() WHERE id = $1", meeting_id, locked
+    )
+
+
+async def place_meeting(conn: asyncpg.Connection, meeting_id: uuid.UUID, place: Place) -> None:
+    await conn.execute(
+        """UPDATE meetings SET slot = $2, table_no = $3, starts_at = $4, ends_at = $5,
+                  updated_at = now() WHERE id = $1""",
+        meeting_id,
+        place.slot,
+        place.table,
+        place.starts_at,
+        place.ends_at,
+    )
+
+
+async def cancel_by_hand(conn: asyncpg.Connection, meeting_id: uuid.UUID) -> None:
+    await conn.execute(
+        """UPDATE meetings SET status = 'cancelled', cancelled_by_hand = true, updated_at = now()
+            WHERE id = $1""",
+        meeting_id,
+    )
+
+
+async def mark_added_by_hand(conn: asyncpg.Connection, meeting_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE meetings SET added_by_hand = true WHERE id = $1", meeting_id)
+
+
+async def to_announce(
+    conn: asyncpg.Connection, roadshow_id: uuid.UUID
+) -> list[tuple[Meeting, Announced]]:
+    """The road show's scheduled meetings, and those cancelled since they were
+    announced, each with what was last announced of it."""
+    rows = await conn.fetch(
+        f"""{_MEETING_VIEW}
+            WHERE g.roadshow_id = $1
+              AND (g.status = 'scheduled' OR g.published_status = 'scheduled')
+            ORDER BY g.slot, g.table_no FOR UPDATE OF g""",
+        roadshow_id,
+    )
+    return [
+        (
+            _meeting_view(r).meeting,
+            Announced(
+                r["published_status"],
+                r["published_slot"],
+                r["published_table"],
+                r["published_starts_at"],
+                r["published_ends_at"],
+            ),
+        )
+        for r in rows
+    ]
+
+
+async def pending_changes(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> int:
+    """Meetings whose state differs from what was last announced."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM meetings
+            WHERE roadshow_id = $1
+              AND (status = 'scheduled' OR published_status = 'scheduled')
+              AND (published_status IS DISTINCT FROM status
+                   OR published_slot IS DISTINCT FROM slot
+                   OR published_table IS DISTINCT FROM table_no)""",
+        roadshow_id,
+    )
+    return count
+
+
+async def mark_published(
+    conn: asyncpg.Connection, roadshow_id: uuid.UUID, meeting_ids: list[uuid.UUID] | None = None
+) -> None:
+    """What is announced now is the meetings' current state (all of the road
+    show's, or only `meeting_ids`)."""
+    await conn.execute(
+        """UPDATE meetings SET published_status = status, published_slot = slot,
+                  published_table = table_no, published_starts_at = starts_at,
+                  published_ends_at = ends_at
+            WHERE roadshow_id = $1 AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))""",
+        roadshow_id,
+        meeting_ids,
+    )
+
+
+async def announced_ids(conn: asyncpg.Connection, meeting_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these meetings were announced as scheduled."""
+    rows = await conn.fetch(
+        """SELECT id FROM meetings WHERE id = ANY($1::uuid[])
+              AND published_status = 'scheduled'""",
+        meeting_ids,
+    )
+    return {r["id"] for r in rows}
+
+
 # --- scheduling jobs ----------------------------------------------------------------------
 
 
@@ -281,17 +444,19 @@ async def insert_job(
     correlation_id: str,
     fair_minimum: int,
     enterprise_max_meetings: int | None,
+    publish: bool = True,
 ) -> Job:
     row = await conn.fetchrow(
         """INSERT INTO scheduling_jobs (id, roadshow_id, partner_id, correlation_id, status,
-               fair_minimum, enterprise_max_meetings)
-           VALUES ($1, $2, $3, $4, 'queued', $5, $6) RETURNING *""",
+               fair_minimum, enterprise_max_meetings, publish)
+           VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) RETURNING *""",
         job_id,
         roadshow_id,
         partner_id,
         correlation_id,
         fair_minimum,
         enterprise_max_meetings,
+        publish,
     )
     assert row is not None
     return _job(row)

@@ -15,15 +15,29 @@ import asyncpg
 from services.matching.clock import Clock, utc_now
 from services.matching.readmodel import repository as readmodel
 from services.matching.readmodel.access import organised_roadshow, readable_party
+from services.matching.readmodel.model import Roadshow
 from services.matching.scheduling import repository as repo
-from services.matching.scheduling.diff import ReschedulePlan, plan_reschedule, reschedule_events
-from services.matching.scheduling.model import Job, RoadshowSchedule, StartScheduling
+from services.matching.scheduling.diff import (
+    NewMeeting,
+    ReschedulePlan,
+    plan_reschedule,
+    reschedule_events,
+)
+from services.matching.scheduling.edits import Place, placement_conflict, publication_events
+from services.matching.scheduling.model import (
+    Job,
+    MeetingView,
+    Publication,
+    RoadshowSchedule,
+    StartScheduling,
+)
 from services.matching.scheduling.problem import (
     PreviousMeeting,
     Rules,
     SchedulingProblem,
     meeting_places,
     scheduling_problem,
+    slot_times,
 )
 from services.matching.scheduling.solver import Schedule, objective
 from services.matching.settings import MatchingSettings
@@ -36,11 +50,17 @@ log = get_logger(__name__)
 
 
 async def cancel_meetings(uow: UnitOfWork, meetings: Sequence[Meeting]) -> list[Meeting]:
-    """Cancel meetings, each with its meeting.cancelled event (keyed by match)."""
+    """Cancel meetings, each announced one with its meeting.cancelled event (keyed by
+    match); a provisional meeting nobody was told about goes without a word."""
     cancelled = [m.model_copy(update={"status": "cancelled"}) for m in meetings]
-    await repo.cancel_meetings(uow.conn, [m.meeting_id for m in cancelled])
+    ids = [m.meeting_id for m in cancelled]
+    announced = await repo.announced_ids(uow.conn, ids)
+    await repo.cancel_meetings(uow.conn, ids)
     for m in cancelled:
-        uow.emit("meeting.cancelled", m.match_id, m)
+        if m.meeting_id in announced:
+            uow.emit("meeting.cancelled", m.match_id, m)
+    if cancelled:
+        await repo.mark_published(uow.conn, cancelled[0].roadshow_id, sorted(announced))
     return cancelled
 
 
@@ -105,6 +125,7 @@ class Scheduling:
             correlation_id=uow.ctx.correlation_id,
             fair_minimum=cmd.fair_minimum if cmd.fair_minimum is not None else self.fair_minimum,
             enterprise_max_meetings=cmd.enterprise_max_meetings or self.enterprise_cap,
+            publish=cmd.publish,
         )
         log.info("matching.schedule_requested", job_id=str(job.id), roadshow_id=str(roadshow_id))
         return job
@@ -120,9 +141,164 @@ class Scheduling:
     ) -> RoadshowSchedule:
         roadshow = await organised_roadshow(conn, partner_id, roadshow_id)
         meetings = await repo.scheduled_meetings(conn, roadshow_id)
+        pending = await repo.pending_changes(conn, roadshow_id)
         return RoadshowSchedule(
-            roadshow.id, roadshow.schedule_id, roadshow.timezone, roadshow.venue, meetings
+            roadshow.id, roadshow.schedule_id, roadshow.timezone, roadshow.venue, meetings, pending
         )
+
+    # --- hand edits of a provisional schedule, and publishing it -------------------------
+
+    async def _editable(
+        self, uow: UnitOfWork, meeting_id: uuid.UUID
+    ) -> tuple[MeetingView, Roadshow]:
+        """The meeting, if the caller organises its road show (locked for the edit).
+        Raises NotFound for anyone else, as for a meeting that does not exist."""
+        partner_id = uow.ctx.partner_id
+        assert partner_id is not None
+        view = await repo.meeting_for_edit(uow.conn, meeting_id)
+        if view is None:
+            raise NotFound("no such meeting", field="meeting_id")
+        try:
+            roadshow = await organised_roadshow(
+                uow.conn, partner_id, view.meeting.roadshow_id, for_update=True
+            )
+        except NotFound:
+            raise NotFound("no such meeting", field="meeting_id") from None
+        return view, roadshow
+
+    async def lock(self, uow: UnitOfWork, meeting_id: uuid.UUID, locked: bool) -> MeetingView:
+        view, _ = await self._editable(uow, meeting_id)
+        if view.meeting.status != "scheduled":
+            raise Conflict("the meeting is cancelled", field="meeting_id")
+        await repo.set_locked(uow.conn, meeting_id, locked)
+        return await self._view(uow, meeting_id)
+
+    async def move(
+        self, uow: UnitOfWork, meeting_id: uuid.UUID, slot: int, table: int
+    ) -> MeetingView:
+        """Raises Conflict naming the reason: locked, cancelled, or the place's conflict."""
+        view, roadshow = await self._editable(uow, meeting_id)
+        m = view.meeting
+        if view.locked:
+            raise Conflict("locked: unlock the meeting before moving it", field="meeting_id")
+        if m.status != "scheduled":
+            raise Conflict("the meeting is cancelled", field="meeting_id")
+        place = await self._check_place(
+            uow, roadshow, m.enterprise_id, m.participant_id, slot, table, moving=m.meeting_id
+        )
+        await repo.place_meeting(uow.conn, meeting_id, place)
+        return await self._view(uow, meeting_id)
+
+    async def cancel(self, uow: UnitOfWork, meeting_id: uuid.UUID) -> MeetingView:
+        view, _ = await self._editable(uow, meeting_id)
+        if view.locked:
+            raise Conflict("locked: unlock the meeting before cancelling it", field="meeting_id")
+        if view.meeting.status != "scheduled":
+            raise Conflict("the meeting is already cancelled", field="meeting_id")
+        await repo.cancel_by_hand(uow.conn, meeting_id)
+        return await self._view(uow, meeting_id)
+
+    async def add(
+        self, uow: UnitOfWork, roadshow_id: uuid.UUID, match_id: uuid.UUID, slot: int, table: int
+    ) -> MeetingView:
+        """A meeting by hand for a match of the road show, in the current schedule.
+        Raises NotFound (match_id) for a match that may not meet, Conflict for the place."""
+        partner_id = uow.ctx.partner_id
+        assert partner_id is not None
+        roadshow = await organised_roadshow(uow.conn, partner_id, roadshow_id, for_update=True)
+        match = await repo.match_to_meet(uow.conn, match_id)
+        if match is None or match["roadshow_id"] != roadshow_id:
+            raise NotFound("no such match that may meet", field="match_id")
+        if roadshow.schedule_id is None:
+            raise Conflict("no schedule yet: run the scheduler first", field="roadshow_id")
+        if await repo.scheduled_meetings_of_matches(uow.conn, [match_id]):
+            raise Conflict("the pair already has a meeting", field="match_id")
+        place = await self._check_place(
+            uow, roadshow, match["enterprise_id"], match["participant_id"], slot, table, moving=None
+        )
+        meeting_id = uuid.uuid4()
+        new = NewMeeting(
+            meeting_id,
+            match_id,
+            match["enterprise_id"],
+            match["participant_id"],
+            place.slot,
+            place.table,
+            place.starts_at,
+            place.ends_at,
+            match["score"],
+        )
+        await repo.insert_meetings(uow.conn, [new], roadshow.schedule_id, roadshow_id)
+        await repo.mark_added_by_hand(uow.conn, meeting_id)
+        return await self._view(uow, meeting_id)
+
+    async def _check_place(
+        self,
+        uow: UnitOfWork,
+        roadshow: Roadshow,
+        enterprise_id: uuid.UUID,
+        participant_id: uuid.UUID,
+        slot: int,
+        table: int,
+        *,
+        moving: uuid.UUID | None,
+    ) -> Place:
+        times = slot_times(roadshow.grid)
+        if not 0 <= slot < len(times):
+            raise Conflict(
+                f"no such slot: the road show has slots 0 to {len(times) - 1}", field="slot"
+            )
+        place = Place(slot, table, *times[slot])
+        enterprise, participant = await repo.parties(uow.conn, enterprise_id, participant_id)
+        refused = placement_conflict(
+            place,
+            moving=moving,
+            enterprise=enterprise,
+            participant=participant,
+            busy=await repo.busy(uow.conn, roadshow.id),
+            slots=len(times),
+            tables=roadshow.grid.tables,
+            enterprise_cap=self.enterprise_cap,
+        )
+        if refused is not None:
+            raise Conflict(refused.reason, field=refused.field)
+        return place
+
+    async def _view(self, uow: UnitOfWork, meeting_id: uuid.UUID) -> MeetingView:
+        view = await repo.meeting_for_edit(uow.conn, meeting_id)
+        assert view is not None
+        return view
+
+    async def publish(self, uow: UnitOfWork, roadshow_id: uuid.UUID) -> Publication:
+        """Announce the schedule as it stands: what changed since it was last
+        announced, every scheduled meeting, and the schedule's completion."""
+        partner_id = uow.ctx.partner_id
+        assert partner_id is not None
+        roadshow = await organised_roadshow(uow.conn, partner_id, roadshow_id, for_update=True)
+        if roadshow.schedule_id is None:
+            raise Conflict("no schedule yet: run the scheduler first", field="roadshow_id")
+        current = await repo.to_announce(uow.conn, roadshow_id)
+        events = publication_events(current, roadshow.schedule_id, roadshow_id)
+        for type_, key, data in events:
+            uow.emit(type_, key, data)
+        await repo.mark_published(uow.conn, roadshow_id)
+        kinds = [t for t, _, _ in events]
+        publication = Publication(
+            roadshow_id,
+            roadshow.schedule_id,
+            meetings=kinds.count("meeting.scheduled"),
+            moved=kinds.count("meeting.moved"),
+            cancelled=kinds.count("meeting.cancelled"),
+            events=len(events),
+        )
+        log.info(
+            "matching.schedule_published",
+            roadshow_id=str(roadshow_id),
+            meetings=publication.meetings,
+            moved=publication.moved,
+            cancelled=publication.cancelled,
+        )
+        return publication
 
     async def party_schedule(
         self, conn: asyncpg.Connection, partner_id: uuid.UUID, side: Side, party_id: uuid.UUID
@@ -254,21 +430,31 @@ class Scheduling:
         current = await repo.scheduled_meetings(conn, job.roadshow_id, for_update=True)
         plan = plan_reschedule(problem, schedule, alive, [v.meeting for v in current])
         schedule_id = uuid.uuid4()
+        edited = await repo.pending_changes(conn, job.roadshow_id) > 0
         await _store_plan(conn, job, loaded.roadshow_version, schedule_id, plan)
         await repo.place_meetings(
             conn, schedule_id, meeting_places(problem, schedule, roadshow.venue)
         )
-        stored = await repo.meetings_by_id(conn, plan.meeting_ids)
-        without = problem.without_interpreter([problem.match_ids[k] for k in plan.schedule.pair])
-        for type_, key, data in reschedule_events(plan, schedule_id, job.roadshow_id, stored):
-            if isinstance(data, ScheduleCompleted):
-                data = data.model_copy(
-                    update={
-                        "interpreted": sum(bool(m.interpreter_languages) for m in stored.values()),
-                        "without_interpreter": without,
-                    }
-                )
-            uow.emit(type_, key, data)
+        # Only publishing announces meetings: a provisional run's stay unannounced.
+        if job.publish and edited:  # hand edits not yet announced: announce it all
+            await self.publish(uow, job.roadshow_id)
+        elif job.publish:
+            stored = await repo.meetings_by_id(conn, plan.meeting_ids)
+            without = problem.without_interpreter(
+                [problem.match_ids[k] for k in plan.schedule.pair]
+            )
+            for type_, key, data in reschedule_events(plan, schedule_id, job.roadshow_id, stored):
+                if isinstance(data, ScheduleCompleted):
+                    data = data.model_copy(
+                        update={
+                            "interpreted": sum(
+                                bool(m.interpreter_languages) for m in stored.values()
+                            ),
+                            "without_interpreter": without,
+                        }
+                    )
+                uow.emit(type_, key, data)
+            await repo.mark_published(conn, job.roadshow_id)
         if await readmodel.take_reschedule_request(conn, job.roadshow_id):
             await self._queue_reschedule(uow, job.roadshow_id, roadshow.organiser_id, job)
         log.info(
