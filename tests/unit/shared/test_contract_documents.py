@@ -73,6 +73,8 @@ def _sample(annotation: Any) -> Any:  # noqa: PLR0911 - one answer per kind of f
         return args[0]
     if origin in (typing.Union, types.UnionType):
         return _sample(next(a for a in args if a is not type(None)))
+    if origin is tuple and Ellipsis not in args:  # fixed length: one value per place
+        return [_sample(a) for a in args]
     if origin in (list, tuple, set, frozenset):
         return [_sample(args[0])]
     if origin is dict:
