@@ -74,6 +74,8 @@ async def ran(databases: DatabaseFactory, taken_port: int) -> dict[str, Ran]:
         ),
         # A setting that does not parse.
         "notification": (["migrate"], {"NOTIFICATION_HTTP_PORT": "eighty"}),
+        # The console has no database: a setting of its own that does not parse.
+        "console": (["serve"], {"CONSOLE_HTTP_PORT": "eighty"}),
         # `make up` with the broker's port taken.
         "deploy.local": ([], {"ROADSHOW_KAFKA_PORT": str(taken_port)}),
         "demo": (["--enterprises", "0"], {}),
@@ -122,6 +124,7 @@ BAD = {
     **{name: (69, "migrate: error: cannot connect") for name in SERVICES},
     "registration": (1, "partner issue-key: error: no such partner (partner_id)"),
     "notification": (2, "NOTIFICATION_HTTP_PORT"),
+    "console": (2, "CONSOLE_HTTP_PORT"),
     "deploy.local": (69, "is taken by another process"),
     "demo": (2, "error: --enterprises and --participants must be at least 1"),
 }
@@ -155,3 +158,4 @@ def test_every_subcommand_has_help_and_a_version() -> None:
             assert "--version" in text, path
             assert len(text.split("\n\n")[1].split()) >= 3, f"{path} has no help text:\n{text}"
     assert "registration partner issue-key" in seen and "notification deliver" in seen
+    assert "console serve" in seen

@@ -57,6 +57,7 @@ def test_debian_docker_compose_accepts_the_file() -> None:
             "ROADSHOW_ADMIN_TOKEN": "t" * 24,
             "ROADSHOW_PERSONAL_DATA_KEY": "k" * 43,
             "ROADSHOW_EMAIL_TOKEN_SECRET": "s" * 32,
+            "ROADSHOW_CONSOLE_SESSION_KEY": "c" * 44,
         },
         capture_output=True,
         text=True,

@@ -63,6 +63,12 @@ class WebhookMeeting(_Body):
     slot: int
     table: int
     score: float
+    reasons: list[WebhookReason] = Field(description="The match's reasons: why the two meet")
+    venue: str | None = Field(description="Where, when the road show has venues")
+    venue_table: int | None = Field(description="The table's number at that venue")
+    interpreter_languages: list[str] = Field(
+        description="The languages of the meeting's interpreter (empty: none needed)"
+    )
 
 
 class WebhookMovedMeeting(WebhookMeeting):

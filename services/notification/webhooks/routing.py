@@ -212,6 +212,10 @@ def _meeting(data: Meeting) -> dict[str, Any]:
         "table": data.table,
         "score": data.score,
         "reasons": _reasons(data.reasons),  # the match's: why the two meet
+        "venue": data.venue,
+        "venue_table": data.venue_table,
+        # The interpreter's languages, never the person.
+        "interpreter_languages": list(data.interpreter_languages),
     }
     if isinstance(data, MeetingMoved):
         meeting["previous"] = {
