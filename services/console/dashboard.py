@@ -143,11 +143,16 @@ def local_start(meeting: dict[str, Any], zone: str) -> datetime:
     return datetime.fromisoformat(str(meeting["starts_at"])).astimezone(ZoneInfo(zone))
 
 
-def grid(meetings: list[dict[str, Any]], zone: str, day: str | None = None) -> Grid:
-    """Scheduled meetings only; `day` (an ISO date in the event's zone) keeps that day's."""
+def grid(
+    meetings: list[dict[str, Any]], zone: str, day: str | None = None, venue: str | None = None
+) -> Grid:
+    """Scheduled meetings only; `day` (an ISO date in the event's zone) keeps that
+    day's, `venue` that venue's."""
     live = [m for m in meetings if m.get("status") == "scheduled"]
     if day:
         live = [m for m in live if local_start(m, zone).date().isoformat() == day]
+    if venue:
+        live = [m for m in live if m.get("venue") == venue]
     slots = sorted({(int(m["slot"]), local_start(m, zone).isoformat()) for m in live})
     column = {slot: i for i, (slot, _) in enumerate(slots)}
     rows: dict[str, tuple[str, list[dict[str, Any] | None]]] = {}
@@ -163,6 +168,13 @@ def days(meetings: list[dict[str, Any]], zone: str) -> list[str]:
     """The days (ISO dates in the event's zone) that have scheduled meetings."""
     live = [m for m in meetings if m.get("status") == "scheduled"]
     return sorted({local_start(m, zone).date().isoformat() for m in live})
+
+
+def venues(meetings: list[dict[str, Any]]) -> list[str]:
+    """The venues that have scheduled meetings (none for a road show without venues)."""
+    return sorted(
+        {m["venue"] for m in meetings if m.get("status") == "scheduled" and m.get("venue")}
+    )
 
 
 def slot_starts(roadshow: dict[str, Any]) -> list[datetime]:

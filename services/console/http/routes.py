@@ -351,6 +351,7 @@ async def _schedule_page(
     )
     zone = roadshow["timezone"]
     day = request.query.get("day") or None
+    venue = request.query.get("venue") or None
     meetings = schedule["meetings"]
     # Matches that may meet and have no meeting: what a meeting by hand can be for.
     matches = await _services(request).every(key, "matching", f"/v1/roadshows/{rid}/matches")
@@ -364,9 +365,11 @@ async def _schedule_page(
     context = {
         "roadshow": roadshow,
         "zone": zone,
-        "grid": dashboard.grid(meetings, zone, day),
+        "grid": dashboard.grid(meetings, zone, day, venue),
         "days": dashboard.days(meetings, zone),
         "day": day,
+        "venues": dashboard.venues(meetings),
+        "venue": venue,
         "errors": errors,
         "form": values or {},
         "meetings": [m for m in meetings if m["status"] == "scheduled"],

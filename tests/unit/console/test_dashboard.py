@@ -118,6 +118,18 @@ def test_grid_puts_meetings_in_their_slot_column_in_the_event_zone() -> None:
     assert [s for s, _ in first_day.slots] == [0, 1] and len(first_day.rows) == 1
 
 
+def test_grid_filters_by_venue_and_lists_the_venues_in_use() -> None:
+    meetings = [
+        _meeting("e1", 0, "2027-05-15T01:00:00+00:00") | {"venue": "Caohejing"},
+        _meeting("e2", 1, "2027-05-15T01:40:00+00:00") | {"venue": "Zhangjiang"},
+        _meeting("e3", 2, "2027-05-15T02:20:00+00:00") | {"venue": "Zhangjiang"},
+    ]
+    assert dashboard.venues(meetings) == ["Caohejing", "Zhangjiang"]
+    g = dashboard.grid(meetings, ZONE, venue="Zhangjiang")
+    assert [eid for eid, _, _ in g.rows] == ["e2", "e3"] and [s for s, _ in g.slots] == [1, 2]
+    assert dashboard.venues([_meeting("e1", 0, "2027-05-15T01:00:00+00:00")]) == []
+
+
 def test_charts_escape_labels_and_scale_bars_to_the_largest_value() -> None:
     svg = str(charts.bars("t", [("<b>", 10), ("x", 5)]))
     assert "&lt;b&gt;" in svg and "<b>" not in svg
