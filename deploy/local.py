@@ -145,7 +145,15 @@ class BrokerSupervisor:
         self._start_again()
         asyncio.run(_topics_again(self.broker.bootstrap_servers))
         before = {r.service: _progress(r.url) for r in running if r.url}
-        replayed = {r.service: replay_outbox(r) for r in running if r.url}
+        replayed: dict[str, int] = {}
+        for r in running:
+            if r.url:
+                # Said as each is done: registration's replay is what the others wait on.
+                replayed[r.service] = replay_outbox(r)
+                print(
+                    f"broker     {r.service}: outbox rows replayed: {replayed[r.service]}",
+                    file=sys.stderr,
+                )
         pid = self.broker.process.pid if self.broker.process else "?"
         print(f"broker     back (pid {pid}); outbox rows replayed: {replayed}", file=sys.stderr)
         self._await_recovery(running, before, replayed)
