@@ -40,7 +40,7 @@ import numpy as np
 from aiokafka.structs import ConsumerRecord
 from pydantic import SecretStr
 
-from services.matching.bootstrap import MIGRATIONS, create_consumer
+from services.matching.bootstrap import MIGRATIONS, create_consumer, limit_blas
 from services.matching.readmodel.service import ReadModel
 from services.matching.scoring import model as domain
 from services.matching.scoring import plan
@@ -322,6 +322,7 @@ async def _bench(args: argparse.Namespace, dsn: str) -> None:
         kafka_bootstrap_servers="127.0.0.1:1",
         consumer_group=f"bench-{uuid.uuid4().hex[:8]}",
     )
+    limit_blas(settings)  # as the service process does
     uses = UseCases.from_settings(settings)
     pool = await create_pool(dsn, 3)
     service = _service(settings, uses, pool)

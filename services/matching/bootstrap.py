@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from aiohttp import web
+from threadpoolctl import threadpool_limits
 
 from services.matching.events.handlers import event_handlers
 from services.matching.http.routes import USE_CASES, api
@@ -27,6 +28,7 @@ MIGRATIONS = [("shared", SHARED_MIGRATIONS), ("matching", Path(__file__).parent 
 def create_app(settings: MatchingSettings, uses: UseCases | None = None) -> web.Application:
     """The HTTP API; `uses` lets a caller share one set of use cases (and clock)
     with the worker."""
+    limit_blas(settings)
     app = create_service_app(api, settings, producer=PRODUCER, topic=settings.topics.matching)
     app[USE_CASES] = uses or UseCases.from_settings(settings)
     return app
@@ -57,6 +59,7 @@ def create_worker(
 def background(settings: MatchingSettings) -> list[Background]:
     """The loops `worker` and `serve` run. The scheduling worker also records
     expired interest requests (one loop, so readiness has one entry for both)."""
+    limit_blas(settings)
     uses = UseCases.from_settings(settings)
     # The Chinese dictionary loads in a thread now, not on the event loop when the
     # first Chinese text arrives (that would stall heartbeats for a second or more).
@@ -69,3 +72,11 @@ def background(settings: MatchingSettings) -> list[Background]:
         Background("registration_consumer", consumer.run, consumer.healthy),
         Background("scheduling_worker", worker.run, worker.healthy),
     ]
+
+
+def limit_blas(settings: MatchingSettings) -> None:
+    # OpenBLAS starts a thread per core and busy-waits between products: on a
+    # 2-core machine one registration against 100,000 participants scored in
+    # 85 ms with them and 20 ms without, and their spinning took the CPU the
+    # other services needed (bench/scoring.py, bench/pipeline.py).
+    threadpool_limits(limits=settings.blas_threads, user_api="blas")

@@ -19,6 +19,16 @@ class MatchingSettings(ServiceSettings):
         le=10_000,
         description="Registration events per poll (each a block of scores and match events)",
     )
+    blas_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Threads numpy's matrix products (BLAS) may use in this process; scoring's"
+            " products are small, and more threads spin on cores the event loop and the"
+            " other services need"
+        ),
+    )
     consumer_group: str = Field(
         default="matching",
         min_length=1,
