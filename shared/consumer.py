@@ -38,7 +38,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import metrics
 from shared.consumer_metrics import ConsumerProgress
-from shared.contracts import UnknownEventType, parse_data
+from shared.contracts import CONTRACTS, UnknownEventType, parse_data
 from shared.db import create_pool
 from shared.envelope import Context, Envelope
 from shared.event_handlers import EventHandlers
@@ -218,6 +218,13 @@ class IdempotentConsumer:
     async def _parse(self, record: Record) -> _Parsed | None:
         """The record as an envelope and its contract; None when there is nothing to
         handle (an event type nobody here wants, or a record now dead-lettered)."""
+        event_type = _header(record, "event_type")
+        if event_type is not None and not self._handlers.handles(event_type):
+            metrics.CONSUMED.labels(self.name, "ignored").inc()
+            return None
+        fast = _parsed_in_one_pass(record, event_type)
+        if fast is not None:
+            return _Parsed(record, *fast)
         try:
             envelope = Envelope.from_bytes(record.value or b"")
         except ValidationError as exc:
@@ -361,6 +368,34 @@ class IdempotentConsumer:
             raise RuntimeError(f"could not dead-letter: {failed}")
         metrics.CONSUMED.labels(self.name, "dead-lettered").inc()
         log.error("consumer.dead_lettered", consumer=self.name, reason=reason, **_source(record))
+
+
+def _header(record: Record, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode(errors="replace")
+    return None
+
+
+def _parsed_in_one_pass(
+    record: Record, event_type: str | None
+) -> tuple[Envelope, BaseModel] | None:
+    """The envelope and its data validated together straight from JSON, when the
+    outbox's header names a type with one contract: half the cost of the careful
+    path (JSON to dicts, then dicts to models), which was a quarter of
+    notification's CPU. None sends the record the careful way, which also says
+    why a bad record is bad."""
+    typed = CONTRACTS.typed_envelope(event_type) if event_type is not None else None
+    if typed is None:
+        return None
+    model, version = typed
+    try:
+        parsed = model.model_validate_json(record.value or b"")
+    except ValidationError:
+        return None
+    if parsed.type != event_type or parsed.version != version:
+        return None
+    return parsed.split()
 
 
 def _first_of_each(items: list[_Parsed], fresh_ids: set[uuid.UUID]) -> list[_Parsed]:

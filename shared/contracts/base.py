@@ -7,10 +7,13 @@ emitted type is a type error, not a silently ignored event.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from shared.envelope import TypedEnvelope
 
 
 class Contract(BaseModel):
@@ -47,6 +50,18 @@ class ContractRegistry:
             return self._contracts[(event_type, version)]
         except KeyError:
             raise UnknownEventType(f"{event_type} v{version}") from None
+
+    @functools.cache  # noqa: B019 - the registries live as long as the process
+    def typed_envelope(self, event_type: str) -> tuple[type[TypedEnvelope[Any]], int] | None:
+        """The envelope that validates an event of this type and its data in one
+        pass, and the version it is for, when the type has one version (the
+        version is inside the payload: with several, the contract is known only
+        after a first parse); else None."""
+        versions = [(m, v) for (t, v), m in self._contracts.items() if t == event_type]
+        if len(versions) != 1:
+            return None
+        model, version = versions[0]
+        return TypedEnvelope[model], version  # type: ignore[valid-type]
 
     def parse(self, event_type: str, version: int, data: dict[str, Any]) -> BaseModel:
         """Validate an event's data against its contract (raises ValidationError)."""

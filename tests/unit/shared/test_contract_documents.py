@@ -8,23 +8,16 @@ from __future__ import annotations
 import functools
 import json
 import os
-import types
-import typing
-import uuid
-from datetime import date, datetime, time
-from decimal import Decimal
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from pydantic import BaseModel
 
 from shared.contracts import CONTRACTS
 from shared.contracts.export import DEFAULT_FOLDER, documents, message_name
 from shared.contracts.export import main as export_main
-from shared.envelope import Context, new_event
+from shared.testing.samples import sample_events
 
 ROOT = Path(__file__).resolve().parents[3]
 # Installed by `make test` (Makefile: the pinned @asyncapi/specs package).
@@ -59,61 +52,7 @@ def test_the_checked_in_documents_are_what_the_registry_generates() -> None:
     assert len(expected) == len(CONTRACTS.keys()) + 1  # a schema per contract, and AsyncAPI
 
 
-# --- a sample of every contract, built from its fields ------------------------------------
-
-
-def _sample(annotation: Any) -> Any:  # noqa: PLR0911 - one answer per kind of field
-    """A value of a field's type, so that every contract, present or future, is
-    sampled without a hand-written table."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _sample(args[0])
-    if origin is typing.Literal:
-        return args[0]
-    if origin in (typing.Union, types.UnionType):
-        return _sample(next(a for a in args if a is not type(None)))
-    if origin is tuple and Ellipsis not in args:  # fixed length: one value per place
-        return [_sample(a) for a in args]
-    if origin in (list, tuple, set, frozenset):
-        return [_sample(args[0])]
-    if origin is dict:
-        return {"k": _sample(args[1])}
-    if isinstance(annotation, type):
-        if issubclass(annotation, BaseModel):
-            return {n: _sample(f.annotation) for n, f in annotation.model_fields.items()}
-        if issubclass(annotation, Enum):
-            return next(iter(annotation)).value
-        simple: dict[type, Any] = {
-            bool: True,
-            int: 3,
-            float: 0.5,
-            Decimal: "1000000",
-            uuid.UUID: str(uuid.uuid4()),
-            datetime: "2027-05-15T01:30:00+00:00",
-            date: "2027-05-15",
-            time: "09:00:00",
-            str: "x",
-        }
-        for kind, value in simple.items():
-            if issubclass(annotation, kind):
-                return value
-    raise TypeError(f"no sample for {annotation!r}; teach _sample this type")
-
-
-def _events() -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for event_type, version in sorted(CONTRACTS.keys()):
-        model = CONTRACTS.contract_for(event_type, version)
-        data = model.model_validate(_sample(model))
-        ctx = Context(correlation_id="c-1", partner_id=uuid.uuid4(), causation_id="e-0")
-        envelope = new_event("test", ctx, event_type, uuid.uuid4(), data)
-        wire = json.loads(envelope.to_bytes())  # as the outbox puts it on the topic
-        out.append((message_name(event_type, version), wire))
-    return out
-
-
-EVENTS = _events()
+EVENTS = [(message_name(t, v), wire) for (t, v), wire in sample_events()]
 
 
 @pytest.mark.parametrize(("name", "event"), EVENTS, ids=[n for n, _ in EVENTS])
