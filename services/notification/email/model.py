@@ -119,6 +119,19 @@ class Email(Outbound):
 
 
 @dataclass(frozen=True)
+class MatchEmail:
+    """A person's latest proposals or digest e-mail: whether it can still take
+    more news, when it settled, and what it covered."""
+
+    id: uuid.UUID
+    kind: EmailKind
+    rewritable: bool
+    settled_at: datetime
+    since: datetime | None
+    told_at: datetime
+
+
+@dataclass(frozen=True)
 class Cause:
     """The event a message answers."""
 

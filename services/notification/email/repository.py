@@ -4,6 +4,7 @@ notifications table. Every function takes the caller's connection."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,15 +14,16 @@ import asyncpg
 
 from services.notification.email.model import (
     Email,
+    MatchEmail,
     PersonOnFile,
     Registered,
     RoadshowInfo,
     Schedule,
     StoredMeeting,
 )
-from services.notification.email.rules import Role
+from services.notification.email.rules import Content, KnownMatch, Role
 from services.notification.outbound.repository import fetch_page
-from shared.contracts.matching import Meeting
+from shared.contracts.matching import Match, Meeting
 from shared.contracts.registration import Roadshow
 
 # --- road shows and recipients ---------------------------------------------------------
@@ -473,3 +475,173 @@ async def get_email(
         recipient_id,
     )
     return None if row is None else Email(**dict(row))
+
+
+# --- match e-mails: the matches, the person's match e-mails, their answers ----------------
+
+
+async def upsert_matches(
+    conn: asyncpg.Connection, matches: Sequence[Match], reasons: Sequence[list[str]], now: datetime
+) -> list[uuid.UUID]:
+    """Matching's latest word on these matches, in one statement; only ever
+    forward (a higher version). Returns the ids that changed."""
+    if not matches:
+        return []
+    rows = await conn.fetch(
+        """INSERT INTO email_matches AS em (match_id, roadshow_id, enterprise_id, participant_id,
+                                            score, reasons, status, version, first_seen_at,
+                                            changed_at)
+           SELECT m.match_id, m.roadshow_id, m.enterprise_id, m.participant_id, m.score,
+                  ARRAY(SELECT jsonb_array_elements_text(m.reasons)), m.status, m.version, $2, $2
+             FROM jsonb_to_recordset($1::jsonb) AS m(match_id uuid, roadshow_id uuid,
+                  enterprise_id uuid, participant_id uuid, score double precision,
+                  reasons jsonb, status text, version integer)
+           ON CONFLICT (match_id) DO UPDATE SET score = EXCLUDED.score,
+                  reasons = EXCLUDED.reasons, status = EXCLUDED.status,
+                  version = EXCLUDED.version, changed_at = EXCLUDED.changed_at
+            WHERE em.version < EXCLUDED.version
+        RETURNING match_id""",
+        json.dumps(
+            [
+                {
+                    "match_id": str(m.match_id),
+                    "roadshow_id": str(m.roadshow_id),
+                    "enterprise_id": str(m.enterprise_id),
+                    "participant_id": str(m.participant_id),
+                    "score": m.score,
+                    "reasons": list(r),
+                    "status": m.status,
+                    "version": m.version,
+                }
+                for m, r in _latest(matches, reasons)
+            ]
+        ),
+        now,
+    )
+    return [r["match_id"] for r in rows]
+
+
+def _latest(
+    matches: Sequence[Match], reasons: Sequence[list[str]]
+) -> list[tuple[Match, list[str]]]:
+    # One row per match in a statement (ON CONFLICT cannot touch a row twice):
+    # a batch may carry two versions of one match; the higher one wins.
+    best: dict[uuid.UUID, tuple[Match, list[str]]] = {}
+    for m, r in zip(matches, reasons, strict=True):
+        if m.match_id not in best or best[m.match_id][0].version < m.version:
+            best[m.match_id] = (m, r)
+    return list(best.values())
+
+
+async def party_matches(
+    conn: asyncpg.Connection, role: Role, party_id: uuid.UUID, roadshow_id: uuid.UUID
+) -> list[KnownMatch]:
+    """A party's matches of a road show (withdrawn ones too), with the other
+    side's organisation."""
+    if role == "enterprise.president":
+        sql = """SELECT em.*, p.name AS counterpart FROM email_matches em
+                   LEFT JOIN participants p ON p.id = em.participant_id
+                  WHERE em.enterprise_id = $1 AND em.roadshow_id = $2"""
+    else:
+        sql = """SELECT em.*, e.name AS counterpart FROM email_matches em
+                   LEFT JOIN enterprises e ON e.id = em.enterprise_id
+                  WHERE em.participant_id = $1 AND em.roadshow_id = $2"""
+    return [
+        KnownMatch(
+            match_id=r["match_id"],
+            counterpart=r["counterpart"] or "(unknown organisation)",
+            score=r["score"],
+            reasons=tuple(r["reasons"]),
+            status=r["status"],
+            first_seen_at=r["first_seen_at"],
+            changed_at=r["changed_at"],
+        )
+        for r in await conn.fetch(sql, party_id, roadshow_id)
+    ]
+
+
+async def get_email_match(conn: asyncpg.Connection, match_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM email_matches WHERE match_id = $1", match_id
+    )
+    return row
+
+
+async def last_match_email(
+    conn: asyncpg.Connection, recipient_id: uuid.UUID, roadshow_id: uuid.UUID
+) -> MatchEmail | None:
+    """The person's latest proposals or digest e-mail of the road show that was
+    not cancelled (locked, when it may still be rewritten)."""
+    row = await conn.fetchrow(
+        """SELECT id, email_kind, status, tries, lease_token, body,
+                  COALESCE(delivered_at, dead_at, updated_at) AS settled_at
+             FROM notifications
+            WHERE recipient_id = $1 AND roadshow_id = $2 AND channel = 'email'
+              AND email_kind IN ('proposals', 'digest') AND status <> 'cancelled'
+            ORDER BY seq DESC LIMIT 1 FOR UPDATE""",
+        recipient_id,
+        roadshow_id,
+    )
+    if row is None:
+        return None
+    content = Content.model_validate_json(row["body"])
+    return MatchEmail(
+        id=row["id"],
+        kind=row["email_kind"],
+        # Still to be sent, never tried and not in anyone's hands: it can take
+        # the latest news instead of a second message.
+        rewritable=row["status"] == "pending" and row["tries"] == 0 and row["lease_token"] is None,
+        settled_at=row["settled_at"],
+        since=content.since,
+        told_at=content.told_at or row["settled_at"],
+    )
+
+
+async def rewrite_pending(
+    conn: asyncpg.Connection, id_: uuid.UUID, body: str, now: datetime
+) -> None:
+    await conn.execute(
+        """UPDATE notifications SET body = $2, updated_at = $3
+            WHERE id = $1 AND status = 'pending' AND lease_token IS NULL""",
+        id_,
+        body,
+        now,
+    )
+
+
+async def latest_answer(
+    conn: asyncpg.Connection, match_id: uuid.UUID, side: str
+) -> asyncpg.Record | None:
+    """The last answer given by e-mail for this side of the match."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """SELECT id, answer, given_at FROM email_answers WHERE match_id = $1 AND side = $2
+            ORDER BY seq DESC LIMIT 1""",
+        match_id,
+        side,
+    )
+    return row
+
+
+async def insert_answer(
+    conn: asyncpg.Connection,
+    *,
+    id_: uuid.UUID,
+    recipient_id: uuid.UUID,
+    match_id: uuid.UUID,
+    roadshow_id: uuid.UUID,
+    side: str,
+    answer: str,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO email_answers (id, recipient_id, match_id, roadshow_id, side, answer,
+                                      given_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        id_,
+        recipient_id,
+        match_id,
+        roadshow_id,
+        side,
+        answer,
+        at,
+    )

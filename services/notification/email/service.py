@@ -32,7 +32,7 @@ from services.notification.email.model import (
     plan_meeting,
 )
 from services.notification.email.rules import Change, Content, EmailKind, Previous, Role, why
-from services.notification.email.tokens import verify
+from services.notification.email.tokens import Signer
 from services.notification.outbound import repository as outbound
 from services.notification.outbound.policy import Clock
 from services.notification.outbound.repository import Redelivery
@@ -117,7 +117,7 @@ class Messages:
             # A re-published schedule that changes nothing for this person.
             return 0
         key = rules.schedule_key(schedule_id, recipient.id)
-        made = await self._insert(conn, cause, recipient, content, key, due=self.clock())
+        made = await self.insert(conn, cause, recipient, content, key, due=self.clock())
         await self.refresh_reminder(conn, cause, recipient, role, party_id, roadshow_id)
         return made
 
@@ -151,7 +151,7 @@ class Messages:
                 if change == "cancelled"
                 else rules.move_key(envelope.id, recipient.id)
             )
-            made += await self._insert(conn, cause, recipient, content, key, due=self.clock())
+            made += await self.insert(conn, cause, recipient, content, key, due=self.clock())
             await self.refresh_reminder(conn, cause, recipient, role, party_id, data.roadshow_id)
         return made
 
@@ -186,9 +186,9 @@ class Messages:
                 conn, pending, body=content.to_json(), due=due, send_before=send_before, now=now
             )
             return
-        await self._insert(conn, cause, recipient, content, key, due=due, send_before=send_before)
+        await self.insert(conn, cause, recipient, content, key, due=due, send_before=send_before)
 
-    async def _insert(
+    async def insert(
         self,
         conn: asyncpg.Connection,
         cause: Cause,
@@ -414,9 +414,9 @@ class Mailboxes:
     """A partner's view of its people's e-mail (standing, opt-out, messages,
     redelivery), and the person's own unsubscribe link."""
 
-    def __init__(self, *, clock: Clock, token_secret: str) -> None:
+    def __init__(self, *, clock: Clock, signer: Signer) -> None:
         self.clock = clock
-        self._token_secret = token_secret
+        self._signer = signer
 
     async def recipient(
         self, uow: UnitOfWork, role: Role, party_id: uuid.UUID, *, for_update: bool = False
@@ -452,7 +452,7 @@ class Mailboxes:
         return now_on_file
 
     def recipient_of_token(self, token: str) -> uuid.UUID | None:
-        return verify(self._token_secret, token)
+        return self._signer.unsubscribe_recipient(token)
 
     async def unsubscribe(self, uow: UnitOfWork, token: str) -> bool:
         """The person's own opt-out through the signed link; idempotent. False
