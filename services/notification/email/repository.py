@@ -4,7 +4,6 @@ notifications table. Every function takes the caller's connection."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -501,7 +500,7 @@ async def upsert_matches(
                   version = EXCLUDED.version, changed_at = EXCLUDED.changed_at
             WHERE em.version < EXCLUDED.version
         RETURNING match_id""",
-        json.dumps(
+        (
             [
                 {
                     "match_id": str(m.match_id),
@@ -515,7 +514,7 @@ async def upsert_matches(
                 }
                 for m, r in _latest(matches, reasons)
             ]
-        ),
+        ),  # the pool's codec encodes jsonb
         now,
     )
     return [r["match_id"] for r in rows]
