@@ -64,8 +64,8 @@ def _answer(match: Any, side: str, answer: str, given_at: datetime) -> Envelope:
         answer_id=uuid.uuid4(),
         match_id=match["match_id"],
         roadshow_id=match["roadshow_id"],
-        side=side,  # type: ignore[arg-type]
-        answer=answer,  # type: ignore[arg-type]
+        side=side,
+        answer=answer,
         given_at=given_at,
         recipient_id=uuid.uuid4(),
     )
