@@ -163,6 +163,9 @@ class NotificationSettings(ServiceSettings):
         description="How long a person's match e-mail waits for more changes before it "
         "goes (a registration rush ends in one message), e.g. 5m",
     )
+    email_match_check_seconds: float = Field(
+        default=30, gt=0, description="How often due match e-mails are made"
+    )
     email_answer_link_ttl: float = Field(
         default=14 * 86_400,
         gt=0,

@@ -2,11 +2,10 @@
 answers given through their links. See docs/notification.md, "Answers by
 e-mail".
 
-- `MatchMail`: keeps the matches matching publishes (event handlers) and
-  makes each person's match e-mails from them: the first list of proposed
-  matches ("proposals"), then at most one digest a day of what changed
-  ("digest"). A message still waiting to go takes the latest news instead of a
-  second message, so a registration rush ends in one e-mail per person.
+- `MatchMail`: keeps the matches matching publishes and who is due a match
+  e-mail (event handlers, in bulk); `make_due` (the `MatchMailLoop`) makes each
+  person's message once due: the first list of proposed matches
+  ("proposals"), then at most one digest a day of what changed ("digest").
 - `Answers`: a link's confirmation page (reads only) and its POST, which
   records the answer and publishes `answer.given` (outbox, same transaction);
   matching records it as the side's interest.
@@ -14,6 +13,9 @@ e-mail".
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,12 +25,10 @@ import asyncpg
 
 from services.notification.email import repository as repo
 from services.notification.email import rules
-from services.notification.email.model import Cause
+from services.notification.email.model import Cause, MatchEmail, MatchMailDue
 from services.notification.email.rules import (
     ANSWER,
     AnswerLink,
-    Content,
-    MatchLine,
     Role,
     why,
 )
@@ -38,8 +38,10 @@ from services.notification.outbound.policy import Clock
 from services.notification.parties import repository as parties
 from shared.contracts.matching import InterestAnswer, Match
 from shared.contracts.notification import AnswerGiven
+from shared.db import connect
 from shared.envelope import Envelope
 from shared.errors import Conflict, NotFound
+from shared.failures import backoff_seconds
 from shared.logging import get_logger
 from shared.unit_of_work import UnitOfWork
 
@@ -47,7 +49,13 @@ log = get_logger(__name__)
 
 
 class MatchMail:
-    """Match e-mails: what each person is told of their matches, and when."""
+    """Match e-mails: what each person is told of their matches, and when.
+
+    The matching consumer only records, in bulk, the matches and the people
+    whose matches changed (`match_mail_due`); the match e-mail loop makes each
+    person's message once it is due, from their matches as they are then. A
+    registration rush thus costs two statements per batch, not a message per
+    person per batch, and ends in one message per person."""
 
     def __init__(self, *, enabled: bool, clock: Clock, messages: Messages, settle: float) -> None:
         self.enabled = enabled
@@ -58,32 +66,33 @@ class MatchMail:
     async def matches_changed(
         self, uow: UnitOfWork, changes: Sequence[tuple[Envelope, Match]]
     ) -> int:
-        """Keep matching's latest word on each match and bring the match e-mails
-        of both sides' people up to date; returns the e-mails made or rewritten."""
+        """Keep matching's latest word on each match; both sides' people are due
+        a match e-mail. Returns how many people were marked."""
         if not self.enabled or not changes:
             return 0
         now = self.clock()
         changed = set(
             await repo.upsert_matches(
-                uow.conn,
-                [m for _, m in changes],
-                [why(m.components) for _, m in changes],
-                now,
+                uow.conn, [m for _, m in changes], [why(m.components) for _, m in changes], now
             )
         )
-        people: dict[tuple[Role, uuid.UUID, uuid.UUID], Cause] = {}
+        due = now + timedelta(seconds=self.settle)
+        people: dict[tuple[uuid.UUID, uuid.UUID], MatchMailDue] = {}
         for event, m in changes:
             if m.match_id not in changed:
-                continue
+                continue  # an older or repeated version: nothing new to tell
             cause = Cause(event.id, event.type, event.correlation_id)
-            people[(rules.PRESIDENT, m.enterprise_id, m.roadshow_id)] = cause
-            people[(rules.CONTACT, m.participant_id, m.roadshow_id)] = cause
-        made = 0
-        # In one order everywhere: two batches touching the same people lock
-        # their recipient rows alike and never wait on each other in a cycle.
-        for (role, party_id, roadshow_id), cause in sorted(people.items(), key=_order):
-            made += await self.refresh(uow.conn, cause, role, party_id, roadshow_id)
-        return made
+            for role, party_id in (
+                (rules.PRESIDENT, m.enterprise_id),
+                (rules.CONTACT, m.participant_id),
+            ):
+                rid = rules.recipient_id(role, party_id)
+                people[(rid, m.roadshow_id)] = MatchMailDue(
+                    rid, m.roadshow_id, role, party_id, due, cause
+                )
+        # In one order: two batches marking the same people never wait on each other in a cycle.
+        await repo.mark_match_mail_due(uow.conn, [people[k] for k in sorted(people)])
+        return len(people)
 
     async def person_known(
         self,
@@ -94,102 +103,107 @@ class MatchMail:
         roadshow_id: uuid.UUID,
     ) -> None:
         """A person registered (or changed): matches that arrived before them are
-        told now (the two topics are read apart, so matches may come first)."""
-        cause = Cause(event.id, event.type, event.correlation_id)
-        await self.refresh(uow.conn, cause, role, party_id, roadshow_id)
-
-    async def refresh(
-        self,
-        conn: asyncpg.Connection,
-        cause: Cause,
-        role: Role,
-        party_id: uuid.UUID,
-        roadshow_id: uuid.UUID,
-    ) -> int:
-        """Bring one person's match e-mail up to date with their matches: the
-        first list if they have had none; else the pending one rewritten, or a
-        new digest of what changed since the last one (due a day after it at
-        the earliest). Returns 1 if a message was made or rewritten."""
+        told too (the two topics are read apart, so matches may come first)."""
         if not self.enabled:
-            return 0
-        recipient = await repo.get_recipient(
-            conn, rules.recipient_id(role, party_id), for_update=True
+            return
+        due = MatchMailDue(
+            rules.recipient_id(role, party_id),
+            roadshow_id,
+            role,
+            party_id,
+            self.clock() + timedelta(seconds=self.settle),
+            Cause(event.id, event.type, event.correlation_id),
         )
-        base = await self.messages.content(conn, "proposals", role, party_id, roadshow_id)
+        await repo.mark_match_mail_due(uow.conn, [due])
+
+    async def make_due(self, conn: asyncpg.Connection, limit: int = 100) -> int:
+        """Make the match e-mails that are due (in the caller's transaction):
+        each person's first list of proposed matches, or the digest of what
+        changed since their last match e-mail, which waits until a day after
+        that one. Returns the messages made."""
+        now = self.clock()
+        made = 0
+        for due in await repo.due_match_mail(conn, now, limit):
+            last = await repo.last_match_email(conn, due.recipient_id, due.roadshow_id)
+            at = rules.match_mail_at(None if last is None else last.sent_at, due.due_at)
+            if at > now:
+                await repo.postpone_match_mail(conn, due, at)
+                continue
+            made += await self._make(conn, due, last, now)
+            await repo.drop_match_mail(conn, due)
+        if made:
+            log.info("email.match_mail_made", messages=made)
+        return made
+
+    async def _make(
+        self, conn: asyncpg.Connection, due: MatchMailDue, last: MatchEmail | None, now: datetime
+    ) -> int:
+        recipient = await repo.get_recipient(conn, due.recipient_id)
+        base = await self.messages.content(
+            conn, "proposals", due.role, due.party_id, due.roadshow_id, agenda=False
+        )
         if recipient is None or not recipient.sendable or base is None:
             # Opted out (the digest is not sent to them either), no address; the
             # party unknown or withdrawn, the road show unknown.
             return 0
-        now = self.clock()
-        matches = await repo.party_matches(conn, role, party_id, roadshow_id)
-        last = await repo.last_match_email(conn, recipient.id, roadshow_id)
-        if last is not None and last.rewritable:
-            # Still waiting to go: it takes the latest news instead of a second message.
-            if last.kind == "proposals":
-                lines = rules.proposal_lines(matches)
-            else:
-                lines = rules.digest_lines(matches, last.since or last.told_at)
-            content = _match_content(base, last.kind, lines, role, since=last.since, now=now)
-            return await self._rewrite(conn, recipient.id, last.id, content, now)
+        matches = await repo.party_matches(conn, due.role, due.party_id, due.roadshow_id)
         if last is None:
             kind: rules.EmailKind = "proposals"
-            lines = rules.proposal_lines(matches)
-            due = now + timedelta(seconds=self.settle)
-            key = rules.proposals_key(roadshow_id, recipient.id)
+            lines, since = rules.proposal_lines(matches), None
+            key = rules.proposals_key(due.roadshow_id, recipient.id)
         else:
-            kind = "digest"
-            lines = rules.digest_lines(matches, last.told_at)
-            due = rules.digest_due(last.settled_at, now, self.settle)
-            key = rules.digest_key(roadshow_id, recipient.id, due)
+            kind, since = "digest", last.told_at
+            lines = rules.digest_lines(matches, since)
+            key = rules.digest_key(due.roadshow_id, recipient.id, now)
         if not lines:
-            return 0
-        since = None if last is None else last.told_at
-        content = _match_content(base, kind, lines, role, since=since, now=now)
-        return await self.messages.insert(conn, cause, recipient, content, key, due=due)
-
-    async def _rewrite(
-        self,
-        conn: asyncpg.Connection,
-        recipient_id: uuid.UUID,
-        id_: uuid.UUID,
-        content: Content,
-        now: datetime,
-    ) -> int:
-        if not content.matches:
-            # Everything it was to say was undone before it went (new, then withdrawn).
-            await repo.cancel_pending(
-                conn, [recipient_id], "nothing left to tell", now, only_id=id_
-            )
-            return 0
-        await repo.rewrite_pending(conn, id_, content.to_json(), now)
-        return 1
+            return 0  # nothing to tell (every change undone, or nothing proposed)
+        content = base.model_copy(
+            update={
+                "kind": kind,
+                "matches": lines,
+                "side": rules.side_of(due.role),
+                "since": since,
+                "told_at": now,
+            }
+        )
+        return await self.messages.insert(conn, due.cause, recipient, content, key, due=now)
 
 
-def _order(item: tuple[tuple[Role, uuid.UUID, uuid.UUID], Cause]) -> tuple[str, str, str]:
-    (role, party_id, roadshow_id), _ = item
-    return (str(rules.recipient_id(role, party_id)), str(party_id), str(roadshow_id))
+class MatchMailLoop:
+    """The background loop that makes due match e-mails: a pass every
+    `interval` in one transaction, on a connection of its own each time; any
+    failure is logged and retried after a backoff (see HeldEventExpiry)."""
 
+    def __init__(self, *, dsn: str, match_mail: MatchMail, interval: float) -> None:
+        self._dsn = dsn
+        self._match_mail = match_mail
+        self._interval = interval
+        self.last_pass = time.monotonic()
 
-def _match_content(
-    base: Content,
-    kind: rules.EmailKind,
-    lines: list[MatchLine],
-    role: Role,
-    *,
-    since: datetime | None,
-    now: datetime,
-) -> Content:
-    return base.model_copy(
-        update={
-            "kind": kind,
-            "agenda": [],
-            "agenda_digest": "",
-            "matches": lines,
-            "side": rules.side_of(role),
-            "since": since,
-            "told_at": now,
-        }
-    )
+    def healthy(self) -> bool:
+        return time.monotonic() - self.last_pass < max(3 * self._interval, 30.0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                conn = await connect(self._dsn)
+                try:
+                    while True:  # a rush leaves more than one pass's worth
+                        async with conn.transaction():
+                            made = await self._match_mail.make_due(conn)
+                        if made == 0 or stop.is_set():
+                            break
+                finally:
+                    await conn.close()
+                failures, wait = 0, self._interval
+                self.last_pass = time.monotonic()
+            except Exception as exc:
+                failures += 1
+                wait = backoff_seconds(failures, 1.0, cap=self._interval)
+                log.warning("match_mail.failed", error=type(exc).__name__, retry_in=wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
 
 
 @dataclass(frozen=True)

@@ -119,25 +119,35 @@ class Email(Outbound):
 
 
 @dataclass(frozen=True)
-class MatchEmail:
-    """A person's latest proposals or digest e-mail: whether it can still take
-    more news, when it settled, and what it covered."""
-
-    id: uuid.UUID
-    kind: EmailKind
-    rewritable: bool
-    settled_at: datetime
-    since: datetime | None
-    told_at: datetime
-
-
-@dataclass(frozen=True)
 class Cause:
     """The event a message answers."""
 
     event_id: uuid.UUID
     event_type: str
     correlation_id: str
+
+
+@dataclass(frozen=True)
+class MatchEmail:
+    """A person's latest proposals or digest e-mail: when it went (or was made,
+    while it has not gone yet) and the moment its news was as of."""
+
+    id: uuid.UUID
+    kind: EmailKind
+    sent_at: datetime
+    told_at: datetime
+
+
+@dataclass(frozen=True)
+class MatchMailDue:
+    """A person whose matches changed, waiting for their match e-mail."""
+
+    recipient_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    role: Role
+    party_id: uuid.UUID
+    due_at: datetime
+    cause: Cause
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from typing import Any
 import asyncpg
 
 from services.notification.email.model import (
+    Cause,
     Email,
     MatchEmail,
+    MatchMailDue,
     PersonOnFile,
     Registered,
     RoadshowInfo,
@@ -566,18 +568,79 @@ async def get_email_match(conn: asyncpg.Connection, match_id: uuid.UUID) -> asyn
     return row
 
 
+async def mark_match_mail_due(conn: asyncpg.Connection, rows: Sequence[MatchMailDue]) -> None:
+    """People whose matches changed: a row each, in one statement. A person
+    already waiting keeps their due time (a burst joins its first change)."""
+    if not rows:
+        return
+    await conn.execute(
+        """INSERT INTO match_mail_due (recipient_id, roadshow_id, kind, party_id, due_at,
+                                       event_id, event_type, correlation_id)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[],
+                                $5::timestamptz[], $6::uuid[], $7::text[], $8::text[])
+           ON CONFLICT (recipient_id, roadshow_id) DO NOTHING""",
+        [r.recipient_id for r in rows],
+        [r.roadshow_id for r in rows],
+        [r.role for r in rows],
+        [r.party_id for r in rows],
+        [r.due_at for r in rows],
+        [r.cause.event_id for r in rows],
+        [r.cause.event_type for r in rows],
+        [r.cause.correlation_id for r in rows],
+    )
+
+
+async def due_match_mail(conn: asyncpg.Connection, now: datetime, limit: int) -> list[MatchMailDue]:
+    """People whose match e-mail is due, oldest first, locked; those another
+    loop is making are skipped, not waited for."""
+    rows = await conn.fetch(
+        """SELECT * FROM match_mail_due WHERE due_at <= $1 ORDER BY due_at LIMIT $2
+           FOR UPDATE SKIP LOCKED""",
+        now,
+        limit,
+    )
+    return [
+        MatchMailDue(
+            recipient_id=r["recipient_id"],
+            roadshow_id=r["roadshow_id"],
+            role=r["kind"],
+            party_id=r["party_id"],
+            due_at=r["due_at"],
+            cause=Cause(r["event_id"], r["event_type"], r["correlation_id"]),
+        )
+        for r in rows
+    ]
+
+
+async def postpone_match_mail(conn: asyncpg.Connection, due: MatchMailDue, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE match_mail_due SET due_at = $3 WHERE recipient_id = $1 AND roadshow_id = $2",
+        due.recipient_id,
+        due.roadshow_id,
+        at,
+    )
+
+
+async def drop_match_mail(conn: asyncpg.Connection, due: MatchMailDue) -> None:
+    await conn.execute(
+        "DELETE FROM match_mail_due WHERE recipient_id = $1 AND roadshow_id = $2",
+        due.recipient_id,
+        due.roadshow_id,
+    )
+
+
 async def last_match_email(
     conn: asyncpg.Connection, recipient_id: uuid.UUID, roadshow_id: uuid.UUID
 ) -> MatchEmail | None:
     """The person's latest proposals or digest e-mail of the road show that was
-    not cancelled (locked, when it may still be rewritten)."""
+    not cancelled: when it went (or was made, if it has not gone yet) and what
+    it covered."""
     row = await conn.fetchrow(
-        """SELECT id, email_kind, status, tries, lease_token, body,
-                  COALESCE(delivered_at, dead_at, updated_at) AS settled_at
+        """SELECT id, email_kind, body, COALESCE(delivered_at, created_at) AS sent_at
              FROM notifications
             WHERE recipient_id = $1 AND roadshow_id = $2 AND channel = 'email'
               AND email_kind IN ('proposals', 'digest') AND status <> 'cancelled'
-            ORDER BY seq DESC LIMIT 1 FOR UPDATE""",
+            ORDER BY seq DESC LIMIT 1""",
         recipient_id,
         roadshow_id,
     )
@@ -587,24 +650,8 @@ async def last_match_email(
     return MatchEmail(
         id=row["id"],
         kind=row["email_kind"],
-        # Still to be sent, never tried and not in anyone's hands: it can take
-        # the latest news instead of a second message.
-        rewritable=row["status"] == "pending" and row["tries"] == 0 and row["lease_token"] is None,
-        settled_at=row["settled_at"],
-        since=content.since,
-        told_at=content.told_at or row["settled_at"],
-    )
-
-
-async def rewrite_pending(
-    conn: asyncpg.Connection, id_: uuid.UUID, body: str, now: datetime
-) -> None:
-    await conn.execute(
-        """UPDATE notifications SET body = $2, updated_at = $3
-            WHERE id = $1 AND status = 'pending' AND lease_token IS NULL""",
-        id_,
-        body,
-        now,
+        sent_at=row["sent_at"],
+        told_at=content.told_at or row["sent_at"],
     )
 
 

@@ -204,14 +204,14 @@ def digest_key(roadshow_id: uuid.UUID, recipient: uuid.UUID, due: datetime) -> s
 DAY = 86_400.0
 
 
-def digest_due(last_sent: datetime | None, now: datetime, settle: float) -> datetime:
-    """When a digest of changes seen `now` goes: after `settle` seconds (a burst
-    of rescoring ends in one message), and never sooner than a day after the
-    person's last match e-mail went."""
-    soon = now + timedelta(seconds=settle)
+def match_mail_at(last_sent: datetime | None, due_at: datetime) -> datetime:
+    """When a person's match e-mail is made: once its changes have settled
+    (`due_at`: the first change plus the settle time, so a burst of rescoring
+    ends in one message), and never sooner than a day after their last match
+    e-mail went (at most one digest a day)."""
     if last_sent is None:
-        return soon
-    return max(soon, last_sent + timedelta(seconds=DAY))
+        return due_at
+    return max(due_at, last_sent + timedelta(seconds=DAY))
 
 
 @dataclass(frozen=True)

@@ -70,9 +70,12 @@ class Messages:
         role: Role,
         party_id: uuid.UUID,
         roadshow_id: uuid.UUID,
+        *,
+        agenda: bool = True,
     ) -> Content | None:
-        """The person's agenda as content of this kind, or None when the party
-        is unknown or withdrawn, or the road show unknown."""
+        """The person's agenda as content of this kind (without it: `agenda`
+        False, for a match e-mail), or None when the party is unknown or
+        withdrawn, or the road show unknown."""
         roadshow = await repo.get_roadshow(conn, roadshow_id)
         party = (
             await parties.get_enterprise(conn, party_id)
@@ -81,10 +84,14 @@ class Messages:
         )
         if roadshow is None or party is None or party.status == "withdrawn":
             return None
-        agenda = [
-            meeting.line(counterpart or "(unknown organisation)")
-            for meeting, counterpart in await repo.agenda(conn, role, party_id, roadshow_id)
-        ]
+        lines = (
+            [
+                meeting.line(counterpart or "(unknown organisation)")
+                for meeting, counterpart in await repo.agenda(conn, role, party_id, roadshow_id)
+            ]
+            if agenda
+            else []
+        )
         return Content(
             kind=kind,
             role=role,
@@ -93,8 +100,8 @@ class Messages:
             roadshow_name=roadshow.name,
             venue=roadshow.venue,
             timezone=roadshow.timezone,
-            agenda=agenda,
-            agenda_digest=rules.agenda_digest(agenda),
+            agenda=lines,
+            agenda_digest=rules.agenda_digest(lines) if agenda else "",
         )
 
     async def schedule(

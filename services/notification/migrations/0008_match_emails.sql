@@ -21,6 +21,24 @@ CREATE TABLE email_matches (
 CREATE INDEX email_matches_enterprise ON email_matches (enterprise_id, changed_at);
 CREATE INDEX email_matches_participant ON email_matches (participant_id, changed_at);
 
+-- People whose matches changed, waiting for their match e-mail to be made: one
+-- row per person and road show, written in bulk by the matching consumer (the
+-- earliest due wins: a burst joins the row its first change made). The match
+-- e-mail loop makes the message once due (and not sooner than a day after the
+-- person's last one), then deletes the row.
+CREATE TABLE match_mail_due (
+    recipient_id    uuid NOT NULL,
+    roadshow_id     uuid NOT NULL,
+    kind            text NOT NULL CHECK (kind IN ('enterprise.president', 'participant.contact')),
+    party_id        uuid NOT NULL,
+    due_at          timestamptz NOT NULL,
+    event_id        uuid NOT NULL,  -- the (last) event that changed their matches
+    event_type      text NOT NULL,
+    correlation_id  text NOT NULL,
+    PRIMARY KEY (recipient_id, roadshow_id)
+);
+CREATE INDEX match_mail_due_at ON match_mail_due (due_at);
+
 -- Answers people gave through a link (after the confirmation page's POST). Each
 -- row is published once as answer.given; matching records it as the side's
 -- interest. A repeat of the side's latest answer adds no row.

@@ -71,7 +71,7 @@ async def services(
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_session_timeout_ms=3000,
         fetch_max_wait_ms=10,
-        **email_overrides(smtp.port, email_match_settle=0),
+        **email_overrides(smtp.port, email_match_settle=0, email_match_check_seconds=0.2),
     )
     use_cases = create_use_cases(n_settings)
     n_client = TestClient(TestServer(create_app(n_settings, use_cases=use_cases)))
