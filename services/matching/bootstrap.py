@@ -1,6 +1,6 @@
 """Wiring, from settings: matching's use cases, its app, and its background
-loops (outbox relay, registration consumer, scheduling worker). Nothing is
-created at import time."""
+loops (outbox relay, registration consumer, answers consumer, scheduling
+worker). Nothing is created at import time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from threadpoolctl import threadpool_limits
 
-from services.matching.events.handlers import event_handlers
+from services.matching.events.handlers import answer_handlers, event_handlers
 from services.matching.http.routes import USE_CASES, api
 from services.matching.scheduling.worker import PRODUCER, SchedulingWorker
 from services.matching.scoring import segment
@@ -50,6 +50,20 @@ def create_consumer(settings: MatchingSettings, uses: UseCases) -> IdempotentCon
     )
 
 
+def create_answers_consumer(settings: MatchingSettings, uses: UseCases) -> IdempotentConsumer:
+    """The notification topic's consumer, a group of its own: people's answers
+    from their e-mail (`answer.given`) become the side's interest. Apart from
+    the registration consumer, so a registration rush never delays an answer."""
+    return consumer_from_settings(
+        settings,
+        f"{settings.consumer_group}-answers",
+        [settings.topics.notification],
+        answer_handlers(uses.interest),
+        producer=PRODUCER,
+        emits_to=settings.topics.matching,
+    )
+
+
 def create_worker(
     settings: MatchingSettings, uses: UseCases, heartbeat_seconds: float = 0.5
 ) -> SchedulingWorker:
@@ -66,10 +80,12 @@ def background(settings: MatchingSettings) -> list[Background]:
     threading.Thread(target=segment.load, name="segmenter-load", daemon=True).start()
     relay = create_relay(settings)
     consumer = create_consumer(settings, uses)
+    answers = create_answers_consumer(settings, uses)
     worker = create_worker(settings, uses)
     return [
         Background("outbox_relay", relay.run, relay.healthy),
         Background("registration_consumer", consumer.run, consumer.healthy),
+        Background("answers_consumer", answers.run, answers.healthy),
         Background("scheduling_worker", worker.run, worker.healthy),
     ]
 

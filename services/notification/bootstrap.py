@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from services.notification.email.channel import EmailChannel
+from services.notification.email.matches import MatchMailLoop
 from services.notification.events.handlers import (
     CONSUMER,
     keys_handlers,
@@ -128,8 +129,8 @@ def background(
     use_cases: UseCases | None = None,
 ) -> list[Background]:
     """What `serve` and `worker` run besides the API: the outbox relay, the
-    consumers of registration and of matching events, the delivery worker and
-    the expiry of held events."""
+    consumers of registration and of matching events, the delivery worker, the
+    expiry of held events and, with match e-mails on, the loop that makes them."""
     use_cases = use_cases or create_use_cases(settings, clock=clock, resolver=resolver)
     relay = create_relay(settings)
     worker = create_worker(settings, clock=clock, resolver=resolver)
@@ -139,9 +140,17 @@ def background(
         interval=settings.held_check_seconds,
         clock=clock,
     )
-    return [
+    loops = [
         Background("outbox_relay", relay.run, relay.healthy),
         *create_consumers(settings, use_cases),
         Background("delivery_worker", worker.run, worker.healthy),
         Background("held_events", expiry.run, expiry.healthy),
     ]
+    if use_cases.match_mail.enabled:
+        match_mail = MatchMailLoop(
+            dsn=settings.database_url.get_secret_value(),
+            match_mail=use_cases.match_mail,
+            interval=settings.email_match_check_seconds,
+        )
+        loops.append(Background("match_mail", match_mail.run, match_mail.healthy))
+    return loops

@@ -149,8 +149,27 @@ class NotificationSettings(ServiceSettings):
     )
     email_token_secret: SecretStr = Field(
         default=SecretStr(""),
-        description="Key signing unsubscribe tokens (32+ characters); changing it voids "
-        "the links in messages already sent",
+        description="Key signing the links in messages (unsubscribe, answers on matches; "
+        "32+ characters); changing it voids the links in messages already sent",
+    )
+    email_match_mail: bool = Field(
+        default=True,
+        description="With email_enabled: e-mail each person their proposed matches with "
+        "accept / decline / must-meet links, then a daily digest of what changed",
+    )
+    email_match_settle: float = Field(
+        default=300,
+        ge=0,
+        description="How long a person's match e-mail waits for more changes before it "
+        "goes (a registration rush ends in one message), e.g. 5m",
+    )
+    email_match_check_seconds: float = Field(
+        default=30, gt=0, description="How often due match e-mails are made"
+    )
+    email_answer_link_ttl: float = Field(
+        default=14 * 86_400,
+        gt=0,
+        description="How long the answer links in a match e-mail work after it is sent, e.g. 14d",
     )
     email_reminder_lead: float = Field(
         default=86_400,
@@ -167,9 +186,13 @@ class NotificationSettings(ServiceSettings):
     _durations = field_validator("retry_schedule", "email_retry_schedule", mode="before")(
         parse_durations
     )
-    _duration = field_validator("email_reminder_lead", "held_event_max_age", mode="before")(
-        parse_duration
-    )
+    _duration = field_validator(
+        "email_reminder_lead",
+        "held_event_max_age",
+        "email_match_settle",
+        "email_answer_link_ttl",
+        mode="before",
+    )(parse_duration)
 
     @field_validator("retry_schedule", "email_retry_schedule")
     @classmethod

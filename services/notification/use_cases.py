@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from aiohttp.abc import AbstractResolver
 
 from services.notification.email.keys import KeyCopies
+from services.notification.email.matches import Answers, MatchMail
 from services.notification.email.service import Mailboxes, Messages, People, Schedules
+from services.notification.email.tokens import Signer
 from services.notification.outbound.policy import Clock
 from services.notification.settings import NotificationSettings
 from services.notification.webhooks.service import Routing, Subscriptions
@@ -23,6 +25,8 @@ class UseCases:
     people: People
     schedules: Schedules
     mailboxes: Mailboxes
+    match_mail: MatchMail
+    answers: Answers
 
 
 def create_use_cases(
@@ -34,6 +38,7 @@ def create_use_cases(
     enabled = settings.email_enabled
     messages = Messages(clock=clock, reminder_lead=settings.email_reminder_lead)
     schedules = Schedules(enabled=enabled, clock=clock, messages=messages)
+    signer = Signer(settings.email_token_secret.get_secret_value())
     return UseCases(
         subscriptions=Subscriptions(
             clock=clock,
@@ -46,7 +51,12 @@ def create_use_cases(
             enabled=enabled, clock=clock, schedules=schedules, keys=KeyCopies(kek=settings.kek)
         ),
         schedules=schedules,
-        mailboxes=Mailboxes(
-            clock=clock, token_secret=settings.email_token_secret.get_secret_value()
+        mailboxes=Mailboxes(clock=clock, signer=signer),
+        match_mail=MatchMail(
+            enabled=enabled and settings.email_match_mail,
+            clock=clock,
+            messages=messages,
+            settle=settings.email_match_settle,
         ),
+        answers=Answers(clock=clock, signer=signer, link_ttl=settings.email_answer_link_ttl),
     )

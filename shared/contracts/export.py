@@ -85,9 +85,11 @@ def streams(topics: Topics | None = None) -> list[Stream]:
             "notification",
             t.notification,
             "notification",
-            (),
+            ("matching",),
             tuple(NOTIFICATION_CONTRACTS),
-            "The outcome of each webhook delivery.",
+            "The outcome of each webhook delivery, and the answers people give on their "
+            "matches through the links in their e-mail (answer.given, which matching "
+            "records as the side's interest).",
         ),
     ]
 

@@ -1,5 +1,7 @@
-"""Registration events -> matching use cases, run by the shared idempotent
-consumer (inbox row and effect in one unit of work, offset committed after).
+"""Events -> matching use cases, run by the shared idempotent consumer (inbox
+row and effect in one unit of work, offset committed after): registration's
+(the read model, scores, matches) and notification's (`answer.given`: a
+person's answer from their e-mail, recorded as the side's interest).
 
 delegation.* events need no handler: registration emits enterprise.withdrawn for
 each enterprise of a withdrawn delegation, and enterprises carry their own state.
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+from services.matching.interest.service import Interest
 from services.matching.readmodel.service import PartyEvent, ReadModel
 from shared.contracts import registration as reg
 from shared.contracts.matching import Side
+from shared.contracts.notification import AnswerGiven
 from shared.contracts.registration import RegistrationEventType
 from shared.envelope import Envelope
 from shared.event_handlers import EventHandlers
@@ -45,6 +49,17 @@ def event_handlers(readmodel: ReadModel) -> EventHandlers:
         await readmodel.person_erased(uow, data)
 
     return handlers.include(KEY_REPLICA)
+
+
+def answer_handlers(interest: Interest) -> EventHandlers:
+    """The registry of the notification topic's consumer: people's answers."""
+    handlers = EventHandlers()
+
+    @handlers.on("answer.given")
+    async def answer_given(uow: UnitOfWork, _event: Envelope, data: AnswerGiven) -> None:
+        await interest.record_answer_by_email(uow, data)
+
+    return handlers
 
 
 def party_event(uow: UnitOfWork, event: Envelope, data: Any) -> PartyEvent:

@@ -3,7 +3,9 @@ lets the scheduler use, when an unanswered request expires, and an event's
 figures.
 
 Each side of a match answers accept, decline or must-meet (or has not answered:
-None). `expired` is not an answer a partner gives: matching records it for the
+None): through the partner that registered it (HTTP), or the person themselves
+through a link in their e-mail (notification's `answer.given`); the later
+answer given wins. `expired` is not an answer a partner gives: matching records it for the
 silent side once the other side answered and `ttl` passed.
 
   opt-out  every match above the threshold is eligible unless a side declines
@@ -80,6 +82,30 @@ def with_expiry(pair: PairInterest, now: datetime, ttl: timedelta) -> PairIntere
     if side == "participant":
         return PairInterest(pair.enterprise, EXPIRED, pair.enterprise_at, now)
     return pair
+
+
+Refusal = Literal["withdrawn", "closed"]
+
+
+def refusal(status: str, scheduling_closes_at: datetime | None, at: datetime) -> Refusal | None:
+    """Why a side may not answer at `at`: the match was withdrawn, or the road
+    show's scheduling had closed; None when it may."""
+    if status != "proposed":
+        return "withdrawn"
+    if scheduling_closes_at is not None and at >= scheduling_closes_at:
+        return "closed"
+    return None
+
+
+def superseded(
+    on_file: InterestState | None, on_file_at: datetime | None, given_at: datetime
+) -> bool:
+    """Is an answer given at `given_at` older than the side's answer on file?
+    Answers reach matching by two ways (a partner's request, a person's e-mail
+    through the notification topic), so the later one given wins, whichever
+    arrives last. `expired` is not an answer: a real one replaces it, as a
+    partner's does."""
+    return on_file in ANSWERS and on_file_at is not None and on_file_at > given_at
 
 
 def declined(pair: PairInterest) -> bool:

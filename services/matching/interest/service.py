@@ -19,7 +19,8 @@ from services.matching.readmodel.access import organised_roadshow
 from services.matching.readmodel.repository import lock_roadshow
 from services.matching.scheduling.service import cancel_meetings_of_matches
 from services.matching.scoring.model import MatchView
-from shared.contracts.matching import Attendance, AttendanceRecorded, InterestRecorded, Side
+from shared.contracts.matching import Attendance, AttendanceRecorded, InterestRecorded
+from shared.contracts.notification import AnswerGiven
 from shared.envelope import Context
 from shared.errors import Conflict, NotFound
 from shared.logging import get_logger
@@ -58,10 +59,70 @@ class Interest:
     async def record_interest(
         self, uow: UnitOfWork, match_id: uuid.UUID, cmd: mi.RecordInterest
     ) -> MatchView:
-        """One side's answer, as an event; a decline cancels the pair's meeting at
-        once (the rest of the schedule stays where it is)."""
+        """One side's answer, posted by the partner that registered that side."""
         now = self.clock()
-        await self._answerable(uow, match_id, cmd.side, now)
+        row = await self._locked(uow, match_id)
+        # Only the partner that registered this side speaks for it; to anyone
+        # else the match does not exist (as for every partner-scoped read).
+        if row is None or row.partner_of(cmd.side) != uow.ctx.partner_id:
+            raise NotFound("no such match", field="match_id")
+        refusal = mi.refusal(row.view.match.status, row.scheduling_closes_at, now)
+        if refusal == "withdrawn":
+            raise Conflict("the match was withdrawn", field="match_id")
+        if refusal == "closed":
+            closes = row.scheduling_closes_at
+            assert closes is not None
+            raise Conflict(
+                f"scheduling closed at {closes.isoformat()}; interest can no longer change",
+                field="scheduling_closes_at",
+            )
+        return await self._record(uow, match_id, cmd, now)
+
+    async def record_answer_by_email(self, uow: UnitOfWork, data: AnswerGiven) -> bool:
+        """A person's answer from their e-mail (`answer.given`), recorded as the
+        side's interest exactly like a partner's, with the same expiry and the
+        same interest.recorded. Dropped, and logged, when the match is unknown or
+        withdrawn, scheduling has closed, or the side's answer on file was given
+        later than this one (whoever answered last, partner or person, wins).
+        Returns whether it was recorded."""
+        now = self.clock()
+        row = await self._locked(uow, data.match_id)
+        reason: str | None = "unknown_match"
+        if row is not None:
+            m = row.view.match
+            pair = row.view.interest
+            on_file, at = (
+                (pair.enterprise, pair.enterprise_at)
+                if data.side == "enterprise"
+                else (pair.participant, pair.participant_at)
+            )
+            reason = mi.refusal(m.status, row.scheduling_closes_at, data.given_at)
+            if reason is None and mi.superseded(on_file, at, data.given_at):
+                reason = "superseded"
+        if reason is not None:
+            log.info(
+                "matching.email_answer_dropped",
+                match_id=str(data.match_id),
+                side=data.side,
+                reason=reason,
+            )
+            return False
+        await self._record(uow, data.match_id, mi.RecordInterest(data.side, data.answer), now)
+        return True
+
+    async def _locked(self, uow: UnitOfWork, match_id: uuid.UUID) -> MatchForInterest | None:
+        """The match, locked (its road show first, as every writer locks), or None."""
+        probe = await repo.match_for_interest(uow.conn, match_id)
+        if probe is None:
+            return None
+        await lock_roadshow(uow.conn, probe.view.match.roadshow_id)
+        return await repo.match_for_interest(uow.conn, match_id, for_update=True)
+
+    async def _record(
+        self, uow: UnitOfWork, match_id: uuid.UUID, cmd: mi.RecordInterest, now: datetime
+    ) -> MatchView:
+        """Store a side's answer and emit interest.recorded; a decline cancels the
+        pair's meeting at once (the rest of the schedule stays where it is)."""
         await repo.set_interest(uow.conn, match_id, cmd.side, cmd.interest, now)
         row = await repo.match_for_interest(uow.conn, match_id)
         assert row is not None
@@ -88,30 +149,6 @@ class Interest:
             meetings_cancelled=cancelled,
         )
         return _with_expiry(row)
-
-    async def _answerable(
-        self, uow: UnitOfWork, match_id: uuid.UUID, side: Side, now: datetime
-    ) -> MatchForInterest:
-        """The match, locked, if the caller registered `side` and may still answer."""
-        probe = await repo.match_for_interest(uow.conn, match_id)
-        if probe is None:
-            raise NotFound("no such match", field="match_id")
-        await lock_roadshow(uow.conn, probe.view.match.roadshow_id)
-        row = await repo.match_for_interest(uow.conn, match_id, for_update=True)
-        assert row is not None
-        # Only the partner that registered this side speaks for it; to anyone
-        # else the match does not exist (as for every partner-scoped read).
-        if row.partner_of(side) != uow.ctx.partner_id:
-            raise NotFound("no such match", field="match_id")
-        if row.view.match.status != "proposed":
-            raise Conflict("the match was withdrawn", field="match_id")
-        closes = row.scheduling_closes_at
-        if closes is not None and now >= closes:
-            raise Conflict(
-                f"scheduling closed at {closes.isoformat()}; interest can no longer change",
-                field="scheduling_closes_at",
-            )
-        return row
 
     async def expire(self, uow: UnitOfWork) -> int:
         """Record `expired` for each silent side past its road show's time to live

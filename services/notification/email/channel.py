@@ -9,15 +9,22 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
 from services.notification.email import repository as repo
-from services.notification.email.compose import Identity, Recipient, Unsendable, build_message
-from services.notification.email.rules import Content
+from services.notification.email.compose import (
+    AnswerLinks,
+    Identity,
+    Recipient,
+    Unsendable,
+    build_message,
+)
+from services.notification.email.matches import Answers
+from services.notification.email.rules import ANSWER_LABELS, AnswerLink, Content
 from services.notification.email.smtp import Mailer
-from services.notification.email.tokens import sign
+from services.notification.email.tokens import Signer
 from services.notification.outbound import repository as outbound
 from services.notification.outbound.policy import Attempt, Clock, Decision, RetryPolicy
 from services.notification.settings import NotificationSettings
@@ -44,6 +51,7 @@ class EmailDelivery:
     content: Content
     to: Recipient
     unsubscribe_token: str
+    answer_links: AnswerLinks | None = None
 
     @property
     def context(self) -> Context:
@@ -74,7 +82,10 @@ class EmailChannel:
             unsubscribe_base=settings.email_public_base_url,
         )
         self._lease = settings.delivery_lease_seconds
-        self._token_secret = settings.email_token_secret.get_secret_value()
+        self._signer = Signer(settings.email_token_secret.get_secret_value())
+        self._answers = Answers(
+            clock=clock, signer=self._signer, link_ttl=settings.email_answer_link_ttl
+        )
         self._mailer = Mailer(settings)
         self._clock = clock
         self._rand = rand
@@ -112,6 +123,7 @@ class EmailChannel:
         for n in leased:
             assert n.recipient_id is not None
             person = recipients[n.recipient_id]  # a foreign key
+            content = Content.model_validate_json(n.body)
             out.append(
                 EmailDelivery(
                     notification_id=n.id,
@@ -120,12 +132,37 @@ class EmailChannel:
                     token=token,
                     recipient_id=n.recipient_id,
                     correlation_id=n.correlation_id,
-                    content=Content.model_validate_json(n.body),
+                    content=content,
                     to=Recipient(name=person.name, email=person.email or ""),
-                    unsubscribe_token=sign(self._token_secret, n.recipient_id),
+                    unsubscribe_token=self._signer.unsubscribe_token(n.recipient_id),
+                    answer_links=self._answer_links(n.recipient_id, content, now),
                 )
             )
         return out
+
+    def _answer_links(
+        self, recipient_id: uuid.UUID, content: Content, now: datetime
+    ) -> AnswerLinks | None:
+        """A match e-mail's links, signed as it is sent (each try and redelivery
+        gets links that last the full time from then)."""
+        if content.side is None:
+            return None
+        side = content.side
+        return {
+            m.match_id: {
+                answer: self.identity.answer_url(
+                    self._answers.token(
+                        AnswerLink(
+                            recipient_id=recipient_id, match_id=m.match_id, side=side, answer=answer
+                        ),
+                        now,
+                    )
+                )
+                for answer in ANSWER_LABELS
+            }
+            for m in content.matches
+            if m.answerable
+        }
 
     async def send(self, job: EmailDelivery) -> Attempt:
         try:
@@ -136,6 +173,7 @@ class EmailChannel:
                 notification_id=job.notification_id,
                 unsubscribe_token=job.unsubscribe_token,
                 now=self._clock(),
+                answer_links=job.answer_links,
             )
         except Unsendable as exc:
             attempt = Attempt("rejected", error=str(exc))

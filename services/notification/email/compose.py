@@ -1,12 +1,14 @@
 """A stored message's content, the recipient's name and address (read when it
 is sent) and the service's identity, made into one MIME message: plain text
 and an HTML alternative, with the .ics attachment, every time in the road
-show's zone. Pure: no I/O."""
+show's zone. A match e-mail (proposals, digest) lists matches with their
+answer links instead, and has no calendar. Pure: no I/O."""
 
 from __future__ import annotations
 
 import html
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -17,10 +19,17 @@ from zoneinfo import ZoneInfo
 
 from services.notification.email.calendar import build_calendar, method_of
 from services.notification.email.rules import (
+    ANSWER_LABELS,
+    MATCH_KINDS,
     Content,
+    MatchLine,
     MeetingLine,
     category_of,
 )
+from shared.contracts.matching import InterestAnswer
+
+# A match's answer links, answer by answer (accept, decline, must-meet).
+AnswerLinks = Mapping[uuid.UUID, Mapping[InterestAnswer, str]]
 
 _POLICY = SMTP.clone(max_line_length=998)
 
@@ -53,6 +62,9 @@ class Identity:
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.unsubscribe_base.rstrip('/')}/v1/email/unsubscribe?token={token}"
 
+    def answer_url(self, token: str) -> str:
+        return f"{self.unsubscribe_base.rstrip('/')}/v1/email/answer?token={token}"
+
 
 @dataclass(frozen=True)
 class Recipient:
@@ -72,6 +84,7 @@ def build_message(
     notification_id: uuid.UUID,
     unsubscribe_token: str,
     now: datetime,
+    answer_links: AnswerLinks | None = None,
 ) -> EmailMessage:
     zone = ZoneInfo(content.timezone)
     unsubscribe = identity.unsubscribe_url(unsubscribe_token)
@@ -95,6 +108,13 @@ def build_message(
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["X-Roadshow-Category"] = category_of(content.kind)
     msg["X-Roadshow-Message"] = content.kind if content.change is None else content.change
+    if content.kind in MATCH_KINDS:
+        links = answer_links or {}
+        msg.set_content(match_text_body(content, recipient.name, links, unsubscribe))
+        msg.add_alternative(
+            match_html_body(content, recipient.name, links, unsubscribe), subtype="html"
+        )
+        return msg  # nothing for a calendar: no meeting is fixed yet
     msg.set_content(text_body(content, recipient.name, zone, unsubscribe))
     msg.add_alternative(html_body(content, recipient.name, zone, unsubscribe), subtype="html")
     method = method_of(content)
@@ -120,6 +140,10 @@ def build_message(
 
 
 def subject(content: Content, zone: ZoneInfo) -> str:
+    if content.kind == "proposals":
+        return f"Your proposed meetings at {content.roadshow_name}: please answer"
+    if content.kind == "digest":
+        return f"What changed in your matches at {content.roadshow_name}"
     if content.kind == "change" and content.changed is not None:
         m = content.changed
         if content.change == "cancelled":
@@ -203,6 +227,89 @@ def html_body(content: Content, name: str | None, zone: ZoneInfo, unsubscribe: s
         "<tr><th>Day</th><th>Time</th><th>Where</th><th>With</th><th></th><th>Why</th></tr>"
         f"{rows or '<tr><td colspan=6>(none)</td></tr>'}</table>"
         "<p>The attached calendar file updates your calendar.</p>"
+        f'<p style="font-size:small;color:#666">You receive this because '
+        f"{e(content.organisation)} takes part in {e(content.roadshow_name)}. "
+        f'<a href="{e(unsubscribe)}">Receive no more e-mail from us</a>.</p>'
+        "</body></html>"
+    )
+
+
+# --- match e-mails ------------------------------------------------------------------------
+
+_NEWS = {"new": "New", "updated": "Updated", "withdrawn": "Withdrawn"}
+
+
+def _match_intro(content: Content) -> list[str]:
+    if content.kind == "proposals":
+        return [
+            f"The organisers of {content.roadshow_name} propose these meetings to "
+            f"{content.organisation}.",
+            "Answer each with one of its links: accept, decline, or must meet (a meeting "
+            "you want above all). A decline is final for that meeting.",
+        ]
+    return [
+        f"What changed in the proposed meetings of {content.organisation} at "
+        f"{content.roadshow_name} since our last e-mail.",
+    ]
+
+
+def _score(m: MatchLine) -> str:
+    return f"{round(m.score * 100)}%"
+
+
+def match_text_body(
+    content: Content, name: str | None, links: AnswerLinks, unsubscribe: str
+) -> str:
+    lines = [f"Dear {name}," if name else "Hello,", ""]
+    lines += _match_intro(content)
+    for m in content.matches:
+        lines += ["", f"{_NEWS[m.news]}: {m.counterpart} (fit {_score(m)})"]
+        if m.reasons:
+            lines.append("  why: " + "; ".join(m.reasons))
+        if m.answerable:
+            for answer, url in links.get(m.match_id, {}).items():
+                lines.append(f"  {ANSWER_LABELS[answer]}: {url}")
+        else:
+            lines.append("  no longer proposed; nothing to answer")
+    lines += [
+        "",
+        "Each link asks you to confirm before anything is recorded.",
+        "",
+        "-- ",
+        f"You receive this because {content.organisation} takes part in {content.roadshow_name}.",
+        f"To receive no more e-mail from us: {unsubscribe}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def match_html_body(
+    content: Content, name: str | None, links: AnswerLinks, unsubscribe: str
+) -> str:
+    e = html.escape
+    items = []
+    for m in content.matches:
+        answers = (
+            " &middot; ".join(
+                f'<a href="{e(url)}">{e(ANSWER_LABELS[answer])}</a>'
+                for answer, url in links.get(m.match_id, {}).items()
+            )
+            if m.answerable
+            else "no longer proposed"
+        )
+        items.append(
+            f"<tr><td>{e(_NEWS[m.news])}</td><td>{e(m.counterpart)}</td>"
+            f"<td>{e(_score(m))}</td><td>{'<br>'.join(e(r) for r in m.reasons)}</td>"
+            f"<td>{answers}</td></tr>"
+        )
+    intro = "".join(f"<p>{e(line)}</p>" for line in _match_intro(content))
+    greeting = f"Dear {e(name)}," if name else "Hello,"
+    return (
+        '<!doctype html><html><body style="font-family:sans-serif">'
+        f"<p>{greeting}</p>{intro}"
+        '<table cellpadding="4" style="border-collapse:collapse">'
+        "<tr><th></th><th>With</th><th>Fit</th><th>Why</th><th>Your answer</th></tr>"
+        f"{''.join(items)}</table>"
+        "<p>Each link asks you to confirm before anything is recorded.</p>"
         f'<p style="font-size:small;color:#666">You receive this because '
         f"{e(content.organisation)} takes part in {e(content.roadshow_name)}. "
         f'<a href="{e(unsubscribe)}">Receive no more e-mail from us</a>.</p>'

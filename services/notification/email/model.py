@@ -128,6 +128,29 @@ class Cause:
 
 
 @dataclass(frozen=True)
+class MatchEmail:
+    """A person's latest proposals or digest e-mail: when it went (or was made,
+    while it has not gone yet) and the moment its news was as of."""
+
+    id: uuid.UUID
+    kind: EmailKind
+    sent_at: datetime
+    told_at: datetime
+
+
+@dataclass(frozen=True)
+class MatchMailDue:
+    """A person whose matches changed, waiting for their match e-mail."""
+
+    recipient_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    role: Role
+    party_id: uuid.UUID
+    due_at: datetime
+    cause: Cause
+
+
+@dataclass(frozen=True)
 class EmailDetail:
     email: Email
     attempts: list[AttemptRecord]

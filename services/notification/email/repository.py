@@ -12,16 +12,19 @@ from typing import Any
 import asyncpg
 
 from services.notification.email.model import (
+    Cause,
     Email,
+    MatchEmail,
+    MatchMailDue,
     PersonOnFile,
     Registered,
     RoadshowInfo,
     Schedule,
     StoredMeeting,
 )
-from services.notification.email.rules import Role
+from services.notification.email.rules import Content, KnownMatch, Role
 from services.notification.outbound.repository import fetch_page
-from shared.contracts.matching import Meeting
+from shared.contracts.matching import Match, Meeting
 from shared.contracts.registration import Roadshow
 
 # --- road shows and recipients ---------------------------------------------------------
@@ -473,3 +476,218 @@ async def get_email(
         recipient_id,
     )
     return None if row is None else Email(**dict(row))
+
+
+# --- match e-mails: the matches, the person's match e-mails, their answers ----------------
+
+
+async def upsert_matches(
+    conn: asyncpg.Connection, matches: Sequence[Match], reasons: Sequence[list[str]], now: datetime
+) -> list[uuid.UUID]:
+    """Matching's latest word on these matches, in one statement; only ever
+    forward (a higher version). Returns the ids that changed."""
+    if not matches:
+        return []
+    rows = await conn.fetch(
+        """INSERT INTO email_matches AS em (match_id, roadshow_id, enterprise_id, participant_id,
+                                            score, reasons, status, version, first_seen_at,
+                                            changed_at)
+           SELECT m.match_id, m.roadshow_id, m.enterprise_id, m.participant_id, m.score,
+                  ARRAY(SELECT jsonb_array_elements_text(m.reasons)), m.status, m.version, $2, $2
+             FROM jsonb_to_recordset($1::jsonb) AS m(match_id uuid, roadshow_id uuid,
+                  enterprise_id uuid, participant_id uuid, score double precision,
+                  reasons jsonb, status text, version integer)
+           ON CONFLICT (match_id) DO UPDATE SET score = EXCLUDED.score,
+                  reasons = EXCLUDED.reasons, status = EXCLUDED.status,
+                  version = EXCLUDED.version, changed_at = EXCLUDED.changed_at
+            WHERE em.version < EXCLUDED.version
+        RETURNING match_id""",
+        (
+            [
+                {
+                    "match_id": str(m.match_id),
+                    "roadshow_id": str(m.roadshow_id),
+                    "enterprise_id": str(m.enterprise_id),
+                    "participant_id": str(m.participant_id),
+                    "score": m.score,
+                    "reasons": list(r),
+                    "status": m.status,
+                    "version": m.version,
+                }
+                for m, r in _latest(matches, reasons)
+            ]
+        ),  # the pool's codec encodes jsonb
+        now,
+    )
+    return [r["match_id"] for r in rows]
+
+
+def _latest(
+    matches: Sequence[Match], reasons: Sequence[list[str]]
+) -> list[tuple[Match, list[str]]]:
+    # One row per match in a statement (ON CONFLICT cannot touch a row twice):
+    # a batch may carry two versions of one match; the higher one wins.
+    best: dict[uuid.UUID, tuple[Match, list[str]]] = {}
+    for m, r in zip(matches, reasons, strict=True):
+        if m.match_id not in best or best[m.match_id][0].version < m.version:
+            best[m.match_id] = (m, r)
+    return list(best.values())
+
+
+async def party_matches(
+    conn: asyncpg.Connection, role: Role, party_id: uuid.UUID, roadshow_id: uuid.UUID
+) -> list[KnownMatch]:
+    """A party's matches of a road show (withdrawn ones too), with the other
+    side's organisation."""
+    if role == "enterprise.president":
+        sql = """SELECT em.*, p.name AS counterpart FROM email_matches em
+                   LEFT JOIN participants p ON p.id = em.participant_id
+                  WHERE em.enterprise_id = $1 AND em.roadshow_id = $2"""
+    else:
+        sql = """SELECT em.*, e.name AS counterpart FROM email_matches em
+                   LEFT JOIN enterprises e ON e.id = em.enterprise_id
+                  WHERE em.participant_id = $1 AND em.roadshow_id = $2"""
+    return [
+        KnownMatch(
+            match_id=r["match_id"],
+            counterpart=r["counterpart"] or "(unknown organisation)",
+            score=r["score"],
+            reasons=tuple(r["reasons"]),
+            status=r["status"],
+            first_seen_at=r["first_seen_at"],
+            changed_at=r["changed_at"],
+        )
+        for r in await conn.fetch(sql, party_id, roadshow_id)
+    ]
+
+
+async def get_email_match(conn: asyncpg.Connection, match_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM email_matches WHERE match_id = $1", match_id
+    )
+    return row
+
+
+async def mark_match_mail_due(conn: asyncpg.Connection, rows: Sequence[MatchMailDue]) -> None:
+    """People whose matches changed: a row each, in one statement. A person
+    already waiting keeps their due time (a burst joins its first change)."""
+    if not rows:
+        return
+    await conn.execute(
+        """INSERT INTO match_mail_due (recipient_id, roadshow_id, kind, party_id, due_at,
+                                       event_id, event_type, correlation_id)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[],
+                                $5::timestamptz[], $6::uuid[], $7::text[], $8::text[])
+           ON CONFLICT (recipient_id, roadshow_id) DO NOTHING""",
+        [r.recipient_id for r in rows],
+        [r.roadshow_id for r in rows],
+        [r.role for r in rows],
+        [r.party_id for r in rows],
+        [r.due_at for r in rows],
+        [r.cause.event_id for r in rows],
+        [r.cause.event_type for r in rows],
+        [r.cause.correlation_id for r in rows],
+    )
+
+
+async def due_match_mail(conn: asyncpg.Connection, now: datetime, limit: int) -> list[MatchMailDue]:
+    """People whose match e-mail is due, oldest first, locked; those another
+    loop is making are skipped, not waited for."""
+    rows = await conn.fetch(
+        """SELECT * FROM match_mail_due WHERE due_at <= $1 ORDER BY due_at LIMIT $2
+           FOR UPDATE SKIP LOCKED""",
+        now,
+        limit,
+    )
+    return [
+        MatchMailDue(
+            recipient_id=r["recipient_id"],
+            roadshow_id=r["roadshow_id"],
+            role=r["kind"],
+            party_id=r["party_id"],
+            due_at=r["due_at"],
+            cause=Cause(r["event_id"], r["event_type"], r["correlation_id"]),
+        )
+        for r in rows
+    ]
+
+
+async def postpone_match_mail(conn: asyncpg.Connection, due: MatchMailDue, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE match_mail_due SET due_at = $3 WHERE recipient_id = $1 AND roadshow_id = $2",
+        due.recipient_id,
+        due.roadshow_id,
+        at,
+    )
+
+
+async def drop_match_mail(conn: asyncpg.Connection, due: MatchMailDue) -> None:
+    await conn.execute(
+        "DELETE FROM match_mail_due WHERE recipient_id = $1 AND roadshow_id = $2",
+        due.recipient_id,
+        due.roadshow_id,
+    )
+
+
+async def last_match_email(
+    conn: asyncpg.Connection, recipient_id: uuid.UUID, roadshow_id: uuid.UUID
+) -> MatchEmail | None:
+    """The person's latest proposals or digest e-mail of the road show that was
+    not cancelled: when it went (or was made, if it has not gone yet) and what
+    it covered."""
+    row = await conn.fetchrow(
+        """SELECT id, email_kind, body, COALESCE(delivered_at, created_at) AS sent_at
+             FROM notifications
+            WHERE recipient_id = $1 AND roadshow_id = $2 AND channel = 'email'
+              AND email_kind IN ('proposals', 'digest') AND status <> 'cancelled'
+            ORDER BY seq DESC LIMIT 1""",
+        recipient_id,
+        roadshow_id,
+    )
+    if row is None:
+        return None
+    content = Content.model_validate_json(row["body"])
+    return MatchEmail(
+        id=row["id"],
+        kind=row["email_kind"],
+        sent_at=row["sent_at"],
+        told_at=content.told_at or row["sent_at"],
+    )
+
+
+async def latest_answer(
+    conn: asyncpg.Connection, match_id: uuid.UUID, side: str
+) -> asyncpg.Record | None:
+    """The last answer given by e-mail for this side of the match."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """SELECT id, answer, given_at FROM email_answers WHERE match_id = $1 AND side = $2
+            ORDER BY seq DESC LIMIT 1""",
+        match_id,
+        side,
+    )
+    return row
+
+
+async def insert_answer(
+    conn: asyncpg.Connection,
+    *,
+    id_: uuid.UUID,
+    recipient_id: uuid.UUID,
+    match_id: uuid.UUID,
+    roadshow_id: uuid.UUID,
+    side: str,
+    answer: str,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO email_answers (id, recipient_id, match_id, roadshow_id, side, answer,
+                                      given_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        id_,
+        recipient_id,
+        match_id,
+        roadshow_id,
+        side,
+        answer,
+        at,
+    )

@@ -7,13 +7,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.notification.email.tokens import Purpose
 from services.notification.outbound.policy import AttemptOutcome
-from shared.contracts.matching import MatchComponent, MeetingStatus
+from shared.contracts.matching import InterestAnswer, MatchComponent, MeetingStatus, Side
 from shared.contracts.registration import ErasedKind
 
 # Whose e-mail: the president of an enterprise, the contact of a participant
@@ -22,10 +24,16 @@ Role = ErasedKind
 PRESIDENT: Role = "enterprise.president"
 CONTACT: Role = "participant.contact"
 
-EmailKind = Literal["schedule", "change", "reminder"]
+EmailKind = Literal["schedule", "change", "reminder", "proposals", "digest"]
 # Schedule and change notices are transactional (the person needs them to be at
-# the right table at the right time); the reminder is a courtesy.
-Category = Literal["transactional", "reminder"]
+# the right table at the right time); the reminder is a courtesy. A person's
+# first list of proposed matches asks them to act ("matches"); the daily digest
+# of what changed since is a courtesy too ("digest").
+Category = Literal["transactional", "reminder", "matches", "digest"]
+# Match e-mails: the kinds that list matches with answer links, not an agenda.
+MATCH_KINDS: frozenset[EmailKind] = frozenset({"proposals", "digest"})
+# What a match e-mail says of one match, since the person's last one.
+MatchNews = Literal["new", "updated", "withdrawn"]
 # What a change notice tells of a meeting the person already knew about.
 Change = Literal["moved", "cancelled"]
 
@@ -39,7 +47,16 @@ def recipient_id(role: Role, party_id: uuid.UUID) -> uuid.UUID:
 
 
 def category_of(kind: EmailKind) -> Category:
-    return "reminder" if kind == "reminder" else "transactional"
+    if kind == "proposals":
+        return "matches"
+    if kind in ("reminder", "digest"):
+        return kind
+    return "transactional"
+
+
+def side_of(role: Role) -> Side:
+    """The side of a match a role's person answers for."""
+    return "enterprise" if role == PRESIDENT else "participant"
 
 
 # --- stored content -------------------------------------------------------------------
@@ -96,6 +113,21 @@ class Previous(_Frozen):
     table: int
 
 
+class MatchLine(_Frozen):
+    """One match as a person's match e-mail shows it: with which organisation,
+    how good, why, and what is new about it. Answerable unless withdrawn."""
+
+    match_id: uuid.UUID
+    counterpart: str  # the other side's organisation (never a person)
+    score: float
+    reasons: list[str] = []
+    news: MatchNews = "new"
+
+    @property
+    def answerable(self) -> bool:
+        return self.news != "withdrawn"
+
+
 class Content(_Frozen):
     """What a message says, stored as the notification's body. It holds no name
     or address of a person: those are read from `recipients` when it is sent,
@@ -113,6 +145,11 @@ class Content(_Frozen):
     changed: MeetingLine | None = None
     previous: Previous | None = None
     agenda_digest: str
+    # Match e-mails (MATCH_KINDS): the matches, and the side the person answers for.
+    matches: list[MatchLine] = []
+    side: Side | None = None
+    since: datetime | None = None  # a digest: the changes after this moment
+    told_at: datetime | None = None  # the news it holds is as of this moment
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -150,6 +187,102 @@ def cancel_key(meeting_id: uuid.UUID, recipient: uuid.UUID) -> str:
 def reminder_key(roadshow_id: uuid.UUID, recipient: uuid.UUID) -> str:
     # One reminder per person and road show, kept up to date until it is sent.
     return f"reminder:{roadshow_id}:{recipient}"
+
+
+def proposals_key(roadshow_id: uuid.UUID, recipient: uuid.UUID) -> str:
+    # One first list of proposed matches per person and road show.
+    return f"proposals:{roadshow_id}:{recipient}"
+
+
+def digest_key(roadshow_id: uuid.UUID, recipient: uuid.UUID, due: datetime) -> str:
+    # At most one digest per person, road show and due moment.
+    return f"digest:{roadshow_id}:{recipient}:{due.isoformat()}"
+
+
+# --- match e-mails ---------------------------------------------------------------------
+
+DAY = 86_400.0
+
+
+def match_mail_at(last_sent: datetime | None, due_at: datetime) -> datetime:
+    """When a person's match e-mail is made: once its changes have settled
+    (`due_at`: the first change plus the settle time, so a burst of rescoring
+    ends in one message), and never sooner than a day after their last match
+    e-mail went (at most one digest a day)."""
+    if last_sent is None:
+        return due_at
+    return max(due_at, last_sent + timedelta(seconds=DAY))
+
+
+@dataclass(frozen=True)
+class KnownMatch:
+    """A match of the person's party as this service holds it."""
+
+    match_id: uuid.UUID
+    counterpart: str
+    score: float
+    reasons: tuple[str, ...]
+    status: Literal["proposed", "withdrawn"]
+    first_seen_at: datetime
+    changed_at: datetime
+
+
+def proposal_lines(matches: Iterable[KnownMatch]) -> list[MatchLine]:
+    """A person's first list: every match still proposed, best first."""
+    lines = [_line(m, "new") for m in matches if m.status == "proposed"]
+    return sorted(lines, key=lambda m: (-m.score, m.counterpart, m.match_id))
+
+
+def digest_lines(matches: Iterable[KnownMatch], since: datetime) -> list[MatchLine]:
+    """What changed after `since` (the person's last match e-mail): matches new
+    since, updated since, withdrawn since. A match both new and withdrawn since
+    was never told and is left out. New first, then updated, then withdrawn;
+    best first within each."""
+    order = {"new": 0, "updated": 1, "withdrawn": 2}
+    lines = []
+    for m in matches:
+        if m.changed_at <= since:
+            continue
+        new = m.first_seen_at > since
+        if m.status == "withdrawn":
+            if not new:
+                lines.append(_line(m, "withdrawn"))
+        else:
+            lines.append(_line(m, "new" if new else "updated"))
+    return sorted(lines, key=lambda m: (order[m.news], -m.score, m.counterpart, m.match_id))
+
+
+def _line(m: KnownMatch, news: MatchNews) -> MatchLine:
+    return MatchLine(
+        match_id=m.match_id,
+        counterpart=m.counterpart,
+        score=m.score,
+        reasons=list(m.reasons),
+        news=news,
+    )
+
+
+# The purpose of answer links' tokens (see email.tokens).
+ANSWER = Purpose("match-answer", tag="a1")
+
+
+class AnswerLink(_Frozen):
+    """What an answer link's signed token carries: which role answers, for
+    which side of which match, what. Ids only, nothing personal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipient_id: uuid.UUID
+    match_id: uuid.UUID
+    side: Side
+    answer: InterestAnswer
+
+
+ANSWER_LABELS: dict[InterestAnswer, str] = {
+    "accept": "Accept",
+    "decline": "Decline",
+    "must-meet": "Must meet",
+}
 
 
 # --- reminders -------------------------------------------------------------------------------

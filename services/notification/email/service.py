@@ -32,7 +32,7 @@ from services.notification.email.model import (
     plan_meeting,
 )
 from services.notification.email.rules import Change, Content, EmailKind, Previous, Role, why
-from services.notification.email.tokens import verify
+from services.notification.email.tokens import Signer
 from services.notification.outbound import repository as outbound
 from services.notification.outbound.policy import Clock
 from services.notification.outbound.repository import Redelivery
@@ -70,9 +70,12 @@ class Messages:
         role: Role,
         party_id: uuid.UUID,
         roadshow_id: uuid.UUID,
+        *,
+        agenda: bool = True,
     ) -> Content | None:
-        """The person's agenda as content of this kind, or None when the party
-        is unknown or withdrawn, or the road show unknown."""
+        """The person's agenda as content of this kind (without it: `agenda`
+        False, for a match e-mail), or None when the party is unknown or
+        withdrawn, or the road show unknown."""
         roadshow = await repo.get_roadshow(conn, roadshow_id)
         party = (
             await parties.get_enterprise(conn, party_id)
@@ -81,10 +84,14 @@ class Messages:
         )
         if roadshow is None or party is None or party.status == "withdrawn":
             return None
-        agenda = [
-            meeting.line(counterpart or "(unknown organisation)")
-            for meeting, counterpart in await repo.agenda(conn, role, party_id, roadshow_id)
-        ]
+        lines = (
+            [
+                meeting.line(counterpart or "(unknown organisation)")
+                for meeting, counterpart in await repo.agenda(conn, role, party_id, roadshow_id)
+            ]
+            if agenda
+            else []
+        )
         return Content(
             kind=kind,
             role=role,
@@ -93,8 +100,8 @@ class Messages:
             roadshow_name=roadshow.name,
             venue=roadshow.venue,
             timezone=roadshow.timezone,
-            agenda=agenda,
-            agenda_digest=rules.agenda_digest(agenda),
+            agenda=lines,
+            agenda_digest=rules.agenda_digest(lines) if agenda else "",
         )
 
     async def schedule(
@@ -117,7 +124,7 @@ class Messages:
             # A re-published schedule that changes nothing for this person.
             return 0
         key = rules.schedule_key(schedule_id, recipient.id)
-        made = await self._insert(conn, cause, recipient, content, key, due=self.clock())
+        made = await self.insert(conn, cause, recipient, content, key, due=self.clock())
         await self.refresh_reminder(conn, cause, recipient, role, party_id, roadshow_id)
         return made
 
@@ -151,7 +158,7 @@ class Messages:
                 if change == "cancelled"
                 else rules.move_key(envelope.id, recipient.id)
             )
-            made += await self._insert(conn, cause, recipient, content, key, due=self.clock())
+            made += await self.insert(conn, cause, recipient, content, key, due=self.clock())
             await self.refresh_reminder(conn, cause, recipient, role, party_id, data.roadshow_id)
         return made
 
@@ -186,9 +193,9 @@ class Messages:
                 conn, pending, body=content.to_json(), due=due, send_before=send_before, now=now
             )
             return
-        await self._insert(conn, cause, recipient, content, key, due=due, send_before=send_before)
+        await self.insert(conn, cause, recipient, content, key, due=due, send_before=send_before)
 
-    async def _insert(
+    async def insert(
         self,
         conn: asyncpg.Connection,
         cause: Cause,
@@ -414,9 +421,9 @@ class Mailboxes:
     """A partner's view of its people's e-mail (standing, opt-out, messages,
     redelivery), and the person's own unsubscribe link."""
 
-    def __init__(self, *, clock: Clock, token_secret: str) -> None:
+    def __init__(self, *, clock: Clock, signer: Signer) -> None:
         self.clock = clock
-        self._token_secret = token_secret
+        self._signer = signer
 
     async def recipient(
         self, uow: UnitOfWork, role: Role, party_id: uuid.UUID, *, for_update: bool = False
@@ -452,7 +459,7 @@ class Mailboxes:
         return now_on_file
 
     def recipient_of_token(self, token: str) -> uuid.UUID | None:
-        return verify(self._token_secret, token)
+        return self._signer.unsubscribe_recipient(token)
 
     async def unsubscribe(self, uow: UnitOfWork, token: str) -> bool:
         """The person's own opt-out through the signed link; idempotent. False

@@ -6,8 +6,9 @@ From registration: partner keys (the replica that lets the same API key work
 here), road shows, participants and enterprises (who registered whom, kinds,
 sectors, organisation names; with e-mail on, their people's names and
 addresses), withdrawals and `person.erased`. From matching: matches and
-meetings, routed to the subscriptions that want them, and meetings and
-schedules, which become e-mails to people.
+meetings, routed to the subscriptions that want them; meetings and
+schedules, which become e-mails to people; matches, which become each
+person's match e-mails with answer links.
 """
 
 from __future__ import annotations
@@ -61,16 +62,22 @@ def registration_handlers(use: UseCases) -> EventHandlers:
     # The parties read model first: webhooks and e-mail content name organisations from it.
 
     @handlers.on("participant.registered", "participant.updated")
-    async def participant_changed(uow: UnitOfWork, _event: Envelope, data: Participant) -> None:
+    async def participant_changed(uow: UnitOfWork, event: Envelope, data: Participant) -> None:
         if await parties.record_participant(uow, data):
             await use.routing.release_held(uow, data.participant_id)
         await use.people.participant_changed(uow, data)
+        await use.match_mail.person_known(
+            uow, event, CONTACT, data.participant_id, data.roadshow_id
+        )
 
     @handlers.on("enterprise.registered", "enterprise.updated")
-    async def enterprise_changed(uow: UnitOfWork, _event: Envelope, data: Enterprise) -> None:
+    async def enterprise_changed(uow: UnitOfWork, event: Envelope, data: Enterprise) -> None:
         await parties.record_enterprise(uow, data)
         await use.routing.release_held(uow, data.enterprise_id)
         await use.people.enterprise_changed(uow, data)
+        await use.match_mail.person_known(
+            uow, event, PRESIDENT, data.enterprise_id, data.roadshow_id
+        )
 
     @handlers.on("participant.withdrawn")
     async def participant_withdrawn(uow: UnitOfWork, _event: Envelope, data: Withdrawn) -> None:
@@ -106,7 +113,7 @@ def keys_handlers(use: UseCases) -> EventHandlers:
 
 def matching_handlers(use: UseCases) -> EventHandlers:
     """The matching topic's events: matches and meetings (webhooks), meetings and
-    schedules (e-mail)."""
+    schedules (e-mail), matches (people's match e-mails)."""
     handlers = EventHandlers()
 
     @handlers.batch("matches.changed", *WEBHOOK_EVENT_TYPES)
@@ -122,6 +129,10 @@ def matching_handlers(use: UseCases) -> EventHandlers:
             else:
                 single.append((event, data))
         await use.routing.route(uow, single)
+        # Each person's match e-mails (their proposed matches, the daily digest).
+        await use.match_mail.matches_changed(
+            uow, [(event, data) for event, data in single if isinstance(data, Match)]
+        )
         for event, data in single:
             if isinstance(data, Meeting):
                 # The contracts registry gave a Meeting only to meeting types.

@@ -9,9 +9,11 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from services.notification.email.rules import CONTACT, PRESIDENT, Role
+from services.notification.email.matches import AnswerRequest
+from services.notification.email.rules import ANSWER_LABELS, CONTACT, PRESIDENT, Role
 from services.notification.http import webhooks
 from services.notification.http.schemas import (
+    AnswerQuery,
     EmailDetail,
     EmailOut,
     EmailQuery,
@@ -47,8 +49,9 @@ api = Api(
     "and meetings of the participants they registered. Deliveries are signed in the "
     "Standard Webhooks format, retried with backoff for about a day, and every attempt "
     "is kept. Presidents and participant contacts receive their schedule, change notices "
-    "and a reminder by e-mail; partners can opt a person of theirs out, and every message "
-    "carries a one-click unsubscribe link.",
+    "and a reminder by e-mail, and their proposed matches with accept / decline / must-meet "
+    "links (then a daily digest of changes); partners can opt a person of theirs out, and "
+    "every message carries a one-click unsubscribe link.",
 )
 webhooks.declare(api, WEBHOOK_EVENT_TYPES)
 
@@ -398,6 +401,58 @@ async def unsubscribe(call: Call[None, UnsubscribeQuery]) -> web.StreamResponse:
         "You are unsubscribed",
         "<p>You will receive no more e-mail from us about this road show.</p>",
     )
+
+
+@api.route(
+    "GET",
+    "/v1/email/answer",
+    summary="An answer link of a match e-mail: asks to confirm (changes nothing)",
+    query=AnswerQuery,
+    produces=("text/html",),
+    auth="none",
+    tag="email",
+)
+async def answer_page(call: Call[None, AnswerQuery]) -> web.StreamResponse:
+    # GET never records: mail scanners and link previews fetch every link in a
+    # message, and must not answer for the person. 404 for a link that is not
+    # ours, 409 for an expired one or a withdrawn match; nothing is written.
+    request = await _use(call).answers.request(call.conn, call.query.token)
+    token = html.escape(call.query.token, quote=True)
+    label = html.escape(ANSWER_LABELS[request.link.answer])
+    return _page(
+        f"{ANSWER_LABELS[request.link.answer]}: a meeting with {request.counterpart}?",
+        f"<p>For {html.escape(request.organisation)} at "
+        f"{html.escape(request.roadshow_name)}.</p>{_current(request)}"
+        f'<form method="post" action="?token={token}">'
+        f'<button type="submit">{label}</button></form>',
+    )
+
+
+@api.route(
+    "POST",
+    "/v1/email/answer",
+    summary="Record the answer of a match e-mail's link (the confirmation page's button)",
+    query=AnswerQuery,
+    produces=("text/html",),
+    auth="none",
+    tag="email",
+)
+async def answer(call: Call[None, AnswerQuery]) -> web.StreamResponse:
+    recorded = await _use(call).answers.answer(call.uow, call.query.token)
+    link, request = recorded.request.link, recorded.request
+    return _page(
+        "Thank you: your answer is recorded",
+        f"<p>{html.escape(ANSWER_LABELS[link.answer])}: a meeting with "
+        f"{html.escape(request.counterpart)} at {html.escape(request.roadshow_name)}.</p>"
+        "<p>The organisers' schedule takes it into account unless scheduling has closed. "
+        "Another link of the same match changes your answer.</p>",
+    )
+
+
+def _current(request: AnswerRequest) -> str:
+    if request.current is None:
+        return ""
+    return f"<p>Your answer so far: {html.escape(ANSWER_LABELS[request.current])}.</p>"
 
 
 def _page(title: str, body: str) -> web.Response:

@@ -372,3 +372,9 @@ class EmailDetail(EmailOut):
 
 class UnsubscribeQuery(BaseModel):
     token: str = Field(min_length=1, max_length=200, description="From the message's link")
+
+
+class AnswerQuery(BaseModel):
+    token: str = Field(
+        min_length=1, max_length=512, description="From an answer link of a match e-mail"
+    )

@@ -61,6 +61,7 @@ async def test_serve_runs_api_and_every_loop(
                 "database": True,
                 "outbox_relay": True,
                 "registration_consumer": True,
+                "answers_consumer": True,
                 "scheduling_worker": True,
             }
             async with http.get(f"http://127.0.0.1:{port}/v1/roadshows/x/matches") as resp:

@@ -29,6 +29,9 @@ TABLES = (
     "schedules",
     "meetings",
     "schedule_meetings",
+    "email_matches",
+    "match_mail_due",
+    "email_answers",
 )
 
 
