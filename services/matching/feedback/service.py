@@ -107,6 +107,15 @@ class AfterMeetings:
         if m.partner_of(side) != uow.ctx.partner_id:
             # Only the partner that registered a side speaks for it (as for interest).
             raise NotFound("no such meeting", field="meeting_id")
+        return await self._save_feedback(uow, m, side, cmd)
+
+    async def _save_feedback(
+        self, uow: UnitOfWork, m: AfterMeeting, side: Side, cmd: mf.RecordFeedback
+    ) -> mf.Feedback:
+        """Record what a side says (checked, its meeting locked), whoever was
+        allowed to say it: its partner over the API, or (one day) the side's
+        person through a signed e-mail link."""
+        meeting_id = m.meeting_id
         current = await repo.get_feedback(uow.conn, meeting_id, side)
         if current is not None and current.says(cmd):
             return current

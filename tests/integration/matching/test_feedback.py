@@ -5,14 +5,16 @@ loop opens what fell due by the (moved) clock, the outbox holds the events."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.matching.bootstrap import create_follow_ups
+from services.matching.feedback import model as mf
 from services.matching.feedback.service import AfterMeetings
 from services.matching.feedback.worker import FollowUpLoop
-from shared.contracts.matching import FeedbackRecorded, FollowUpDue, FollowUpRecorded
+from shared.contracts.matching import Attendance, FeedbackRecorded, FollowUpDue, FollowUpRecorded
 from shared.db import create_pool
 from shared.testing.waiting import eventually
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
@@ -381,3 +383,57 @@ async def test_figures_count_feedback_follow_ups_and_the_amount_invested(store: 
         assert resp.status == 422 and (await resp.json())["field"] == "currency"
     resp = await store.client.get(path, headers=ev["delegate_headers"])
     assert resp.status == 404
+
+
+async def test_the_loops_sql_opens_exactly_the_meetings_the_rule_says(store: Store) -> None:
+    """`open_due_follow_ups` decides in SQL what `model.follows_up(took_place(...))`
+    decides in Python: every combination of attendance and both sides' word."""
+    _, _, meetings = await _scheduled(store)
+    rid, schedule_id = meetings[0]["roadshow_id"], meetings[0]["schedule_id"]
+    words: list[Attendance | None] = [None, "held", "no-show", "cancelled"]
+    ends = datetime(2027, 5, 15, 2, tzinfo=UTC)
+    # The schedule's own meetings: nothing said, so they follow up.
+    expected: dict[uuid.UUID, bool] = {m["id"]: True for m in meetings}
+    for slot, (attendance, enterprise, participant) in enumerate(
+        itertools.product(words, words, words)
+    ):
+        meeting_id = uuid.uuid4()
+        await store.conn.execute(
+            """INSERT INTO meetings (id, schedule_id, roadshow_id, match_id, enterprise_id,
+                                     participant_id, slot, table_no, starts_at, ends_at, score,
+                                     status, published_status, attendance)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, 0.5, 'scheduled', 'scheduled',
+                       $10)""",
+            meeting_id,
+            schedule_id,
+            rid,
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            1000 + slot,  # clear of the schedule's own slots
+            ends - timedelta(minutes=30),
+            ends,
+            attendance,
+        )
+        for side, said in (("enterprise", enterprise), ("participant", participant)):
+            if said is not None:
+                cmd = mf.check_feedback(mf.RecordFeedback(said, "low" if said == "held" else None))
+                await store.conn.execute(
+                    """INSERT INTO meeting_feedback (meeting_id, side, roadshow_id, took_place,
+                                                     interest, next_step, version, recorded_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, 1, $7)""",
+                    meeting_id,
+                    side,
+                    rid,
+                    cmd.took_place,
+                    cmd.interest,
+                    cmd.next_step,
+                    ends,
+                )
+        expected[meeting_id] = mf.follows_up(mf.took_place(attendance, [enterprise, participant]))
+    store.uses.after.clock = lambda: max(ends, meetings[-1]["ends_at"]) + 90 * DAY
+    async with store.unit() as uow:
+        await store.uses.after.open_due(uow)
+    opened = {r["meeting_id"] for r in await store.conn.fetch("SELECT meeting_id FROM follow_ups")}
+    assert opened == {m for m, due in expected.items() if due}
+    assert 0 < len(opened) < len(expected)
