@@ -14,6 +14,12 @@ shard, so its changes keep their order. `match.*` v1 stay readable.
 Interest: either side of a match says accept, decline or must-meet (posted by the
 partner that registered that side). Rescheduling keeps the meetings it can and
 reports the ones that moved as `meeting.moved` (the new slot, and where it was).
+
+After a meeting: each side's feedback (`feedback.recorded`: did it take place,
+interest, next step; never the side's free-text note), the follow-up opened a
+configurable delay later (`follow-up.due`, once per meeting) and the deal
+progress recorded on it (`follow-up.recorded`: stage, amount and currency).
+Keyed by the match id, like the meeting's other events.
 """
 
 from __future__ import annotations

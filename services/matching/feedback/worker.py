@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import time
 
+from prometheus_client import Counter
+
 from services.matching.feedback.service import AfterMeetings, follow_up_context
 from shared.db import create_pool
 from shared.failures import backoff_seconds
@@ -20,6 +22,14 @@ from shared.logging import get_logger
 from shared.unit_of_work import UnitsOfWork
 
 log = get_logger(__name__)
+
+FOLLOW_UPS_OPENED = Counter(
+    "roadshow_matching_follow_ups_opened_total",
+    "Meetings whose follow-up fell due and was opened (follow-up.due emitted)",
+)
+FOLLOW_UP_FAILURES = Counter(
+    "roadshow_matching_follow_up_pass_failures_total", "Passes of the follow-up loop that failed"
+)
 
 _RECONNECT_AFTER = 3
 # Follow-ups opened per unit of work; a backlog is worked off batch after batch.
@@ -78,6 +88,7 @@ class FollowUpLoop:
                     self.last_pass = time.monotonic()
                 except Exception as exc:
                     failures += 1
+                    FOLLOW_UP_FAILURES.inc()
                     wait = backoff_seconds(failures, self._backoff_base, cap=self._interval)
                     log.warning(
                         "matching.follow_up_pass_failed",
@@ -101,6 +112,7 @@ class FollowUpLoop:
                 opened = await self._after.open_due(uow, limit=_BATCH)
             total += opened
             self.opened += opened
+            FOLLOW_UPS_OPENED.inc(opened)
             if opened < _BATCH:
                 return total
 
