@@ -276,8 +276,9 @@ def _follow_up(data: FollowUpDue | FollowUpRecorded) -> dict[str, Any]:
     else:
         follow_up |= {
             "stage": data.stage,
-            # A decimal string, as the API gives amounts: no float rounding on the way.
-            "amount": str(data.amount) if data.amount is not None else None,
+            # A decimal string, as the API gives amounts: no float rounding on the way
+            # (and never an exponent: "1E+7" would fail the documented pattern).
+            "amount": format(data.amount, "f") if data.amount is not None else None,
             "currency": data.currency,
             "reported_by": data.reported_by,
             "version": data.version,
