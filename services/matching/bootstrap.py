@@ -1,6 +1,6 @@
 """Wiring, from settings: matching's use cases, its app, and its background
 loops (outbox relay, registration consumer, answers consumer, scheduling
-worker). Nothing is created at import time."""
+worker, follow-ups). Nothing is created at import time."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aiohttp import web
 from threadpoolctl import threadpool_limits
 
 from services.matching.events.handlers import answer_handlers, event_handlers
+from services.matching.feedback.worker import FollowUpLoop
 from services.matching.http.routes import USE_CASES, api
 from services.matching.scheduling.worker import PRODUCER, SchedulingWorker
 from services.matching.scoring import segment
@@ -70,6 +71,16 @@ def create_worker(
     return SchedulingWorker(settings, uses.scheduling, uses.interest, heartbeat_seconds)
 
 
+def create_follow_ups(settings: MatchingSettings, uses: UseCases) -> FollowUpLoop:
+    return FollowUpLoop(
+        dsn=settings.database_url.get_secret_value(),
+        producer=PRODUCER,
+        topic=settings.topics.matching,
+        after=uses.after,
+        interval=settings.follow_up_check_seconds,
+    )
+
+
 def background(settings: MatchingSettings) -> list[Background]:
     """The loops `worker` and `serve` run. The scheduling worker also records
     expired interest requests (one loop, so readiness has one entry for both)."""
@@ -82,11 +93,13 @@ def background(settings: MatchingSettings) -> list[Background]:
     consumer = create_consumer(settings, uses)
     answers = create_answers_consumer(settings, uses)
     worker = create_worker(settings, uses)
+    follow_ups = create_follow_ups(settings, uses)
     return [
         Background("outbox_relay", relay.run, relay.healthy),
         Background("registration_consumer", consumer.run, consumer.healthy),
         Background("answers_consumer", answers.run, answers.healthy),
         Background("scheduling_worker", worker.run, worker.healthy),
+        Background("follow_up_loop", follow_ups.run, follow_ups.healthy),
     ]
 
 

@@ -99,6 +99,16 @@ class MatchingSettings(ServiceSettings):
         gt=0,
         description="How often the worker records expired interest requests (each job checks too)",
     )
+    follow_up_delay_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days after a meeting that took place until its follow-up falls due"
+        " (both sides are asked where the deal stands: follow-up.due)",
+    )
+    follow_up_check_seconds: float = Field(
+        default=60.0, gt=0, description="How often the follow-up loop opens follow-ups due"
+    )
     scheduler_max_attempts: int = Field(
         default=3, ge=1, description="Tries of one job before it is marked failed"
     )

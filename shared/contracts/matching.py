@@ -14,12 +14,19 @@ shard, so its changes keep their order. `match.*` v1 stay readable.
 Interest: either side of a match says accept, decline or must-meet (posted by the
 partner that registered that side). Rescheduling keeps the meetings it can and
 reports the ones that moved as `meeting.moved` (the new slot, and where it was).
+
+After a meeting: each side's feedback (`feedback.recorded`: did it take place,
+interest, next step; never the side's free-text note), the follow-up opened a
+configurable delay later (`follow-up.due`, once per meeting) and the deal
+progress recorded on it (`follow-up.recorded`: stage, amount and currency).
+Keyed by the match id, like the meeting's other events.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -32,6 +39,8 @@ from shared.topics import PARTITIONS
 # The events about one match or one meeting (what notification's subscribers can ask for).
 MatchEventType = Literal["match.proposed", "match.updated", "match.withdrawn"]
 MeetingEventType = Literal["meeting.scheduled", "meeting.moved", "meeting.cancelled"]
+# After a meeting: each side's feedback, and the follow-up on the deal months later.
+FeedbackEventType = Literal["feedback.recorded", "follow-up.due", "follow-up.recorded"]
 MatchingEventType = Literal[
     MatchEventType,
     "matches.changed",
@@ -39,6 +48,7 @@ MatchingEventType = Literal[
     "schedule.completed",
     "interest.recorded",
     "attendance.recorded",
+    FeedbackEventType,
 ]
 MatchStatus = Literal["proposed", "withdrawn"]
 MeetingStatus = Literal["scheduled", "cancelled"]
@@ -47,6 +57,21 @@ Side = Literal["enterprise", "participant"]
 InterestAnswer = Literal["accept", "decline", "must-meet"]
 InterestState = Literal["accept", "decline", "must-meet", "expired"]
 Attendance = Literal["held", "no-show", "cancelled"]
+# Feedback after a meeting, by one side: did it take place ("no-show": the other
+# side did not come), how interested that side is, and what it wants next.
+InterestLevel = Literal["none", "low", "medium", "high"]
+NextStep = Literal[
+    "none",
+    "follow-up-call",
+    "follow-up-meeting",
+    "site-visit",
+    "due-diligence",
+    "term-sheet",
+]
+# Where the deal stands at the follow-up, furthest last but "no-deal".
+DealStage = Literal["negotiating", "agreement-signed", "invested", "no-deal"]
+# Who recorded a follow-up: a side's partner, or the organiser.
+Reporter = Literal["enterprise", "participant", "organiser"]
 
 _MATCH_NAMESPACE = uuid.UUID("6f1c2d3e-0a4b-4c5d-8e9f-a0b1c2d3e4f5")
 _CHANGE_NAMESPACE = uuid.UUID("0b7e6a52-3c1d-4f8e-9a2b-5d6c7e8f9a01")
@@ -192,6 +217,45 @@ class AttendanceRecorded(Contract):
     attendance: Attendance
 
 
+class _AfterMeeting(Contract):
+    """What every after-meeting event names: the meeting, its match and parties
+    (so notification can route it like a meeting), never a person."""
+
+    meeting_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    match_id: uuid.UUID
+    enterprise_id: uuid.UUID
+    participant_id: uuid.UUID
+    enterprise_partner_id: uuid.UUID | None = None
+    participant_partner_id: uuid.UUID | None = None
+
+
+class FeedbackRecorded(_AfterMeeting):
+    """One side's feedback on a meeting (its free-text note stays in matching)."""
+
+    side: Side
+    took_place: Attendance
+    interest: InterestLevel | None  # None when the meeting did not take place
+    next_step: NextStep | None
+    version: int  # grows with each change of this side's feedback
+
+
+class FollowUpDue(_AfterMeeting):
+    """The follow-up on a meeting that took place is open: both sides are asked
+    where the deal stands. Published once per meeting."""
+
+    ended_at: datetime
+    due_at: datetime
+
+
+class FollowUpRecorded(_AfterMeeting):
+    stage: DealStage
+    amount: Decimal | None  # agreed or invested, in `currency`
+    currency: str | None  # ISO 4217, one the rate table lists
+    reported_by: Reporter
+    version: int  # grows with each change of the meeting's follow-up
+
+
 MATCHING_CONTRACTS: dict[tuple[MatchingEventType, int], type[BaseModel]] = {
     ("match.proposed", 1): Match,
     ("match.updated", 1): Match,
@@ -203,4 +267,7 @@ MATCHING_CONTRACTS: dict[tuple[MatchingEventType, int], type[BaseModel]] = {
     ("schedule.completed", 1): ScheduleCompleted,
     ("interest.recorded", 1): InterestRecorded,
     ("attendance.recorded", 1): AttendanceRecorded,
+    ("feedback.recorded", 1): FeedbackRecorded,
+    ("follow-up.due", 1): FollowUpDue,
+    ("follow-up.recorded", 1): FollowUpRecorded,
 }

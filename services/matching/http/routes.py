@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from services.matching.feedback.model import Feedback, FollowUp, RecordFeedback, RecordFollowUp
 from services.matching.http import schemas as s
 from services.matching.http.render import schedule_csv, schedule_ical
 from services.matching.interest.model import RecordInterest, RoadshowSettings, SettingsChange
@@ -17,6 +18,7 @@ from services.matching.scoring.exclusions import excluded_participants
 from services.matching.scoring.model import MatchFilter, MatchView
 from services.matching.use_cases import UseCases
 from shared.contracts.matching import Side
+from shared.errors import NotFound
 from shared.http.api import Api, Call, respond
 from shared.pagination import next_cursor
 
@@ -413,11 +415,113 @@ async def put_attendance(call: Call[s.AttendanceIn, None]) -> s.AttendanceOut:
 @api.route(
     "GET",
     "/v1/roadshows/{roadshow_id}/figures",
-    summary="A road show's figures: matches, accepted, declined, scheduled, held, no-show rate",
+    summary="A road show's figures: matches, accepted, declined, scheduled, held, no-show rate,"
+    " feedback, follow-ups and the amount invested",
+    query=s.FiguresQuery,
     response=s.FiguresOut,
     tag="attendance",
 )
-async def get_figures(call: Call[None, None]) -> s.FiguresOut:
+async def get_figures(call: Call[None, s.FiguresQuery]) -> s.FiguresOut:
     roadshow_id = call.id("roadshow_id")
-    f = await _uses(call).interest.figures(call.conn, call.partner_id, roadshow_id)
-    return s.FiguresOut(roadshow_id=roadshow_id, **dataclasses.asdict(f))
+    uses = _uses(call)
+    before = await uses.interest.figures(call.conn, call.partner_id, roadshow_id)
+    after = await uses.after.figures(call.conn, call.partner_id, roadshow_id, call.query.currency)
+    return s.FiguresOut(
+        roadshow_id=roadshow_id,
+        **dataclasses.asdict(before),
+        held=after.held,
+        no_show=after.no_show,
+        cancelled=after.cancelled,
+        unrecorded=after.unrecorded,
+        no_show_rate=after.no_show_rate,
+        feedback=after.feedback,
+        feedback_by_interest=after.by_interest,
+        feedback_by_next_step=after.by_next_step,
+        follow_ups_open=after.follow_ups_open,
+        follow_ups_by_stage=after.by_stage,
+        invested=s.InvestedOut.model_validate(after.invested, from_attributes=True),
+    )
+
+
+# --- after the meeting: feedback and follow-up -------------------------------------------------
+
+_SIDE = "/v1/meetings/{meeting_id}/feedback/{side}"
+
+
+_SIDES: dict[str, Side] = {"enterprise": "enterprise", "participant": "participant"}
+
+
+def _side(call: Call[Any, Any]) -> Side:
+    side = _SIDES.get(call.path("side"))
+    if side is None:
+        raise NotFound("no such side: enterprise or participant", field="side")
+    return side
+
+
+def _feedback_out(f: Feedback) -> s.FeedbackOut:
+    return s.FeedbackOut.model_validate(f, from_attributes=True)
+
+
+def _follow_up_out(f: FollowUp) -> s.FollowUpOut:
+    return s.FollowUpOut.model_validate(f, from_attributes=True)
+
+
+@api.route(
+    "PUT",
+    _SIDE,
+    summary="Your side's feedback on a meeting: whether it took place, your interest, the"
+    " next step (the partner that registered that side; once the meeting has started)",
+    body=s.FeedbackIn,
+    response=s.FeedbackOut,
+    tag="feedback",
+    path_types={"side": Side},
+)
+async def put_feedback(call: Call[s.FeedbackIn, None]) -> s.FeedbackOut:
+    b = call.body
+    cmd = RecordFeedback(b.took_place, b.interest, b.next_step, b.note)
+    out = await _uses(call).after.record_feedback(call.uow, call.id("meeting_id"), _side(call), cmd)
+    return _feedback_out(out)
+
+
+@api.route(
+    "GET",
+    _SIDE,
+    summary="A side's feedback on a meeting (that side's partner, or the organiser)",
+    response=s.FeedbackOut,
+    tag="feedback",
+    path_types={"side": Side},
+)
+async def get_feedback(call: Call[None, None]) -> s.FeedbackOut:
+    out = await _uses(call).after.feedback(
+        call.conn, call.partner_id, call.id("meeting_id"), _side(call)
+    )
+    return _feedback_out(out)
+
+
+@api.route(
+    "PUT",
+    "/v1/meetings/{meeting_id}/follow-up",
+    summary="Where the deal stands after a meeting: negotiating, agreement signed, invested"
+    " (amount and currency) or no deal (either side's partner, or the organiser)",
+    body=s.FollowUpIn,
+    response=s.FollowUpOut,
+    tag="feedback",
+)
+async def put_follow_up(call: Call[s.FollowUpIn, None]) -> s.FollowUpOut:
+    b = call.body
+    cmd = RecordFollowUp(b.stage, b.amount, b.currency)
+    return _follow_up_out(
+        await _uses(call).after.record_follow_up(call.uow, call.id("meeting_id"), cmd)
+    )
+
+
+@api.route(
+    "GET",
+    "/v1/meetings/{meeting_id}/follow-up",
+    summary="A meeting's follow-up: when it falls due and the deal progress recorded",
+    response=s.FollowUpOut,
+    tag="feedback",
+)
+async def get_follow_up(call: Call[None, None]) -> s.FollowUpOut:
+    out = await _uses(call).after.follow_up(call.conn, call.partner_id, call.id("meeting_id"))
+    return _follow_up_out(out)

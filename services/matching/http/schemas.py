@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,12 +14,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.matching.interest.model import MatchingMode
 from services.matching.scheduling.model import JobStatus, ScheduleChanges
 from shared.contracts import matching as contracts
-from shared.contracts.matching import Attendance, InterestAnswer, InterestState, Side
+from shared.contracts.matching import (
+    Attendance,
+    DealStage,
+    InterestAnswer,
+    InterestLevel,
+    InterestState,
+    NextStep,
+    Reporter,
+    Side,
+)
 from shared.http.requests import Moment, Strict
 from shared.pagination import Page, PageOut
 from shared.taxonomy import ParticipantKind
 
 Score = Annotated[float, Field(ge=0, le=1)]
+# As registration takes money (funding, tickets).
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 
 
 class MatchQuery(Page, Strict):
@@ -99,18 +112,116 @@ class AttendanceOut(BaseModel):
     recorded_at: datetime
 
 
+class FeedbackIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"took_place": "held", "interest": "high", "next_step": "due-diligence"},
+                {"took_place": "no-show"},
+            ]
+        }
+    )
+
+    took_place: Attendance = Field(
+        description="held; no-show: the other side did not come; cancelled"
+    )
+    interest: InterestLevel | None = Field(
+        default=None, description="Required when held; absent otherwise"
+    )
+    next_step: NextStep | None = Field(
+        default=None, description="When held (default none); absent otherwise"
+    )
+    note: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None,
+        description="Your own words, kept with the feedback and shown to you and the organiser;"
+        " never sent in events or webhooks",
+    )
+
+
+class FeedbackOut(BaseModel):
+    meeting_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    side: Side
+    took_place: Attendance
+    interest: InterestLevel | None
+    next_step: NextStep | None
+    note: str | None
+    version: int = Field(description="Grows with each change")
+    recorded_at: datetime
+
+
+class FollowUpIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"stage": "invested", "amount": "2000000", "currency": "USD"},
+                {"stage": "negotiating"},
+            ]
+        }
+    )
+
+    stage: DealStage
+    amount: Money | None = Field(
+        default=None,
+        description="Agreed (agreement-signed) or invested (invested: required); none otherwise",
+    )
+    currency: Currency | None = Field(
+        default=None, description="With the amount: a currency of the rate table"
+    )
+
+
+class FollowUpOut(BaseModel):
+    meeting_id: uuid.UUID
+    roadshow_id: uuid.UUID
+    due_at: datetime = Field(description="When the follow-up falls (or fell) due")
+    opened_at: datetime | None = Field(
+        description="When both sides were asked (follow-up.due); null: recorded before that"
+    )
+    stage: DealStage | None = Field(description="null: due, nothing recorded yet")
+    amount: Decimal | None
+    currency: str | None
+    reported_by: Reporter | None
+    version: int = Field(description="Grows with each change (0: nothing recorded yet)")
+    recorded_at: datetime | None
+
+
+class FiguresQuery(Strict):
+    currency: Currency | None = Field(
+        default=None,
+        description="The currency of `invested.amount` (default: the rate table's base)",
+    )
+
+
+class InvestedOut(BaseModel):
+    currency: str
+    amount: Decimal = Field(description="Every investment recorded, converted into `currency`")
+    rates_date: str = Field(description="The date of the rate table converted with")
+    deals: int = Field(description="Follow-ups at stage invested")
+    by_currency: dict[str, Decimal] = Field(description="As recorded, unconverted")
+
+
 class FiguresOut(BaseModel):
     roadshow_id: uuid.UUID
     matches: int = Field(description="Proposed matches")
     accepted: int = Field(description="Mutual accepts and must-meets (no decline)")
     declined: int = Field(description="Matches a side declined")
     scheduled: int = Field(description="Meetings in the current schedule")
-    held: int
+    held: int = Field(
+        description="Scheduled meetings that took place: the organiser's attendance, else a"
+        " side's feedback saying held"
+    )
     no_show: int
     cancelled: int = Field(description="Scheduled meetings recorded as cancelled on the day")
+    unrecorded: int = Field(description="Scheduled meetings nobody said anything about")
     no_show_rate: float | None = Field(
         description="no_show / (held + no_show); null until attendance is recorded"
     )
+    feedback: int = Field(description="Sides' feedback on meetings held")
+    feedback_by_interest: dict[InterestLevel, int]
+    feedback_by_next_step: dict[NextStep, int]
+    follow_ups_open: int = Field(description="Follow-ups due with nothing recorded yet")
+    follow_ups_by_stage: dict[DealStage, int]
+    invested: InvestedOut
 
 
 MatchPage = PageOut[MatchOut]  # best first

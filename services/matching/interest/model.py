@@ -1,6 +1,6 @@
 """Mutual interest as pure functions (no I/O): which pairs the organiser's mode
 lets the scheduler use, when an unanswered request expires, and an event's
-figures.
+figures before its meetings.
 
 Each side of a match answers accept, decline or must-meet (or has not answered:
 None): through the partner that registered it (HTTP), or the person themselves
@@ -136,33 +136,23 @@ def accepted(pair: PairInterest) -> bool:
 
 @dataclass(frozen=True)
 class Figures:
+    """A road show's figures before the meetings (after them: `feedback.model`)."""
+
     matches: int
     accepted: int
     declined: int
     scheduled: int
-    held: int
-    no_show: int
-    cancelled: int
-    no_show_rate: float | None  # no-shows / (held + no-shows); None before any is recorded
 
 
-def figures(
-    pairs: Iterable[PairInterest], scheduled: int, attendance: Iterable[Attendance | None]
-) -> Figures:
-    """An event's figures from its matches' interest, its number of scheduled
-    meetings and the attendance recorded on them."""
+def figures(pairs: Iterable[PairInterest], scheduled: int) -> Figures:
+    """An event's figures from its matches' interest and its number of
+    scheduled meetings."""
     pairs = list(pairs)
-    marks = list(attendance)
-    held, no_show = marks.count("held"), marks.count("no-show")
     return Figures(
         matches=len(pairs),
         accepted=sum(accepted(p) for p in pairs),
         declined=sum(declined(p) for p in pairs),
         scheduled=scheduled,
-        held=held,
-        no_show=no_show,
-        cancelled=marks.count("cancelled"),
-        no_show_rate=round(no_show / (held + no_show), 4) if held + no_show else None,
     )
 
 

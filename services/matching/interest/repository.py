@@ -172,17 +172,17 @@ async def set_attendance(
 
 async def figures_input(
     conn: asyncpg.Connection, roadshow_id: uuid.UUID
-) -> tuple[list[PairInterest], list[Attendance | None]]:
-    """The road show's proposed matches' interest, and the attendance recorded on
-    its scheduled meetings."""
+) -> tuple[list[PairInterest], int]:
+    """The road show's proposed matches' interest, and how many meetings its
+    current schedule has."""
     matches = await conn.fetch(
         """SELECT enterprise_interest, enterprise_interest_at, participant_interest,
                   participant_interest_at
              FROM matches WHERE roadshow_id = $1 AND status = 'proposed'""",
         roadshow_id,
     )
-    meetings = await conn.fetch(
-        "SELECT attendance FROM meetings WHERE roadshow_id = $1 AND status = 'scheduled'",
+    scheduled = await conn.fetchval(
+        "SELECT count(*) FROM meetings WHERE roadshow_id = $1 AND status = 'scheduled'",
         roadshow_id,
     )
-    return [pair_interest(r) for r in matches], [r["attendance"] for r in meetings]
+    return [pair_interest(r) for r in matches], int(scheduled)

@@ -232,5 +232,5 @@ class Interest:
         self, conn: asyncpg.Connection, partner_id: uuid.UUID, roadshow_id: uuid.UUID
     ) -> mi.Figures:
         await organised_roadshow(conn, partner_id, roadshow_id)
-        pairs, attendance = await repo.figures_input(conn, roadshow_id)
-        return mi.figures(pairs, len(attendance), attendance)
+        pairs, scheduled = await repo.figures_input(conn, roadshow_id)
+        return mi.figures(pairs, scheduled)

@@ -6,9 +6,9 @@ From registration: partner keys (the replica that lets the same API key work
 here), road shows, participants and enterprises (who registered whom, kinds,
 sectors, organisation names; with e-mail on, their people's names and
 addresses), withdrawals and `person.erased`. From matching: matches and
-meetings, routed to the subscriptions that want them; meetings and
-schedules, which become e-mails to people; matches, which become each
-person's match e-mails with answer links.
+meetings, feedback and follow-ups, routed to the subscriptions that want
+them; meetings and schedules, which become e-mails to people; matches,
+which become each person's match e-mails with answer links.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import cast
 from services.notification.email.rules import CONTACT, PRESIDENT
 from services.notification.parties import service as parties
 from services.notification.use_cases import UseCases
-from services.notification.webhooks.routing import WEBHOOK_EVENT_TYPES
+from services.notification.webhooks.routing import WEBHOOK_EVENT_TYPES, Routable
 from services.notification.webhooks.service import MatchingEvent
 from shared.contracts.matching import (
     Match,
@@ -118,7 +118,7 @@ def matching_handlers(use: UseCases) -> EventHandlers:
 
     @handlers.batch("matches.changed", *WEBHOOK_EVENT_TYPES)
     async def matches_and_meetings(
-        uow: UnitOfWork, events: list[tuple[Envelope, MatchesChanged | Match | Meeting]]
+        uow: UnitOfWork, events: list[tuple[Envelope, MatchesChanged | Routable]]
     ) -> None:
         # A fair's rush is runs of batches of dozens of match changes: routed as one,
         # each change as the single match event it stands for.

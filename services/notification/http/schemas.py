@@ -39,7 +39,10 @@ Url = Annotated[
 ]
 EventTypes = Annotated[
     list[WebhookEventType],
-    Field(min_length=1, description="Event types wanted: match.* and meeting.*"),
+    Field(
+        min_length=1,
+        description="Event types wanted: match.*, meeting.*, feedback.recorded, follow-up.*",
+    ),
 ]
 ParticipantIds = Annotated[
     list[uuid.UUID],

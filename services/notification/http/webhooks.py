@@ -10,7 +10,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.matching import MatchEventType, MatchStatus, MeetingStatus
+from shared.contracts.matching import (
+    Attendance,
+    DealStage,
+    InterestLevel,
+    MatchEventType,
+    MatchStatus,
+    MeetingStatus,
+    NextStep,
+    Reporter,
+    Side,
+)
 from shared.http.api import Api, Webhook
 from shared.taxonomy import ParticipantKind
 
@@ -75,6 +85,36 @@ class WebhookMovedMeeting(WebhookMeeting):
     previous: WebhookSlot = Field(description="Where the meeting was before")
 
 
+class WebhookFeedback(_Body):
+    meeting_id: uuid.UUID
+    match_id: uuid.UUID
+    side: Side = Field(description="Whose feedback: always the side you registered")
+    took_place: Attendance = Field(description="held; no-show: the other side did not come")
+    interest: InterestLevel | None = Field(description="null when it did not take place")
+    next_step: NextStep | None
+    version: int = Field(description="Grows with each change; ignore a lower one than you have")
+
+
+class WebhookFollowUpDue(_Body):
+    meeting_id: uuid.UUID
+    match_id: uuid.UUID
+    ended_at: datetime = Field(description="When the meeting ended")
+    due_at: datetime = Field(description="When its follow-up fell due")
+
+
+class WebhookFollowUp(_Body):
+    meeting_id: uuid.UUID
+    match_id: uuid.UUID
+    stage: DealStage
+    amount: str | None = Field(
+        description='Agreed or invested, a decimal string (e.g. "2000000.00")',
+        pattern=r"^[0-9]+(\.[0-9]{1,2})?$",
+    )
+    currency: str | None = Field(description="ISO 4217, with the amount")
+    reported_by: Reporter = Field(description="enterprise, participant or organiser")
+    version: int = Field(description="Grows with each change; ignore a lower one than you have")
+
+
 class _Data(_Body):
     event_id: uuid.UUID = Field(description="The event's id (the same in every service)")
     roadshow_id: uuid.UUID
@@ -94,6 +134,18 @@ class MovedMeetingData(_Data):
     meeting: WebhookMovedMeeting
 
 
+class FeedbackData(_Data):
+    feedback: WebhookFeedback
+
+
+class FollowUpDueData(_Data):
+    follow_up: WebhookFollowUpDue
+
+
+class FollowUpData(_Data):
+    follow_up: WebhookFollowUp
+
+
 class _Payload(_Body):
     timestamp: datetime = Field(description="When the event happened")
 
@@ -111,6 +163,21 @@ class MeetingWebhook(_Payload):
 class MeetingMovedWebhook(_Payload):
     type: Literal["meeting.moved"]
     data: MovedMeetingData
+
+
+class FeedbackWebhook(_Payload):
+    type: Literal["feedback.recorded"]
+    data: FeedbackData
+
+
+class FollowUpDueWebhook(_Payload):
+    type: Literal["follow-up.due"]
+    data: FollowUpDueData
+
+
+class FollowUpWebhook(_Payload):
+    type: Literal["follow-up.recorded"]
+    data: FollowUpData
 
 
 HEADERS = {
@@ -138,6 +205,15 @@ WHAT: dict[str, tuple[str, type[BaseModel]]] = {
     "meeting.scheduled": ("A meeting of one of your participants was scheduled", MeetingWebhook),
     "meeting.moved": ("A meeting moved to another slot or table", MeetingMovedWebhook),
     "meeting.cancelled": ("A meeting was cancelled", MeetingWebhook),
+    "feedback.recorded": (
+        "Your side's feedback on a meeting was recorded (sent to that side only)",
+        FeedbackWebhook,
+    ),
+    "follow-up.due": (
+        "A meeting's follow-up fell due: say where the deal stands (PUT .../follow-up)",
+        FollowUpDueWebhook,
+    ),
+    "follow-up.recorded": ("A meeting's deal progress was recorded", FollowUpWebhook),
 }
 
 

@@ -12,6 +12,10 @@ from typing import Any, Literal, get_args
 
 from services.notification.parties.model import KnownEnterprise, KnownParticipant, Party
 from shared.contracts.matching import (
+    FeedbackEventType,
+    FeedbackRecorded,
+    FollowUpDue,
+    FollowUpRecorded,
     Match,
     MatchComponent,
     MatchEventType,
@@ -21,13 +25,17 @@ from shared.contracts.matching import (
 )
 
 # What a subscriber can ask for: every match and meeting that concerns its
-# participants, including their withdrawal and cancellation.
-WebhookEventType = Literal[MatchEventType, MeetingEventType]
+# participants, including their withdrawal and cancellation, and what happened
+# after a meeting (feedback, the follow-up falling due, deal progress).
+WebhookEventType = Literal[MatchEventType, MeetingEventType, FeedbackEventType]
 WEBHOOK_EVENT_TYPES: tuple[WebhookEventType, ...] = get_args(WebhookEventType)
+# The data of an event routing takes.
+Routable = Match | Meeting | FeedbackRecorded | FollowUpDue | FollowUpRecorded
 
 
 Side = Literal["participant", "enterprise"]
 PARTICIPANT_SIDE: frozenset[Side] = frozenset({"participant"})
+BOTH_SIDES: frozenset[Side] = frozenset({"participant", "enterprise"})
 
 
 @dataclass(frozen=True)
@@ -67,11 +75,19 @@ def could_want(filters: Filters, event_type: str, participant: Party) -> bool:
 
 @dataclass(frozen=True)
 class Concerning:
-    """What routing needs of a matching event: its type and its two parties."""
+    """What routing needs of a matching event: its type, its two parties, and
+    whose subscriptions may hear of it (a side's feedback is that side's word:
+    its own partner hears of it, the other side does not)."""
 
     event_type: str
     participant_id: uuid.UUID
     enterprise_id: uuid.UUID
+    sides: frozenset[Side] = BOTH_SIDES
+
+
+def concerning(event_type: str, data: Routable) -> Concerning:
+    sides = frozenset({data.side}) if isinstance(data, FeedbackRecorded) else BOTH_SIDES
+    return Concerning(event_type, data.participant_id, data.enterprise_id, sides)
 
 
 @dataclass(frozen=True)
@@ -108,7 +124,8 @@ def plan_routing(
     participant is known and nothing could want it whatever the enterprise: no
     subscription of the participant's partner, and no enterprise-side one
     anywhere for its type (`enterprise_side`: the event types some active
-    enterprise-side subscription takes)."""
+    enterprise-side subscription takes). An event for one side only
+    (`Concerning.sides`) counts only that side's subscriptions."""
     by_partner: dict[uuid.UUID, list[Interested]] = {}
     for s in subscriptions:
         by_partner.setdefault(s.partner_id, []).append(s)
@@ -133,15 +150,17 @@ def plan_routing(
                     s.filters.participant_ids is None or participant.id in s.filters.participant_ids
                 )
             ]
+        if "participant" not in event.sides:
+            theirs = []
         party = participant.party
         if enterprise is None:
-            if event.event_type in enterprise_side or any(
+            if ("enterprise" in event.sides and event.event_type in enterprise_side) or any(
                 could_want(s.filters, event.event_type, party) for s in theirs
             ):
                 plan.hold.append(i)
             continue
         other = enterprise.party
-        if enterprise.partner_id is not None:
+        if enterprise.partner_id is not None and "enterprise" in event.sides:
             ours = [
                 s
                 for s in by_partner.get(enterprise.partner_id, [])
@@ -162,20 +181,29 @@ def build_body(
     event_type: str,
     event_id: uuid.UUID,
     occurred_at: datetime,
-    data: Match | Meeting,
+    data: Routable,
     participant: Party,
     enterprise: Party,
 ) -> str:
     """The webhook body, in the Standard Webhooks shape {type, timestamp, data}.
-    It names the event, the two organisations and the match or meeting; no
-    person's name or contact travels."""
+    It names the event, the two organisations and the match, meeting, feedback
+    or follow-up; no person's name or contact travels (nor a feedback's note,
+    which matching keeps)."""
     common: dict[str, Any] = {
         "event_id": str(event_id),
         "roadshow_id": str(data.roadshow_id),
         "participant": _party(participant),
         "enterprise": _party(enterprise),
     }
-    body = _match(data) if isinstance(data, Match) else _meeting(data)
+    body: dict[str, Any]
+    if isinstance(data, Match):
+        body = _match(data)
+    elif isinstance(data, Meeting):
+        body = _meeting(data)
+    elif isinstance(data, FeedbackRecorded):
+        body = _feedback(data)
+    else:
+        body = _follow_up(data)
     payload = {"type": event_type, "timestamp": occurred_at.isoformat(), "data": common | body}
     return json.dumps(payload, separators=(",", ":"), sort_keys=True)
 
@@ -225,6 +253,37 @@ def _meeting(data: Meeting) -> dict[str, Any]:
             "ends_at": data.previous_ends_at.isoformat(),
         }
     return {"meeting": meeting}
+
+
+def _feedback(data: FeedbackRecorded) -> dict[str, Any]:
+    return {
+        "feedback": {
+            "meeting_id": str(data.meeting_id),
+            "match_id": str(data.match_id),
+            "side": data.side,
+            "took_place": data.took_place,
+            "interest": data.interest,
+            "next_step": data.next_step,
+            "version": data.version,
+        }
+    }
+
+
+def _follow_up(data: FollowUpDue | FollowUpRecorded) -> dict[str, Any]:
+    follow_up: dict[str, Any] = {"meeting_id": str(data.meeting_id), "match_id": str(data.match_id)}
+    if isinstance(data, FollowUpDue):
+        follow_up |= {"ended_at": data.ended_at.isoformat(), "due_at": data.due_at.isoformat()}
+    else:
+        follow_up |= {
+            "stage": data.stage,
+            # A decimal string, as the API gives amounts: no float rounding on the way
+            # (and never an exponent: "1E+7" would fail the documented pattern).
+            "amount": format(data.amount, "f") if data.amount is not None else None,
+            "currency": data.currency,
+            "reported_by": data.reported_by,
+            "version": data.version,
+        }
+    return {"follow_up": follow_up}
 
 
 def _party(p: Party) -> dict[str, Any]:

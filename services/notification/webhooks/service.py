@@ -32,10 +32,15 @@ from services.notification.webhooks.model import (
     Subscription,
     SubscriptionChange,
 )
-from services.notification.webhooks.routing import Concerning, RoutingPlan, build_body, plan_routing
+from services.notification.webhooks.routing import (
+    Routable,
+    RoutingPlan,
+    build_body,
+    concerning,
+    plan_routing,
+)
 from services.notification.webhooks.signing import new_secret
 from shared.contracts import parse_data
-from shared.contracts.matching import Match, Meeting
 from shared.contracts.notification import DeliveryOutcome, NotificationEventType
 from shared.envelope import Envelope
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -212,7 +217,7 @@ class Subscriptions:
             raise Conflict("enable the subscription first (PATCH status: active)", field="status")
 
 
-MatchingEvent = tuple[Envelope, Match | Meeting]
+MatchingEvent = tuple[Envelope, Routable]
 
 
 class Routing:
@@ -230,30 +235,30 @@ class Routing:
         if not events:
             return 0
         conn = uow.conn
-        concerning = [Concerning(e.type, d.participant_id, d.enterprise_id) for e, d in events]
-        participants = await parties.get_participants(conn, {c.participant_id for c in concerning})
-        enterprises = await parties.get_enterprises(conn, {c.enterprise_id for c in concerning})
+        about = [concerning(e.type, d) for e, d in events]
+        participants = await parties.get_participants(conn, {c.participant_id for c in about})
+        enterprises = await parties.get_enterprises(conn, {c.enterprise_id for c in about})
         if any(
             c.participant_id not in participants or c.enterprise_id not in enterprises
-            for c in concerning
+            for c in about
         ):
             # Look again under the hold lock: a registration committed since is
             # seen now, one still in progress will find these events held.
             await parties.lock_hold(conn)
             participants |= await parties.get_participants(
-                conn, {c.participant_id for c in concerning} - participants.keys()
+                conn, {c.participant_id for c in about} - participants.keys()
             )
             enterprises |= await parties.get_enterprises(
-                conn, {c.enterprise_id for c in concerning} - enterprises.keys()
+                conn, {c.enterprise_id for c in about} - enterprises.keys()
             )
-        types = {c.event_type for c in concerning}
+        types = {c.event_type for c in about}
         partners = {p.partner_id for p in participants.values()} | {
             e.partner_id for e in enterprises.values() if e.partner_id is not None
         }
         subscriptions = await repo.interested_subscriptions(conn, partners, types)
-        unknown = any(c.enterprise_id not in enterprises for c in concerning)
+        unknown = any(c.enterprise_id not in enterprises for c in about)
         enterprise_side = await repo.enterprise_side_types(conn, types) if unknown else frozenset()
-        plan = plan_routing(concerning, participants, enterprises, subscriptions, enterprise_side)
+        plan = plan_routing(about, participants, enterprises, subscriptions, enterprise_side)
         now = self.clock()
         if plan.hold:
             await parties.hold_events(conn, [_with_data(*events[i]) for i in plan.hold], now)
@@ -274,12 +279,12 @@ class Routing:
         released: list[MatchingEvent] = []
         for held in await parties.take_held(uow.conn, party_id):
             data = parse_data(held.envelope)
-            assert isinstance(data, Match | Meeting)
+            assert isinstance(data, Routable)
             released.append((held.envelope, data))
         await self.route(uow, released)
 
 
-def _with_data(envelope: Envelope, data: Match | Meeting) -> Envelope:
+def _with_data(envelope: Envelope, data: Routable) -> Envelope:
     """The event as it is kept (a batch's change arrives with its data beside it)."""
     return (
         envelope

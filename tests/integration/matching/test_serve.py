@@ -63,6 +63,7 @@ async def test_serve_runs_api_and_every_loop(
                 "registration_consumer": True,
                 "answers_consumer": True,
                 "scheduling_worker": True,
+                "follow_up_loop": True,
             }
             async with http.get(f"http://127.0.0.1:{port}/v1/roadshows/x/matches") as resp:
                 assert resp.status == 401  # partner routes need a key

@@ -223,9 +223,10 @@ class Env:
         async with worker.opened():
             yield worker
 
-    async def partner(self) -> dict[str, str]:
-        """A partner whose API key is in this service's replica; returns headers."""
-        partner_id = uuid.uuid4()
+    async def partner(self, partner_id: uuid.UUID | None = None) -> dict[str, str]:
+        """A partner (new, or one another service knows) whose API key is in this
+        service's replica; returns headers."""
+        partner_id = partner_id or uuid.uuid4()
         key_id, token = new_token()
         async with self.pool.acquire() as conn:
             await store_key(

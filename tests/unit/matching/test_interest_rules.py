@@ -68,10 +68,8 @@ def test_figures() -> None:
         pair(),
         pair("accept", "expired"),
     ]
-    f = mi.figures(pairs, scheduled=3, attendance=["held", "no-show", "held", None])
+    f = mi.figures(pairs, scheduled=3)
     assert (f.matches, f.accepted, f.declined, f.scheduled) == (5, 2, 1, 3)
-    assert (f.held, f.no_show, f.no_show_rate) == (2, 1, round(1 / 3, 4))
-    assert mi.figures([], 0, []).no_show_rate is None
 
 
 GRID = domain.SlotGrid(

@@ -116,6 +116,9 @@ def test_subscribable_event_types_are_matching_ones() -> None:
         "meeting.scheduled",
         "meeting.moved",
         "meeting.cancelled",
+        "feedback.recorded",
+        "follow-up.due",
+        "follow-up.recorded",
     )
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from services.notification.parties.model import KnownEnterprise, KnownParticipant
 from services.notification.webhooks.routing import (
+    BOTH_SIDES,
     WEBHOOK_EVENT_TYPES,
     Concerning,
     Filters,
@@ -64,6 +65,10 @@ events = st.lists(
         event_type=st.sampled_from(WEBHOOK_EVENT_TYPES),
         participant_id=st.sampled_from(PARTICIPANTS),
         enterprise_id=st.sampled_from(ENTERPRISES),
+        # Most events concern both sides; a side's feedback only that side.
+        sides=st.sampled_from(
+            [BOTH_SIDES, BOTH_SIDES, frozenset({"participant"}), frozenset({"enterprise"})]
+        ),
     ),
     max_size=30,
 )
@@ -111,7 +116,8 @@ def _alone(
 ) -> tuple[bool, list[uuid.UUID]]:
     """Routing one event alone: is it held, and which active subscriptions (in
     creation order) want it: of the participant's partner for the participant
-    side, of the enterprise's partner for the enterprise side."""
+    side, of the enterprise's partner for the enterprise side; only of the
+    sides the event is for."""
     participant = known_participants.get(event.participant_id)
     enterprise = known_enterprises.get(event.enterprise_id)
     if participant is None or enterprise is None:
@@ -122,12 +128,15 @@ def _alone(
         might = (
             participant is None
             or any(
-                "enterprise" in s.filters.sides and event.event_type in s.filters.event_types
+                "enterprise" in s.filters.sides
+                and "enterprise" in event.sides
+                and event.event_type in s.filters.event_types
                 for s in subs
             )
             or any(
                 s.partner_id == participant.partner_id
                 and "participant" in s.filters.sides
+                and "participant" in event.sides
                 and could_want(s.filters, event.event_type, participant.party)
                 for s in theirs
             )
@@ -137,8 +146,14 @@ def _alone(
         s.id
         for s in subs
         if (
-            ("participant" in s.filters.sides and s.partner_id == participant.partner_id)
-            or ("enterprise" in s.filters.sides and s.partner_id == enterprise.partner_id)
+            (
+                "participant" in s.filters.sides & event.sides
+                and s.partner_id == participant.partner_id
+            )
+            or (
+                "enterprise" in s.filters.sides & event.sides
+                and s.partner_id == enterprise.partner_id
+            )
         )
         and wants(s.filters, event.event_type, participant.party, enterprise.party)
     ]

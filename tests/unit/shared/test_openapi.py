@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime, time
+from decimal import Decimal
 from typing import Any
 
 import jsonschema
@@ -20,7 +21,16 @@ from pydantic import BaseModel
 from services.notification.http import webhooks
 from services.notification.parties.model import Party
 from services.notification.webhooks.routing import WEBHOOK_EVENT_TYPES, build_body
-from shared.contracts.matching import Match, MatchComponent, Meeting, MeetingMoved, match_id_for
+from shared.contracts.matching import (
+    FeedbackRecorded,
+    FollowUpDue,
+    FollowUpRecorded,
+    Match,
+    MatchComponent,
+    Meeting,
+    MeetingMoved,
+    match_id_for,
+)
 from shared.contracts.registration import Roadshow
 from shared.http.api import Api
 from shared.http.app import served_document
@@ -189,10 +199,41 @@ def _meeting(moved: bool) -> Meeting:
     return Meeting(**fields)
 
 
-def _sample(event_type: str) -> Match | Meeting:
+def _after_meeting(event_type: str) -> FeedbackRecorded | FollowUpDue | FollowUpRecorded:
+    about: dict[str, Any] = {
+        "meeting_id": uuid.uuid4(),
+        "roadshow_id": uuid.uuid4(),
+        "match_id": match_id_for(ENTERPRISE.id, PARTICIPANT.id),
+        "enterprise_id": ENTERPRISE.id,
+        "participant_id": PARTICIPANT.id,
+    }
+    if event_type == "feedback.recorded":
+        return FeedbackRecorded(
+            **about,
+            side="participant",
+            took_place="held",
+            interest="high",
+            next_step="due-diligence",
+            version=2,
+        )
+    if event_type == "follow-up.due":
+        return FollowUpDue(**about, ended_at=NOW, due_at=NOW)
+    return FollowUpRecorded(
+        **about,
+        stage="invested",
+        amount=Decimal("2000000.00"),
+        currency="USD",
+        reported_by="enterprise",
+        version=1,
+    )
+
+
+def _sample(event_type: str) -> Match | Meeting | FeedbackRecorded | FollowUpDue | FollowUpRecorded:
     if event_type.startswith("match."):
         return _match()
-    return _meeting(moved=event_type == "meeting.moved")
+    if event_type.startswith("meeting."):
+        return _meeting(moved=event_type == "meeting.moved")
+    return _after_meeting(event_type)
 
 
 def test_webhooks_describe_every_body_a_subscriber_receives() -> None:
