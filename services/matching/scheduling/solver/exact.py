@@ -14,11 +14,14 @@ optimum in well under a second, so `solve` uses it wherever the options are few
 from __future__ import annotations
 
 import itertools
+import time
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from services.matching.scheduling.solver.board import table_numbers
 from services.matching.scheduling.solver.instance import (
@@ -27,6 +30,7 @@ from services.matching.scheduling.solver.instance import (
     Instance,
     IntArray,
     Schedule,
+    objective,
 )
 
 # Above this many options the MILP is left to large fairs' heuristic.
@@ -133,26 +137,21 @@ class _Rows:
         return a, np.concatenate(self.rhs) if self.rhs else np.zeros(0)
 
 
-def _matrix(inst: Instance, opts: Options, rows: _Rows) -> tuple[sp.csr_matrix, FloatArray, int]:
-    """The whole constraint matrix over x (options), z (enterprises' meetings up
-    to the fair target) and h (home venues), its right-hand side, and how many h."""
+def _matrix(inst: Instance, opts: Options, rows: _Rows) -> tuple[sp.csr_matrix, FloatArray]:
+    """The whole constraint matrix over x (options) and z (enterprises' meetings
+    up to the fair target: z <= meetings), and its right-hand side."""
     m, n_x = inst.n_enterprises, opts.size
     e = inst.pair_enterprise[opts.pair]
     a_x, ub = rows.matrix()
-    homes: tuple[sp.csr_matrix, sp.csr_matrix, FloatArray] | None = None
-    n_h = 0
     fair_x = sp.csr_matrix((-np.ones(n_x), (e, np.arange(n_x))), shape=(m, n_x))
-    blocks = [
-        [a_x, sp.csr_matrix((a_x.shape[0], m + n_h))],
-        [fair_x, sp.identity(m, format="csr"), sp.csr_matrix((m, n_h))],
-    ]
-    rhs = [ub, np.zeros(m)]
-    if homes is not None:
-        a_hx, a_hh, h_rhs = homes
-        blocks.append([a_hx, sp.csr_matrix((a_hx.shape[0], m)), a_hh])
-        rhs.append(h_rhs)
-    a = sp.vstack([sp.hstack(b, format="csr") for b in blocks], format="csr")
-    return a, np.concatenate(rhs), n_h
+    a = sp.vstack(
+        [
+            sp.hstack([a_x, sp.csr_matrix((a_x.shape[0], m))], format="csr"),
+            sp.hstack([fair_x, sp.identity(m, format="csr")], format="csr"),
+        ],
+        format="csr",
+    )
+    return a, np.concatenate([ub, np.zeros(m)])
 
 
 def _travel_rows(inst: Instance, opts: Options, rows: _Rows) -> None:
@@ -212,24 +211,39 @@ def subset(opts: Options, keep: BoolArray) -> Options:
     return Options(opts.pair[keep], opts.slot[keep], opts.venue[keep], opts.interpreter[keep])
 
 
-def solve_exact(
+@dataclass(frozen=True)
+class _Model:
+    """The MILP in maximising form over w = (x per option, z per enterprise):
+    maximise value @ w + offset subject to a @ w <= rhs, lower <= w <= upper,
+    x binary. `offset` is minus the fairness penalty of every target, so the
+    objective is `objective` (plus the bonuses) of the schedule w stands for."""
+
+    value: FloatArray
+    a: sp.csr_matrix
+    rhs: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    n_x: int
+    offset: float
+    meetings: sp.csr_matrix  # (enterprises, options): whose meeting each option is
+
+    def integrality(self) -> FloatArray:
+        return np.concatenate([np.ones(self.n_x), np.zeros(self.value.size - self.n_x)])
+
+    def of(self, x: FloatArray) -> float:
+        """The objective of the binaries x (each enterprise's z as large as it may be)."""
+        z = np.minimum(self.upper[self.n_x :], self.meetings @ x)
+        return float(self.value[: self.n_x] @ x + self.value[self.n_x :] @ z) + self.offset
+
+
+def _model(
     inst: Instance,
-    bonus: FloatArray | None = None,
-    time_limit: float = 60.0,
-    prefer: dict[int, tuple[int, int]] | None = None,
-    opts: Options | None = None,
-) -> tuple[Schedule, float, bool]:
-    """The optimum of the MILP: (schedule, best bound, proven optimal). `bonus`
-    adds to each pair's score inside the model (must-meets); `prefer` maps a
-    pair to the (slot, table) it had, and that exact option earns KEEP_BONUS.
-    The bound is on the boosted objective when a bonus is given. `opts` limits
-    the options (all by default)."""
-    opts = options(inst) if opts is None else opts
+    opts: Options,
+    bonus: FloatArray | None,
+    prefer: dict[int, tuple[int, int]] | None,
+) -> tuple[_Model, BoolArray]:
+    """The MILP of the options, and which options keep a `prefer`red place."""
     m = inst.n_enterprises
-    target = inst.fair_targets()
-    if opts.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return Schedule(empty, empty, empty, bound=0.0), 0.0, True
     value = inst.pair_score[opts.pair].astype(np.float64)
     if bonus is not None:
         value = value + bonus[opts.pair]
@@ -252,30 +266,189 @@ def solve_exact(
     if on.size:
         rows.group(opts.interpreter[on] * s + opts.slot[on], 1.0, cols=on)
     _travel_rows(inst, opts, rows)
-    a, rhs, n_h = _matrix(inst, opts, rows)
-    n_x = opts.size
-    res = milp(
-        -np.concatenate([value, np.full(m, inst.fairness_penalty), np.zeros(n_h)]),
-        constraints=LinearConstraint(a, -np.inf, rhs),
-        integrality=np.concatenate([np.ones(n_x), np.zeros(m), np.ones(n_h)]),
-        bounds=Bounds(
-            np.zeros(n_x + m + n_h), np.concatenate([np.ones(n_x), target, np.ones(n_h)])
-        ),
-        options={"time_limit": time_limit, "disp": False},
+    a, rhs = _matrix(inst, opts, rows)
+    target = inst.fair_targets().astype(np.float64)
+    model = _Model(
+        value=np.concatenate([value, np.full(m, inst.fairness_penalty)]),
+        a=a,
+        rhs=rhs,
+        lower=np.zeros(opts.size + m),
+        upper=np.concatenate([np.ones(opts.size), target]),
+        n_x=opts.size,
+        offset=-inst.fairness_penalty * float(target.sum()),
+        meetings=sp.csr_matrix((np.ones(opts.size), (e, np.arange(opts.size))), shape=(m, opts.size)),
     )
+    return model, kept_option
+
+
+# A schedule within this much of an upper bound is optimal: objectives are sums
+# of scores and bonuses, and HiGHS's own absolute gap tolerance is the same.
+PROOF_GAP = 1e-6
+
+
+def reaches(value: float, bound: float) -> bool:
+    """Whether `value` is the optimum, given an upper `bound` on it."""
+    return value >= bound - PROOF_GAP - 1e-9 * abs(bound)
+
+
+def _milp(
+    model: _Model, lower: FloatArray, upper: FloatArray, seconds: float, floor: float | None = None
+) -> Any:
+    """HiGHS on the model with these bounds. `floor` is the objective of a
+    schedule already found (feasible here): HiGHS prunes whatever cannot reach
+    it, as it would with that schedule as its incumbent, and still finds one
+    at least as good (it is not cut off)."""
+    options: dict[str, Any] = {
+        "time_limit": max(seconds, 0.01),
+        "disp": False,
+        # A zero relative gap: HiGHS's default (1e-4) is relative to the shifted
+        # objective (penalties included), so it would stop up to 0.1% short.
+        "mip_rel_gap": 0.0,
+    }
+    if floor is not None:
+        # HiGHS minimises -value; its option `objective_bound` is an upper
+        # limit on that objective (scipy passes it on verbatim, with a warning).
+        options["objective_bound"] = -(floor - model.offset) + PROOF_GAP / 10
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Unrecognized options", RuntimeWarning)
+        return milp(
+            -model.value,
+            constraints=LinearConstraint(model.a, -np.inf, model.rhs),
+            integrality=model.integrality(),
+            bounds=Bounds(lower, upper),
+            options=options,
+        )
+
+
+@dataclass
+class _Search:
+    """The best binaries found so far, their objective, and the best upper bound."""
+
+    x: FloatArray
+    value: float
+    bound: float
+
+    def offer(self, model: _Model, res: Any) -> None:
+        if res.x is not None:
+            x = np.round(res.x[: model.n_x])
+            if model.of(x) > self.value:
+                self.x, self.value = x, model.of(x)
+
+    @property
+    def proven(self) -> bool:
+        return reaches(self.value, self.bound)
+
+
+def _staged(model: _Model, seconds: float) -> _Search:
+    """The MILP in stages, each cheap where the next would be dear:
+
+    1. the LP relaxation: an upper bound (`bound`), often the optimum itself
+       here; an integral LP solution is an optimal schedule at once;
+    2. a dive: the MILP with the LP's meetings fixed in and the options the LP
+       prices out (negative reduced value) fixed out, a few hundred free
+       binaries; reaching the LP bound proves it optimal;
+    3. else the whole MILP, with every option whose reduced value shows it
+       cannot be in a schedule better than the dive's fixed out (reduced-cost
+       fixing: valid for any feasible schedule), with what time is left. Its
+       optimum, or the dive's if better, is then the optimum.
+
+    HiGHS finds the same optimum on the whole MILP alone, but spends most of
+    its time looking for the schedule the LP already points at."""
+    deadline = time.monotonic() + seconds
+    lp = linprog(
+        -model.value,
+        A_ub=model.a,
+        b_ub=model.rhs,
+        bounds=np.column_stack([model.lower, model.upper]),
+        method="highs",
+    )
+    if lp.status != 0:
+        raise RuntimeError(f"MILP relaxation failed: {lp.message}")
+    n = model.n_x
+    x_lp = lp.x[:n]
+    ones, zeros = x_lp > 1 - 1e-6, x_lp < 1e-6
+    # The LP's meetings alone are a schedule (every row is a packing row).
+    search = _Search(ones.astype(np.float64), model.of(ones.astype(np.float64)), 0.0)
+    search.bound = float(-lp.fun) + model.offset
+    if search.proven or (zeros | ones).all():
+        search.offer(model, lp)
+        return search
+    # Reduced values: what moving an option off its LP bound costs at least.
+    priced_out = np.asarray(lp.lower.marginals[:n], dtype=np.float64)  # >= 0 at 0
+    priced_in = -np.asarray(lp.upper.marginals[:n], dtype=np.float64)  # >= 0 at 1
+    for stage, (fix_out, fix_in) in enumerate(
+        (
+            (zeros, ones),  # only the LP's fractional options free (a few dozen)
+            (priced_out > PROOF_GAP, ones),  # and every other option the LP does not price out
+        )
+    ):
+        lower, upper = model.lower.copy(), model.upper.copy()
+        upper[:n][fix_out] = 0.0
+        lower[:n][fix_in] = 1.0
+        share = (0.3, 0.6)[stage]
+        left = deadline - time.monotonic()
+        search.offer(model, _milp(model, lower, upper, share * left, search.value if stage else None))
+        if search.proven or time.monotonic() >= deadline:
+            return search
+    gap = search.bound - search.value + PROOF_GAP
+    lower, upper = model.lower.copy(), model.upper.copy()
+    upper[:n][priced_out > gap] = 0.0
+    lower[:n][priced_in > gap] = 1.0
+    res = _milp(model, lower, upper, deadline - time.monotonic(), search.value)
+    search.offer(model, res)
+    if res.status == 0:
+        search.bound = search.value  # the fixed-out options could not do better
+    else:
+        dual = getattr(res, "mip_dual_bound", None)
+        if dual is not None and np.isfinite(dual):
+            search.bound = min(search.bound, max(-float(dual) + model.offset, search.value))
+    return search
+
+
+def _plain(model: _Model, seconds: float) -> _Search:
+    """The whole MILP handed to HiGHS as it is (the yardstick of the bench and tests)."""
+    res = _milp(model, model.lower, model.upper, seconds)
     if res.x is None:
         raise RuntimeError(f"MILP found no solution: {res.message}")
-    on_x = np.flatnonzero(res.x[: opts.size] > 0.5)
+    x = np.round(res.x[: model.n_x])
+    value = model.of(x)
+    dual = getattr(res, "mip_dual_bound", None)
+    bound = value
+    if res.status != 0:
+        bound = np.inf if dual is None or not np.isfinite(dual) else -float(dual) + model.offset
+    return _Search(x, value, max(bound, value))
+
+
+def solve_exact(
+    inst: Instance,
+    bonus: FloatArray | None = None,
+    time_limit: float = 60.0,
+    prefer: dict[int, tuple[int, int]] | None = None,
+    opts: Options | None = None,
+    *,
+    staged: bool = True,
+) -> tuple[Schedule, float, bool]:
+    """The optimum of the MILP: (schedule, best bound, proven optimal). `bonus`
+    adds to each pair's score inside the model (must-meets); `prefer` maps a
+    pair to the (slot, table) it had, and that exact option earns KEEP_BONUS.
+    The bound is on the boosted objective when a bonus is given. `opts` limits
+    the options (all by default). `staged` solves it in stages (`_staged`);
+    without, HiGHS gets the whole MILP as it is."""
+    opts = options(inst) if opts is None else opts
+    if opts.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        bound = objective(inst, Schedule(empty, empty, empty))
+        return Schedule(empty, empty, empty, bound=bound), bound, True
+    model, kept_option = _model(inst, opts, bonus, prefer)
+    search = (_staged if staged else _plain)(model, time_limit)
+    on_x = np.flatnonzero(search.x > 0.5)
     pair, slot, venue = opts.pair[on_x], opts.slot[on_x], opts.venue[on_x]
     kept = {int(opts.pair[o]): (prefer or {})[int(opts.pair[o])][1] for o in on_x if kept_option[o]}
-    penalty = inst.fairness_penalty * float(target.sum())
-    dual = getattr(res, "mip_dual_bound", None)
-    best_bound = (-float(dual) if dual is not None else float(-res.fun)) - penalty
     table = table_numbers(inst, pair, slot, venue, kept)
     schedule = Schedule(
-        pair, slot, table, bound=best_bound, interpreter=opts.interpreter[on_x].copy()
+        pair, slot, table, bound=search.bound, interpreter=opts.interpreter[on_x].copy()
     )
-    return schedule, best_bound, res.status == 0
+    return schedule, search.bound, search.proven
 
 
 def has_options(inst: Instance) -> BoolArray:
