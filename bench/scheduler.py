@@ -270,7 +270,9 @@ def percent(value: float, reference: float) -> str:
         return "100.00%"
     if reference <= 0:
         return "-"
-    return f"{min(value / reference, 0.9999):.2%}" if value < reference else f"{value / reference:.2%}"
+    return (
+        f"{min(value / reference, 0.9999):.2%}" if value < reference else f"{value / reference:.2%}"
+    )
 
 
 def reference_size(size: Size, instances: int) -> None:

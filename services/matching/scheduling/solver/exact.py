@@ -5,10 +5,16 @@ interpreters able to serve it when it needs one — and one continuous variable
 per enterprise counting its meetings up to the fair target. It models every
 rule of `violations`: one meeting per person and slot, pairs once, caps, tables
 per venue and slot, venues in use, interpreters one meeting at a time, and the
-travel time between venues for enterprises, participants and interpreters
-alike. At the reference size (16 x 64, a few thousand options) HiGHS proves the
-optimum in well under a second, so `solve` uses it wherever the options are few
-(see `EXACT_OPTIONS`); large fairs go to the heuristic.
+travel time between venues for participants and interpreters. Enterprises
+stay at their venue of the day (`Instance.homes`), so an option's venue
+follows from its slot.
+
+At the reference size (16 x 64, a few thousand options) it is solved in
+stages (`_staged`: the LP relaxation, dives on its support, then the whole
+MILP with reduced-cost fixing), which prove the optimum in tenths of a second;
+`solve` uses it wherever the options are few (`fits`, `EXACT_OPTIONS`), and
+large fairs go to the heuristic. `baselines.exact_schedule` hands the whole
+MILP to HiGHS in one piece instead: the yardstick the stages are checked against.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse.csgraph import maximum_bipartite_matching
 
 from services.matching.scheduling.solver.board import table_numbers
 from services.matching.scheduling.solver.instance import (
@@ -49,7 +56,9 @@ class Options:
     pair: IntArray
     slot: IntArray
     venue: IntArray
-    interpreter: IntArray  # -1: none needed
+    # The interpreter, or -1: none needed, or (without travel) none chosen yet,
+    # the MILP then finds one for each such meeting that needs one (`_interpreting`).
+    interpreter: IntArray
 
     @property
     def size(self) -> int:
@@ -68,7 +77,11 @@ def options(inst: Instance) -> Options:
     pair, slot, venue = pk[there], tk[there], venue[there]
     interpreter = np.full(pair.size, -1, dtype=np.int64)
     needs = inst.needs_interpreter()[pair]
-    if needs.any():
+    # With travel an interpreter's meetings in different slots depend on each
+    # other, so each option names its interpreter. Without, an interpreter's
+    # only rule is one meeting a slot: who serves whom is a matching per slot,
+    # kept apart from the options (one per pair and slot, not per interpreter).
+    if needs.any() and inst.travel_blocked() is not None:
         assert inst.pair_interpreters is not None and inst.interpreter_available is not None
         can = inst.pair_interpreters[pair[needs]] & inst.interpreter_available[:, slot[needs]].T
         rows, who = np.nonzero(can)
@@ -137,17 +150,15 @@ class _Rows:
         return a, np.concatenate(self.rhs) if self.rhs else np.zeros(0)
 
 
-def _matrix(inst: Instance, opts: Options, rows: _Rows) -> tuple[sp.csr_matrix, FloatArray]:
+def _matrix(rows: _Rows, meetings: sp.csr_matrix) -> tuple[sp.csr_matrix, FloatArray]:
     """The whole constraint matrix over x (options) and z (enterprises' meetings
     up to the fair target: z <= meetings), and its right-hand side."""
-    m, n_x = inst.n_enterprises, opts.size
-    e = inst.pair_enterprise[opts.pair]
+    m = meetings.shape[0]
     a_x, ub = rows.matrix()
-    fair_x = sp.csr_matrix((-np.ones(n_x), (e, np.arange(n_x))), shape=(m, n_x))
     a = sp.vstack(
         [
             sp.hstack([a_x, sp.csr_matrix((a_x.shape[0], m))], format="csr"),
-            sp.hstack([fair_x, sp.identity(m, format="csr")], format="csr"),
+            sp.hstack([-meetings, sp.identity(m, format="csr")], format="csr"),
         ],
         format="csr",
     )
@@ -232,8 +243,11 @@ class _Model:
 
     def of(self, x: FloatArray) -> float:
         """The objective of the binaries x (each enterprise's z as large as it may be)."""
-        z = np.minimum(self.upper[self.n_x :], self.meetings @ x)
-        return float(self.value[: self.n_x] @ x + self.value[self.n_x :] @ z) + self.offset
+        m = self.meetings.shape[0]
+        z = np.minimum(self.upper[self.n_x : self.n_x + m], self.meetings @ x)
+        return float(self.value[: self.n_x] @ x + self.value[self.n_x : self.n_x + m] @ z) + (
+            self.offset
+        )
 
 
 def _model(
@@ -266,19 +280,98 @@ def _model(
     if on.size:
         rows.group(opts.interpreter[on] * s + opts.slot[on], 1.0, cols=on)
     _travel_rows(inst, opts, rows)
-    a, rhs = _matrix(inst, opts, rows)
+    meetings = sp.csr_matrix((np.ones(opts.size), (e, np.arange(opts.size))), shape=(m, opts.size))
+    a, rhs = _matrix(rows, meetings)
+    a, rhs, n_f = _interpreting(inst, opts, a, rhs)
     target = inst.fair_targets().astype(np.float64)
     model = _Model(
-        value=np.concatenate([value, np.full(m, inst.fairness_penalty)]),
+        value=np.concatenate([value, np.full(m, inst.fairness_penalty), np.zeros(n_f)]),
         a=a,
         rhs=rhs,
-        lower=np.zeros(opts.size + m),
-        upper=np.concatenate([np.ones(opts.size), target]),
+        lower=np.zeros(opts.size + m + n_f),
+        upper=np.concatenate([np.ones(opts.size), target, np.ones(n_f)]),
         n_x=opts.size,
         offset=-inst.fairness_penalty * float(target.sum()),
-        meetings=sp.csr_matrix((np.ones(opts.size), (e, np.arange(opts.size))), shape=(m, opts.size)),
+        meetings=meetings,
     )
     return model, kept_option
+
+
+def _served(inst: Instance, opts: Options) -> tuple[IntArray, IntArray]:
+    """The options that need an interpreter none of them names, and for each
+    an interpreter able to serve it and free then: (option, interpreter) arcs."""
+    waiting = np.flatnonzero(inst.needs_interpreter()[opts.pair] & (opts.interpreter < 0))
+    if waiting.size == 0:
+        return waiting, waiting
+    assert inst.pair_interpreters is not None and inst.interpreter_available is not None
+    can = (
+        inst.pair_interpreters[opts.pair[waiting]]
+        & inst.interpreter_available[:, opts.slot[waiting]].T
+    )
+    rows, who = np.nonzero(can)
+    return waiting[rows].astype(np.int64), who.astype(np.int64)
+
+
+def _interpreting(
+    inst: Instance, opts: Options, a: sp.csr_matrix, rhs: FloatArray
+) -> tuple[sp.csr_matrix, FloatArray, int]:
+    """The matrix with a continuous flow f per arc of `_served` appended: each
+    meeting that needs an interpreter gets one unit (x - sum of its f <= 0),
+    each interpreter gives at most one a slot. For binaries x the rest is a
+    bipartite matching per slot, whose polytope is integral: whenever the
+    flow exists, so does an assignment (`_assigned` finds it)."""
+    option, who = _served(inst, opts)
+    n_f = option.size
+    if n_f == 0:
+        return a, rhs, 0
+    arcs = np.arange(n_f)
+    waiting, need_row = np.unique(option, return_inverse=True)
+    cell, give_row = np.unique(who * inst.n_slots + opts.slot[option], return_inverse=True)
+    n_rest = a.shape[1] - opts.size
+    x_part = sp.csr_matrix(
+        (np.ones(waiting.size), (np.arange(waiting.size), waiting)),
+        shape=(waiting.size, opts.size),
+    )
+    need = sp.hstack(
+        [
+            x_part,
+            sp.csr_matrix((waiting.size, n_rest)),
+            sp.csr_matrix((-np.ones(n_f), (need_row, arcs)), shape=(waiting.size, n_f)),
+        ]
+    )
+    give = sp.hstack(
+        [
+            sp.csr_matrix((cell.size, a.shape[1])),
+            sp.csr_matrix((np.ones(n_f), (give_row, arcs)), shape=(cell.size, n_f)),
+        ]
+    )
+    top = sp.hstack([a, sp.csr_matrix((a.shape[0], n_f))])
+    matrix = sp.vstack([top, need, give], format="csr")
+    return matrix, np.concatenate([rhs, np.zeros(waiting.size), np.ones(cell.size)]), n_f
+
+
+def _assigned(inst: Instance, opts: Options, chosen: IntArray) -> IntArray:
+    """The interpreter of each chosen option: the one it names, or one found by
+    a maximum bipartite matching per slot for those that need one named by none
+    (-1 where none is needed, or none could be found, which `violations` refuses)."""
+    out = opts.interpreter[chosen].copy()
+    option, who = _served(inst, opts)
+    if option.size == 0:
+        return out
+    row_of = {int(o): j for j, o in enumerate(chosen)}
+    for t in np.unique(opts.slot[chosen]):
+        mine = [j for j, o in enumerate(chosen) if opts.slot[o] == t and opts.interpreter[o] < 0]
+        arcs = np.flatnonzero(np.isin(option, chosen[mine]))
+        if arcs.size == 0:
+            continue
+        local = np.array([mine.index(row_of[int(o)]) for o in option[arcs]], dtype=np.int64)
+        graph = sp.csr_matrix(
+            (np.ones(arcs.size), (local, who[arcs])), shape=(len(mine), inst.n_interpreters)
+        )
+        match = maximum_bipartite_matching(graph, perm_type="column")
+        for j, i in zip(mine, match, strict=True):
+            out[j] = int(i)
+    return out
 
 
 # A schedule within this much of an upper bound is optimal: objectives are sums
@@ -327,6 +420,7 @@ class _Search:
     x: FloatArray
     value: float
     bound: float
+    stage: int = 0  # the last stage run: 0 the LP, 1-3 the dives, 4 the whole MILP
 
     def offer(self, model: _Model, res: Any) -> None:
         if res.x is not None:
@@ -340,20 +434,27 @@ class _Search:
 
 
 def _staged(model: _Model, seconds: float) -> _Search:
-    """The MILP in stages, each cheap where the next would be dear:
+    """The MILP in stages, each cheap where the next would be dear. On the
+    bench's instances the LP relaxation is mostly as good as the optimum, and
+    HiGHS given the whole MILP spends most of its time looking for a schedule
+    the LP already points at.
 
-    1. the LP relaxation: an upper bound (`bound`), often the optimum itself
-       here; an integral LP solution is an optimal schedule at once;
-    2. a dive: the MILP with the LP's meetings fixed in and the options the LP
-       prices out (negative reduced value) fixed out, a few hundred free
-       binaries; reaching the LP bound proves it optimal;
-    3. else the whole MILP, with every option whose reduced value shows it
-       cannot be in a schedule better than the dive's fixed out (reduced-cost
-       fixing: valid for any feasible schedule), with what time is left. Its
-       optimum, or the dive's if better, is then the optimum.
+    0. The LP relaxation: an upper bound (`bound`) on every schedule; an
+       integral LP solution is an optimal schedule at once.
+    1. A dive: the MILP with only the LP's fractional options free (the LP's
+       meetings fixed in, the rest out), a few dozen binaries.
+    2. A wider dive: the LP's meetings fixed in, the options the LP prices out
+       (a negative reduced value) fixed out, every other one free; HiGHS gets
+       the first dive's objective as a cutoff (what its incumbent would be).
+       A dive that reaches the LP bound is optimal.
+    3. Else the whole MILP, with every option whose reduced value shows it
+       cannot be in a schedule better than the best dive's fixed (reduced-cost
+       fixing, valid for every feasible schedule) and that dive's objective as
+       the cutoff, with the time left. Its optimum (or the dive's, when
+       nothing beats it) is the optimum.
 
-    HiGHS finds the same optimum on the whole MILP alone, but spends most of
-    its time looking for the schedule the LP already points at."""
+    Every stage's schedule is feasible for the whole MILP, and the proof is
+    always against a bound on the whole MILP (the LP's, or stage 3's)."""
     deadline = time.monotonic() + seconds
     lp = linprog(
         -model.value,
@@ -361,6 +462,7 @@ def _staged(model: _Model, seconds: float) -> _Search:
         b_ub=model.rhs,
         bounds=np.column_stack([model.lower, model.upper]),
         method="highs",
+        options={"time_limit": max(seconds, 0.01)},
     )
     if lp.status != 0:
         raise RuntimeError(f"MILP relaxation failed: {lp.message}")
@@ -376,28 +478,34 @@ def _staged(model: _Model, seconds: float) -> _Search:
     # Reduced values: what moving an option off its LP bound costs at least.
     priced_out = np.asarray(lp.lower.marginals[:n], dtype=np.float64)  # >= 0 at 0
     priced_in = -np.asarray(lp.upper.marginals[:n], dtype=np.float64)  # >= 0 at 1
-    for stage, (fix_out, fix_in) in enumerate(
-        (
-            (zeros, ones),  # only the LP's fractional options free (a few dozen)
-            (priced_out > PROOF_GAP, ones),  # and every other option the LP does not price out
-        )
-    ):
+    nothing = np.zeros(n, dtype=bool)
+    dives = (
+        (zeros, ones, 0.25),  # only the LP's fractional options free (a few dozen)
+        (priced_out > PROOF_GAP, ones, 0.4),  # and every option the LP does not price out
+        (priced_out > PROOF_GAP, nothing, 0.5),  # the LP's meetings free too
+    )
+    for stage, (fix_out, fix_in, share) in enumerate(dives, start=1):
         lower, upper = model.lower.copy(), model.upper.copy()
         upper[:n][fix_out] = 0.0
         lower[:n][fix_in] = 1.0
-        share = (0.3, 0.6)[stage]
-        left = deadline - time.monotonic()
-        search.offer(model, _milp(model, lower, upper, share * left, search.value if stage else None))
+        floor = search.value if stage > 1 else None
+        search.stage = stage
+        search.offer(
+            model, _milp(model, lower, upper, share * (deadline - time.monotonic()), floor)
+        )
         if search.proven or time.monotonic() >= deadline:
             return search
     gap = search.bound - search.value + PROOF_GAP
     lower, upper = model.lower.copy(), model.upper.copy()
     upper[:n][priced_out > gap] = 0.0
     lower[:n][priced_in > gap] = 1.0
+    search.stage = len(dives) + 1
     res = _milp(model, lower, upper, deadline - time.monotonic(), search.value)
     search.offer(model, res)
-    if res.status == 0:
-        search.bound = search.value  # the fixed-out options could not do better
+    # Optimal, or (numerically) nothing at the cutoff: what is fixed out could
+    # not do better than the dive either, so the best found is the optimum.
+    if res.status in (0, 2):
+        search.bound = search.value
     else:
         dual = getattr(res, "mip_dual_bound", None)
         if dual is not None and np.isfinite(dual):
@@ -446,7 +554,12 @@ def solve_exact(
     kept = {int(opts.pair[o]): (prefer or {})[int(opts.pair[o])][1] for o in on_x if kept_option[o]}
     table = table_numbers(inst, pair, slot, venue, kept)
     schedule = Schedule(
-        pair, slot, table, bound=search.bound, interpreter=opts.interpreter[on_x].copy()
+        pair,
+        slot,
+        table,
+        bound=search.bound,
+        stats={"exact_stage": float(search.stage)},
+        interpreter=_assigned(inst, opts, on_x),
     )
     return schedule, search.bound, search.proven
 

@@ -50,6 +50,7 @@ from services.matching.scheduling.solver.instance import (
     Progress,
     Schedule,
     objective,
+    violations,
 )
 from services.matching.scheduling.solver.selection import select_pairs
 
@@ -218,12 +219,13 @@ def solve(
         tried = _solve_exact(
             inst, report, must, fixed, seconds=EXACT_SECONDS - (time.monotonic() - started)
         )
-    except RuntimeError:
-        return found or _solve_heuristic(inst, report, quick, must, fixed)
+    except RuntimeError:  # no schedule, or one that breaks a rule
+        return found if found is not None else _solve_heuristic(inst, report, quick, must, fixed)
     if tried.stats["proven"]:
         return tried
     # Out of time short of a proof: the heuristic's schedule if it is better.
-    found = found or _solve_heuristic(inst, report, quick, must, fixed)
+    if found is None:
+        found = _solve_heuristic(inst, report, quick, must, fixed)
     best = tried if _value(inst, tried, must, fixed) >= _value(inst, found, must, fixed) else found
     bounds = [b for b in (tried.bound, found.bound) if b is not None]
     best.bound = min(bounds) if bounds else None
@@ -273,6 +275,10 @@ def _solve_exact(
     )
     bonus = MUST_MEET_BONUS * priority if priority.any() else None
     schedule, milp_bound, proven = exact.solve_exact(inst, bonus, seconds, prefer)
+    broken = violations(inst, schedule)
+    if broken:
+        # Never trust a solver's word: a schedule that breaks a rule is not used.
+        raise RuntimeError(f"the MILP's schedule breaks a rule: {broken[0]}")
     bound = milp_bound
     if bonus is not None or prefer:
         # The MILP's bound is on the boosted objective; report one on the real one.
@@ -287,6 +293,7 @@ def _solve_exact(
         )
     value = _value(inst, schedule, must, fixed)
     schedule.stats = {
+        **schedule.stats,
         "exact": 1.0,
         "proven": float(proven),
         "gap": max(milp_bound - value, 0.0),
