@@ -468,6 +468,8 @@ class Scheduling:
             scheduled=len(plan.added),
             objective=round(objective(problem.instance, plan.schedule), 4),
             bound=schedule.bound,
+            # The solver's word that nothing is better (docs/matching.md, the exact path).
+            proven=bool(schedule.stats.get("proven")),
         )
         return True
 
