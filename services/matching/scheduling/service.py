@@ -395,7 +395,9 @@ class Scheduling:
                 interest_ttl=timedelta(hours=roadshow.interest_ttl_hours),
             ),
             previous=[
-                PreviousMeeting(v.meeting.match_id, v.meeting.slot, v.meeting.table - 1)
+                PreviousMeeting(
+                    v.meeting.match_id, v.meeting.slot, v.meeting.table - 1, locked=v.locked
+                )
                 for v in current
             ],
             layout=roadshow.layout,

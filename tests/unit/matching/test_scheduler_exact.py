@@ -182,3 +182,63 @@ def test_out_of_time_it_says_how_far_it_may_be(
         assert ours.bound is not None and ours.bound >= optimum - 1e-6
         if ours.stats["proven"]:
             assert value == pytest.approx(optimum, abs=1e-6)
+
+
+@pytest.mark.parametrize("method", ["auto", "exact", "heuristic"])
+def test_a_locked_meeting_stays_even_for_a_must_meet(method: str) -> None:
+    """One president, one slot: the previous meeting gives way to a must-meet,
+    unless the organiser locked it (in the MILP and in the heuristic alike)."""
+    inst = s.Instance(
+        n_enterprises=1,
+        n_participants=2,
+        n_slots=1,
+        tables=1,
+        pair_enterprise=np.array([0, 0]),
+        pair_participant=np.array([0, 1]),
+        pair_score=np.array([0.6, 0.9]),
+        enterprise_cap=np.array([1]),
+        participant_cap=np.array([1, 1]),
+        enterprise_available=np.ones((1, 1), dtype=bool),
+        participant_available=np.ones((2, 1), dtype=bool),
+    )
+    must = np.array([False, True])
+    fixed = (np.array([0]), np.array([0]), np.array([0]))
+    unlocked = s.solve(inst, must=must, fixed=fixed, method=method, improve_seconds=0.2)  # type: ignore[arg-type]
+    assert unlocked.pair.tolist() == [1]
+    locked = s.solve(
+        inst,
+        must=must,
+        fixed=fixed,
+        locked=np.array([True]),
+        method=method,  # type: ignore[arg-type]
+        improve_seconds=0.2,
+    )
+    assert locked.pair.tolist() == [0] and locked.slot.tolist() == [0]
+    assert locked.table.tolist() == [0] and s.violations(inst, locked) == []
+
+
+@SETTINGS
+@given(instances(), st.data())
+def test_locked_meetings_keep_their_place(inst: s.Instance, data: st.DataObject) -> None:
+    """Rescheduling with some of the previous meetings locked and must-meets
+    drawn at random: every locked meeting is where it was, all rules kept."""
+    first = s.solve(inst)
+    n = first.size
+    locked = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    must = np.array(
+        data.draw(st.lists(st.booleans(), min_size=inst.n_pairs, max_size=inst.n_pairs)),
+        dtype=bool,
+    ).reshape(inst.n_pairs)
+    for method in ("auto", "heuristic"):
+        again = s.solve(
+            inst,
+            must=must,
+            fixed=(first.pair, first.slot, first.table),
+            locked=locked.reshape(n),
+            method=method,  # type: ignore[arg-type]
+            improve_seconds=0.2,
+        )
+        assert s.violations(inst, again) == []
+        now = set(zip(again.pair.tolist(), again.slot.tolist(), again.table.tolist(), strict=True))
+        for j in np.flatnonzero(locked):
+            assert (int(first.pair[j]), int(first.slot[j]), int(first.table[j])) in now

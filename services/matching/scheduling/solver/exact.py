@@ -48,6 +48,12 @@ EXACT_OPTIONS = 60_000
 # follows when it pins the previous schedule.
 KEEP_BONUS = 30.0
 
+# A meeting the organiser locked stays where it is: the MILP has no other
+# option for its pair, and keeping it there is worth more than anything it
+# could stand in the way of (a few meetings' worth of slots, tables and travel,
+# must-meets included).
+LOCK_BONUS = 10_000.0
+
 
 @dataclass(frozen=True)
 class Options:
@@ -217,6 +223,25 @@ def assign(
     return found
 
 
+def _held(inst: Instance, opts: Options, hold: dict[int, tuple[int, int]]) -> IntArray:
+    """Per option: 1 at a locked meeting's place, 0 for an option free to
+    take, -1 for another option of a locked pair whose place is still an option."""
+    out = np.zeros(opts.size, dtype=np.int64)
+    if not hold:
+        return out
+    place = np.array([hold.get(int(k), (-1, -1)) for k in opts.pair], dtype=np.int64)
+    locked = place[:, 0] >= 0
+    there = (
+        locked
+        & (place[:, 0] == opts.slot)
+        & (inst.venue_of_table(np.maximum(place[:, 1], 0)) == opts.venue)
+    )
+    out[there] = 1
+    placeable = np.isin(opts.pair, opts.pair[there])
+    out[placeable & ~there] = -1
+    return out
+
+
 def subset(opts: Options, keep: BoolArray) -> Options:
     """The options where `keep` (per option) holds."""
     return Options(opts.pair[keep], opts.slot[keep], opts.venue[keep], opts.interpreter[keep])
@@ -255,10 +280,14 @@ def _model(
     opts: Options,
     bonus: FloatArray | None,
     prefer: dict[int, tuple[int, int]] | None,
+    held: BoolArray | None = None,
 ) -> tuple[_Model, BoolArray]:
-    """The MILP of the options, and which options keep a `prefer`red place."""
+    """The MILP of the options, and which options keep a `prefer`red place.
+    `held` options (locked meetings' places) earn LOCK_BONUS."""
     m = inst.n_enterprises
     value = inst.pair_score[opts.pair].astype(np.float64)
+    if held is not None:
+        value = value + LOCK_BONUS * held
     if bonus is not None:
         value = value + bonus[opts.pair]
     kept_option = np.zeros(opts.size, dtype=bool)
@@ -535,19 +564,25 @@ def solve_exact(
     opts: Options | None = None,
     *,
     staged: bool = True,
+    hold: dict[int, tuple[int, int]] | None = None,
 ) -> tuple[Schedule, float, bool]:
     """The optimum of the MILP: (schedule, best bound, proven optimal). `bonus`
     adds to each pair's score inside the model (must-meets); `prefer` maps a
     pair to the (slot, table) it had, and that exact option earns KEEP_BONUS.
     The bound is on the boosted objective when a bonus is given. `opts` limits
     the options (all by default). `staged` solves it in stages (`_staged`);
-    without, HiGHS gets the whole MILP as it is."""
+    without, HiGHS gets the whole MILP as it is. `hold` maps a locked meeting's
+    pair to its (slot, table): where that place is still an option, it is the
+    pair's only one, and earns LOCK_BONUS."""
     opts = options(inst) if opts is None else opts
+    held = _held(inst, opts, hold or {})
+    opts = subset(opts, held >= 0)
+    at_lock: BoolArray = held[held >= 0] == 1
     if opts.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         bound = objective(inst, Schedule(empty, empty, empty))
         return Schedule(empty, empty, empty, bound=bound), bound, True
-    model, kept_option = _model(inst, opts, bonus, prefer)
+    model, kept_option = _model(inst, opts, bonus, prefer, at_lock)
     search = (_staged if staged else _plain)(model, time_limit)
     on_x = np.flatnonzero(search.x > 0.5)
     pair, slot, venue = opts.pair[on_x], opts.slot[on_x], opts.venue[on_x]
