@@ -235,7 +235,7 @@ def test_locked_meetings_keep_their_place(inst: s.Instance, data: st.DataObject)
             must=must,
             fixed=(first.pair, first.slot, first.table),
             locked=locked.reshape(n),
-            method=method,  # type: ignore[arg-type]
+            method=method,
             improve_seconds=0.2,
         )
         assert s.violations(inst, again) == []
