@@ -17,10 +17,15 @@ interpreters, languages drawn per party), "agenda" (tight, a keynote and a lunch
 block), and "cross-border" (scattered, all of them at once, Zhangjiang only after
 lunch). The large size runs as planned and once more with scattered availability.
 
-The target at the reference size is 100% of the exact optimum, each instance in
-under 2 s (`solve`: the heuristic first, which proves itself optimal when it
-reaches its LP bound; else the exact MILP with what is left of `EXACT_SECONDS`);
-at the large size, 99.9% of the bound in under 10 s.
+The target at the reference size is 100% of the exact optimum, proven, each
+instance in under 2 s (`solve`: the exact path in stages, `solver/exact.py`,
+within `EXACT_SECONDS`; without venues or interpreters the heuristic first,
+which proves itself optimal when it reaches its LP bound); at the large size,
+99.9% of the bound in under 10 s (the heuristic). The reference MILP is the same
+model handed to HiGHS in one piece (`baselines.exact_schedule`), not the stages.
+"proven" is what `solve` says of its own schedule (`stats["proven"]`); "cpu s"
+is this process's CPU time, beside the wall clock, because the machine is
+shared: the load is printed with every verdict.
 
 Objective = total score of the meetings - 10 x meetings missing below the fair
 minimum (where reachable), for every solver; "short" columns count those missing
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import random
 import sys
 import time
@@ -204,9 +210,35 @@ def timed(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> tuple[T, flo
     return out, time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class Run:
+    """A run of `solve`: its schedule, wall-clock and CPU seconds."""
+
+    schedule: s.Schedule
+    wall: float
+    cpu: float
+
+    @property
+    def proven(self) -> bool:
+        return bool(self.schedule.stats.get("proven"))
+
+
+def run_solve(inst: s.Instance, **kwargs: object) -> Run:
+    """`solve`, timed by the wall clock and by this process's CPU (the machine is
+    shared: under others' load the wall clock runs ahead of the CPU time)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    out = s.solve(inst, **kwargs)  # type: ignore[arg-type]
+    return Run(out, time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
 HEADER = (
-    f"{'instance':<14}{'pairs':>8}{'reference':>12}{'ours':>11}{'ratio':>9}"
-    f"{'round-robin':>13}{'rr ratio':>10}{'ours s':>9}{'ref s':>8}{'rr s':>7}"
+    f"{'instance':<14}{'pairs':>8}{'reference':>12}{'ours':>11}{'ratio':>9}{'proven':>8}"
+    f"{'round-robin':>13}{'rr ratio':>10}{'ours s':>9}{'cpu s':>7}{'ref s':>8}{'rr s':>7}"
     f"{'meetings':>10}{'short':>7}{'rr short':>10}"
 )
 
@@ -215,22 +247,37 @@ def row(
     label: str,
     inst: s.Instance,
     reference_run: tuple[float, float],
-    ours_run: tuple[s.Schedule, float],
+    ours_run: Run,
     rr_run: tuple[s.Schedule, float],
     end: str = "\n",
 ) -> float:
-    """One line of the table; each run is (its value or schedule, its seconds)."""
-    (reference, ref_s), (ours, ours_s), (rr, rr_s) = reference_run, ours_run, rr_run
+    """One line of the table; the reference and round-robin runs are (their value
+    or schedule, their seconds). `proven`: `solve` says its schedule is optimal."""
+    (reference, ref_s), (rr, rr_s), ours = reference_run, rr_run, ours_run.schedule
     mine, base = s.objective(inst, ours), s.objective(inst, rr)
     assert s.violations(inst, ours) == [] and s.violations(inst, rr) == []
-    ratio = mine / reference if reference else 1.0
+    proven = "yes" if ours_run.proven else "no"
     print(
-        f"{label:<14}{inst.n_pairs:>8,}{reference:>12.2f}{mine:>11.2f}{ratio:>9.2%}"
-        f"{base:>13.2f}{base / reference if reference else 1:>10.2%}{ours_s:>9.2f}{ref_s:>8.2f}"
-        f"{rr_s:>7.2f}{ours.size:>10,}{s.shortfall(inst, ours):>7}{s.shortfall(inst, rr):>10}",
+        f"{label:<14}{inst.n_pairs:>8,}{reference:>12.2f}{mine:>11.2f}"
+        f"{percent(mine, reference):>9}{proven:>8}{base:>13.2f}{percent(base, reference):>10}"
+        f"{ours_run.wall:>9.2f}{ours_run.cpu:>7.2f}{ref_s:>8.2f}{rr_s:>7.2f}{ours.size:>10,}"
+        f"{s.shortfall(inst, ours):>7}{s.shortfall(inst, rr):>10}",
         end=end,
     )
-    return ratio
+    return mine
+
+
+def percent(value: float, reference: float) -> str:
+    """value / reference, where a share means something: "100.00%" when equal
+    (to 1e-6), "-" against a reference at or below zero (penalties outweigh the
+    scores there), and never rounded up to 100.00% when short of it."""
+    if abs(value - reference) <= 1e-6:
+        return "100.00%"
+    if reference <= 0:
+        return "-"
+    return (
+        f"{min(value / reference, 0.9999):.2%}" if value < reference else f"{value / reference:.2%}"
+    )
 
 
 def reference_size(size: Size, instances: int) -> None:
@@ -248,37 +295,42 @@ def reference_size(size: Size, instances: int) -> None:
     if any(extras):
         print("  with " + "; ".join(x for x in extras if x))
     print(
-        "reference = exact optimum (time-indexed MILP, HiGHS, 300 s limit); ours = solve\n"
-        "(the same MILP in production at this size, limited to "
-        f"{s.EXACT_SECONDS} s)\n" + HEADER
+        "reference = exact optimum (time-indexed MILP, HiGHS, whole, 300 s limit); ours = solve\n"
+        f"(the same MILP in stages in production at this size, within {s.EXACT_SECONDS} s)\n"
+        + HEADER
     )
-    ratios, times = [], []
+    runs: list[tuple[float, float, Run]] = []
     for seed in range(1, instances + 1):
         inst = make_instance(size, seed)
-        ours, ours_s = timed(s.solve, inst)
+        ours = run_solve(inst)
         (exact, bound, proven), exact_s = timed(baselines.exact_schedule, inst, 300.0)
         optimum = s.objective(inst, exact)
         assert s.violations(inst, exact) == []
         rr, rr_s = timed(baselines.round_robin, inst)
         label = f"seed {seed}" + ("" if proven else " (gap)")
-        ratios.append(row(label, inst, (optimum, exact_s), (ours, ours_s), (rr, rr_s)))
-        times.append(ours_s)
+        mine = row(label, inst, (optimum, exact_s), ours, (rr, rr_s))
+        runs.append((mine, optimum, ours))
         if not proven:
             print(f"{'':<14}MILP stopped at its time limit; its bound is {bound:.2f}")
         if inst.pair_needs_interpreter is not None and seed == 1:
-            helped = int((ours.interpreter >= 0).sum())
+            helped = int((ours.schedule.interpreter >= 0).sum())
             print(
                 f"{'':<14}{int(inst.pair_needs_interpreter.sum())} pairs need an interpreter;"
                 f" {helped} meetings have one"
             )
-    print(verdict(ratios, times))
+    print(verdict(runs))
 
 
-def verdict(ratios: list[float], times: list[float]) -> str:
-    """The reference size's target (issue 12): the exact optimum, each in under 2 s."""
-    met = min(ratios) >= 1.0 - 1e-9 and max(times) < 2.0
+def verdict(runs: list[tuple[float, float, Run]]) -> str:
+    """The reference size's target (issue 12): the exact optimum, proven, each in
+    under 2 s. Runs are (our objective, the optimum, our run)."""
+    short = sum(mine < optimum - 1e-6 for mine, optimum, _ in runs)
+    unproven = sum(not run.proven for _, _, run in runs)
+    slowest = max(runs, key=lambda r: r[2].wall)[2]
+    met = short == 0 and unproven == 0 and slowest.wall < 2.0
     return (
-        f"worst ratio {min(ratios):.2%}, slowest {max(times):.2f} s "
+        f"{len(runs) - short}/{len(runs)} at the optimum, {len(runs) - unproven} proven; slowest"
+        f" {slowest.wall:.2f} s ({slowest.cpu:.2f} s CPU); {load()}\n"
         f"(target 100% of the optimum in < 2 s: {'meets' if met else 'MISSES'} it)\n"
     )
 
@@ -294,19 +346,21 @@ def large_size(size: Size, instances: int) -> None:
         "is not run here: pairs x slots binaries are far beyond what 2 cores solve in minutes\n"
         + HEADER
     )
-    ratios, times = [], []
+    ratios: list[float] = []
+    runs: list[Run] = []
     for seed in range(1, instances + 1):
         inst = make_instance(size, seed)
         usable = np.asarray(inst.common_slots().any(axis=1), dtype=bool)
         (_, bound), bound_s = timed(s.select_pairs, inst, usable, inst.common_slots())
-        ours, ours_s = timed(s.solve, inst)
+        ours = run_solve(inst)
         rr, rr_s = timed(baselines.round_robin, inst)
-        ratios.append(row(f"seed {seed}", inst, (bound, bound_s), (ours, ours_s), (rr, rr_s)))
-        times.append(ours_s)
-    met = "meets" if min(ratios) >= 0.999 and max(times) < 10.0 else "MISSES"
+        ratios.append(row(f"seed {seed}", inst, (bound, bound_s), ours, (rr, rr_s)) / bound)
+        runs.append(ours)
+    slowest = max(runs, key=lambda r: r.wall)
+    met = "meets" if min(ratios) >= 0.999 and slowest.wall < 10.0 else "MISSES"
     print(
-        f"worst ratio {min(ratios):.2%} of the bound, slowest {max(times):.2f} s "
-        f"(target >= 99.9% in < 10 s: {met} it)"
+        f"worst ratio {min(ratios):.3%} of the bound, slowest {slowest.wall:.2f} s"
+        f" ({slowest.cpu:.2f} s CPU); {load()}\n(target >= 99.9% in < 10 s: {met} it)"
     )
 
 
@@ -358,27 +412,29 @@ def opt_in_size(size: Size, instances: int) -> None:
         + HEADER
         + f"{'must met':>10}"
     )
-    ratios, times = [], []
+    runs: list[tuple[float, float, Run]] = []
     for seed in range(1, instances + 1):
         inst, must, counts = opt_in_instance(size, seed)
-        ours, ours_s = timed(s.solve, inst, must=must)
+        run = run_solve(inst, must=must)
+        ours = run.schedule
         boosted = dataclasses.replace(inst, pair_score=inst.pair_score + s.MUST_MEET_BONUS * must)
         (exact, _, proven), exact_s = timed(baselines.exact_schedule, boosted, 300.0)
         assert s.violations(inst, exact) == []
         optimum = s.objective(inst, exact)
         rr, rr_s = timed(baselines.round_robin, inst)
         label = f"seed {seed}" + ("" if proven else " (gap)")
-        ratios.append(row(label, inst, (optimum, exact_s), (ours, ours_s), (rr, rr_s), end=""))
+        row(label, inst, (optimum, exact_s), run, (rr, rr_s), end="")
+        # At the optimum of what both maximise: the objective with the must-meet bonus.
+        runs.append((s.objective(boosted, ours), s.objective(boosted, exact), run))
         met = int(must[ours.pair].sum())
         exact_met = int(must[exact.pair].sum())
         print(f"{met:>5}/{counts['must']:<2} (MILP {exact_met})")
-        times.append(ours_s)
         if seed == 1:
             print(
                 f"{'':<14}of {counts['matches']} matches {counts['eligible']} eligible, "
                 f"{counts['declined']} declined"
             )
-    print(verdict(ratios, times))
+    print(verdict(runs))
 
 
 def main() -> None:
@@ -387,6 +443,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=2, help="large-size instances")
     parser.add_argument("--skip-large", action="store_true")
     args = parser.parse_args()
+    print(f"Machine: {load()} at the start (times are wall clock; cpu s is this process's)\n")
     for size in (REFERENCE, TIGHT, SCATTERED, VENUES, INTERPRETERS, AGENDA, CROSS_BORDER):
         reference_size(size, args.reference)
     opt_in_size(REFERENCE, args.reference)

@@ -261,6 +261,7 @@ class PreviousMeeting:
     match_id: uuid.UUID
     slot: int
     table: int  # 0-based, as the solver counts
+    locked: bool = False  # by the organiser: kept where it is whatever else could go there
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,7 @@ class SchedulingProblem:
     # that are still eligible, as (pairs, slots, tables) for `scheduler.solve`.
     must: BoolArray | None = None
     fixed: tuple[IntArray, IntArray, IntArray] | None = None
+    locked: BoolArray | None = None  # per meeting of `fixed`: locked by the organiser
     layout: Layout = field(default_factory=Layout)
     closed: BoolArray | None = None  # per slot: inside an agenda block
 
@@ -368,6 +370,9 @@ def scheduling_problem(
         participant_ids=[p.party_id for p in participants],
         must=must,
         fixed=fixed if still else None,
+        locked=np.array([m.locked for m in still], dtype=bool).reshape(len(still))
+        if still
+        else None,
         layout=layout,
         closed=closed,
     )

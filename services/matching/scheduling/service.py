@@ -395,7 +395,9 @@ class Scheduling:
                 interest_ttl=timedelta(hours=roadshow.interest_ttl_hours),
             ),
             previous=[
-                PreviousMeeting(v.meeting.match_id, v.meeting.slot, v.meeting.table - 1)
+                PreviousMeeting(
+                    v.meeting.match_id, v.meeting.slot, v.meeting.table - 1, locked=v.locked
+                )
                 for v in current
             ],
             layout=roadshow.layout,
@@ -468,6 +470,8 @@ class Scheduling:
             scheduled=len(plan.added),
             objective=round(objective(problem.instance, plan.schedule), 4),
             bound=schedule.bound,
+            # The solver's word that nothing is better (docs/matching.md, the exact path).
+            proven=bool(schedule.stats.get("proven")),
         )
         return True
 

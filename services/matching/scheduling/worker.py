@@ -76,7 +76,7 @@ class _SolverPool:
         (the pool is replaced, so the next job gets a new one)."""
         self.progress.value = 0.0
         p = problem.problem
-        future = self._pool.submit(solve_reporting, p.instance, p.must, p.fixed)
+        future = self._pool.submit(solve_reporting, p.instance, p.must, p.fixed, p.locked)
         try:
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:

@@ -46,5 +46,6 @@ def round_robin(inst: Instance) -> Schedule:
 
 def exact_schedule(inst: Instance, time_limit: float = 60.0) -> tuple[Schedule, float, bool]:
     """The time-indexed MILP solved by HiGHS (`exact.solve_exact`, which models
-    venues, travel and interpreters too): (schedule, best bound, proven optimal)."""
-    return solve_exact(inst, time_limit=time_limit)
+    venues, travel and interpreters too) as one whole model, without the stages
+    `solve` takes: (schedule, best bound, proven optimal)."""
+    return solve_exact(inst, time_limit=time_limit, staged=False)

@@ -34,5 +34,6 @@ def solve_reporting(
     inst: Instance,
     must: BoolArray | None,
     fixed: tuple[IntArray, IntArray, IntArray] | None,
+    locked: BoolArray | None = None,
 ) -> Schedule:
-    return solve(inst, _report, must=must, fixed=fixed)
+    return solve(inst, _report, must=must, fixed=fixed, locked=locked)
