@@ -51,6 +51,7 @@ from shared.contracts import EventType
 from shared.contracts import registration as reg
 from shared.db import create_pool, migrate
 from shared.envelope import Context, new_event
+from shared.runtime import tune_gc
 from shared.taxonomy import SECTOR_GROUPS, STAGE_ORDER, ParticipantKind, PartnershipType
 
 THRESHOLD = 0.45
@@ -322,7 +323,8 @@ async def _bench(args: argparse.Namespace, dsn: str) -> None:
         kafka_bootstrap_servers="127.0.0.1:1",
         consumer_group=f"bench-{uuid.uuid4().hex[:8]}",
     )
-    limit_blas(settings)  # as the service process does
+    limit_blas(settings)  # as the service process does, and its collector
+    tune_gc()
     uses = UseCases.from_settings(settings)
     pool = await create_pool(dsn, 3)
     service = _service(settings, uses, pool)

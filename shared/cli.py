@@ -29,7 +29,7 @@ from shared.http.app import READINESS
 from shared.kafka import ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.outbox import replay
-from shared.runtime import Background, run_until_stopped
+from shared.runtime import Background, run_until_stopped, tune_gc
 from shared.settings import ServiceSettings, load_settings
 from shared.terminal import finish, new_parser, run_command
 
@@ -65,6 +65,7 @@ class ServiceCli(Generic[S]):
         def run() -> None:
             settings = load_settings(self.settings_cls)
             configure_logging(self.name, settings.log_level, settings.log_file)
+            tune_gc()
             asyncio.run(self._dispatch(settings, args))
 
         sys.exit(run_command(prog.strip(), run))

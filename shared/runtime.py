@@ -4,6 +4,7 @@ consumers) until SIGTERM/SIGINT, then a clean stop."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -16,6 +17,21 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+# The young generation is collected every 700 allocations, and each collection
+# walks every object still young. A rescoring builds tens of thousands of
+# long-lived objects (matches, their components, their rows and events), so with
+# the default most of its CPU went to collections that found nothing: one
+# registration publishing 15,793 matches took 4.8 s of CPU, and 2.9 s with this
+# (bench/scoring.py). Cycles are rare here, so their memory stays bounded.
+YOUNG_GC_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """The service process's collector: young collections far less often."""
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, middle, old)
 
 
 @dataclass(frozen=True)
