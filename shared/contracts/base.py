@@ -9,16 +9,33 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.envelope import TypedEnvelope
 
+_set = object.__setattr__
+C = TypeVar("C", bound="Contract")
+
 
 class Contract(BaseModel):
     # Consumers tolerate fields added by newer producers (additive evolution).
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def trusted(cls: type[C], **values: Any) -> C:
+        """An instance of values already of their types, as `model_construct` makes
+        it, without its walk over the fields (5 us each: a fair's rescoring builds
+        millions). With a field left out it is `model_construct`, defaults and all."""
+        if len(values) != len(cls.model_fields):
+            return cls.model_construct(**values)
+        instance = cls.__new__(cls)
+        _set(instance, "__dict__", values)
+        _set(instance, "__pydantic_fields_set__", set(values))
+        _set(instance, "__pydantic_extra__", None)
+        _set(instance, "__pydantic_private__", None)
+        return instance
 
 
 class UnknownEventType(LookupError):

@@ -735,7 +735,7 @@ def explain(
         "text_similarity": _text_reason(e, p),
     }
     return [
-        MatchComponent.model_construct(
+        MatchComponent.trusted(
             name=c,
             score=round(components[c], 4),
             weight=round(raw[c] / total, 4),

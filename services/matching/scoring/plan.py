@@ -198,7 +198,7 @@ def match_of(
 ) -> Match:
     """The match a pair change publishes, with its reasons (built without
     validating again: every value is computed here, already of its type)."""
-    return Match.model_construct(
+    return Match.trusted(
         match_id=match_id_for(e.enterprise_id, p.participant_id),
         roadshow_id=roadshow_id,
         enterprise_id=e.enterprise_id,
