@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,7 +29,7 @@ class Contract(BaseModel):
         it, without its walk over the fields (5 us each: a fair's rescoring builds
         millions). With a field left out it is `model_construct`, defaults and all."""
         if len(values) != len(cls.model_fields):
-            return cls.model_construct(**values)
+            return cast(C, cls.model_construct(**values))
         instance = cls.__new__(cls)
         _set(instance, "__dict__", values)
         _set(instance, "__pydantic_fields_set__", set(values))
