@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from services.notification.email.rules import recipient_id
+from services.notification.use_cases import create_use_cases
 from shared.contracts.notification import FeedbackGiven
 from shared.envelope import Envelope
 from tests.integration.notification.conftest import Env, SmtpServer
@@ -65,7 +66,7 @@ async def _rows(env: Env) -> list[Any]:
     return list(await env.pool.fetch("SELECT * FROM email_feedback ORDER BY seq"))
 
 
-async def test_a_meeting_that_ended_asks_each_side_once_and_the_form_records_by_post(
+async def test_a_meeting_that_ended_asks_each_side_once_with_a_signed_link(
     email_env: Env, smtp: SmtpServer
 ) -> None:
     env = email_env
@@ -93,11 +94,15 @@ async def test_a_meeting_that_ended_asks_each_side_once_and_the_form_records_by_
     for party in (e0, p0):  # ids only in the link: nobody's name or address
         assert w.address(party) not in link and w.name(party) not in link
 
-    # Never twice: another pass, a replay of the meeting's events, a later pass.
+    # Never twice: another pass, a replay of the meeting's events, a later pass,
+    # a restarted service (its use cases built anew over the same database).
     assert await _ask(env) == 0
     await w.publish()
     env.clock.advance(3600)
     assert await _ask(env) == 0
+    restarted = create_use_cases(env.settings, clock=env.clock)
+    async with env.pool.acquire() as conn, conn.transaction():
+        assert await restarted.feedback_mail.make_due(conn) == 0
     assert len(await emails(env, kind="feedback")) == 2
     assert len(_feedback_mails(smtp, w.address(p0))) == 1
 
