@@ -53,13 +53,14 @@ def create_consumer(settings: MatchingSettings, uses: UseCases) -> IdempotentCon
 
 def create_answers_consumer(settings: MatchingSettings, uses: UseCases) -> IdempotentConsumer:
     """The notification topic's consumer, a group of its own: people's answers
-    from their e-mail (`answer.given`) become the side's interest. Apart from
+    from their e-mail (`answer.given`) become the side's interest, their feedback
+    after a meeting (`feedback.given`) the side's feedback. Apart from
     the registration consumer, so a registration rush never delays an answer."""
     return consumer_from_settings(
         settings,
         f"{settings.consumer_group}-answers",
         [settings.topics.notification],
-        answer_handlers(uses.interest),
+        answer_handlers(uses.interest, uses.after),
         producer=PRODUCER,
         emits_to=settings.topics.matching,
     )

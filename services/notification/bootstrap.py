@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from services.notification.email.channel import EmailChannel
-from services.notification.email.matches import MatchMailLoop
+from services.notification.email.matches import DueMailLoop
 from services.notification.events.handlers import (
     CONSUMER,
     keys_handlers,
@@ -130,7 +130,8 @@ def background(
 ) -> list[Background]:
     """What `serve` and `worker` run besides the API: the outbox relay, the
     consumers of registration and of matching events, the delivery worker, the
-    expiry of held events and, with match e-mails on, the loop that makes them."""
+    expiry of held events and, with e-mail on, the loops that make match e-mails
+    and feedback requests once due."""
     use_cases = use_cases or create_use_cases(settings, clock=clock, resolver=resolver)
     relay = create_relay(settings)
     worker = create_worker(settings, clock=clock, resolver=resolver)
@@ -146,11 +147,13 @@ def background(
         Background("delivery_worker", worker.run, worker.healthy),
         Background("held_events", expiry.run, expiry.healthy),
     ]
-    if use_cases.match_mail.enabled:
-        match_mail = MatchMailLoop(
-            dsn=settings.database_url.get_secret_value(),
-            match_mail=use_cases.match_mail,
-            interval=settings.email_match_check_seconds,
-        )
-        loops.append(Background("match_mail", match_mail.run, match_mail.healthy))
+    dsn = settings.database_url.get_secret_value()
+    interval = settings.email_match_check_seconds
+    for name, on, make_due in (
+        ("match_mail", use_cases.match_mail.enabled, use_cases.match_mail.make_due),
+        ("feedback_mail", use_cases.feedback_mail.enabled, use_cases.feedback_mail.make_due),
+    ):
+        if on:
+            loop = DueMailLoop(dsn=dsn, make_due=make_due, interval=interval, name=name)
+            loops.append(Background(name, loop.run, loop.healthy))
     return loops

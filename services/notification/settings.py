@@ -149,7 +149,8 @@ class NotificationSettings(ServiceSettings):
     )
     email_token_secret: SecretStr = Field(
         default=SecretStr(""),
-        description="Key signing the links in messages (unsubscribe, answers on matches; "
+        description="Key signing the links in messages (unsubscribe, answers on matches, "
+        "feedback after a meeting; "
         "32+ characters); changing it voids the links in messages already sent",
     )
     email_match_mail: bool = Field(
@@ -171,6 +172,22 @@ class NotificationSettings(ServiceSettings):
         gt=0,
         description="How long the answer links in a match e-mail work after it is sent, e.g. 14d",
     )
+    email_feedback_mail: bool = Field(
+        default=True,
+        description="With email_enabled: once a published meeting has ended, e-mail each "
+        "side's person a link to say whether it took place, their interest and next step",
+    )
+    email_feedback_link_ttl: float = Field(
+        default=30 * 86_400,
+        gt=0,
+        description="How long the link of a feedback e-mail works after it is sent, e.g. 30d",
+    )
+    email_feedback_window: float = Field(
+        default=7 * 86_400,
+        gt=0,
+        description="Meetings that ended longer ago than this when the feedback loop first "
+        "sees them over (e.g. after a late replay) are not asked about, e.g. 7d",
+    )
     email_reminder_lead: float = Field(
         default=86_400,
         gt=0,
@@ -191,6 +208,8 @@ class NotificationSettings(ServiceSettings):
         "held_event_max_age",
         "email_match_settle",
         "email_answer_link_ttl",
+        "email_feedback_link_ttl",
+        "email_feedback_window",
         mode="before",
     )(parse_duration)
 

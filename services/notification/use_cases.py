@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp.abc import AbstractResolver
 
+from services.notification.email.feedback import FeedbackMail, Feedbacks
 from services.notification.email.keys import KeyCopies
 from services.notification.email.matches import Answers, MatchMail
 from services.notification.email.service import Mailboxes, Messages, People, Schedules
@@ -27,6 +28,8 @@ class UseCases:
     mailboxes: Mailboxes
     match_mail: MatchMail
     answers: Answers
+    feedback_mail: FeedbackMail
+    feedbacks: Feedbacks
 
 
 def create_use_cases(
@@ -59,4 +62,11 @@ def create_use_cases(
             settle=settings.email_match_settle,
         ),
         answers=Answers(clock=clock, signer=signer, link_ttl=settings.email_answer_link_ttl),
+        feedback_mail=FeedbackMail(
+            enabled=enabled and settings.email_feedback_mail,
+            clock=clock,
+            messages=messages,
+            window=settings.email_feedback_window,
+        ),
+        feedbacks=Feedbacks(clock=clock, signer=signer, link_ttl=settings.email_feedback_link_ttl),
     )

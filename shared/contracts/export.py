@@ -87,9 +87,11 @@ def streams(topics: Topics | None = None) -> list[Stream]:
             "notification",
             ("matching",),
             tuple(NOTIFICATION_CONTRACTS),
-            "The outcome of each webhook delivery, and the answers people give on their "
+            "The outcome of each webhook delivery, the answers people give on their "
             "matches through the links in their e-mail (answer.given, which matching "
-            "records as the side's interest).",
+            "records as the side's interest), and their feedback after a meeting through "
+            "the link of the feedback e-mail (feedback.given, which matching records as "
+            "the side's feedback).",
         ),
     ]
 

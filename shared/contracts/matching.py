@@ -68,6 +68,25 @@ NextStep = Literal[
     "due-diligence",
     "term-sheet",
 ]
+
+
+def feedback_problem(
+    took_place: Attendance, interest: InterestLevel | None, next_step: NextStep | None
+) -> tuple[str, str] | None:
+    """What is wrong with a side's feedback, as (field, message), or None: a
+    meeting held says how interested the side is; one that did not take place
+    has neither an interest nor a next step. One rule for every way feedback
+    comes in (matching's API, the form of notification's e-mail link)."""
+    if took_place == "held":
+        if interest is None:
+            return "interest", "say how interested you are after the meeting"
+        return None
+    for name, value in (("interest", interest), ("next_step", next_step)):
+        if value is not None:
+            return name, f"{name} is given only for a meeting that was held, not {took_place}"
+    return None
+
+
 # Where the deal stands at the follow-up, furthest last but "no-deal".
 DealStage = Literal["negotiating", "agreement-signed", "invested", "no-deal"]
 # Who recorded a follow-up: a side's partner, or the organiser.

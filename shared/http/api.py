@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from shared.envelope import Context
-from shared.errors import NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.http.idempotency import once
 from shared.http.openapi import document
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
@@ -108,10 +108,16 @@ class Endpoint:
     path_types: Mapping[str, Any] = field(default_factory=dict)
     # Other answers than the declared status and 4XX problems: status -> description.
     other_statuses: Mapping[int, str] = field(default_factory=dict)
+    # The body comes as an HTML form's fields (application/x-www-form-urlencoded).
+    form: bool = False
 
     @property
     def writes(self) -> bool:
         return self.method != "GET"
+
+    @property
+    def body_media(self) -> str:
+        return "application/x-www-form-urlencoded" if self.form else "application/json"
 
 
 @dataclass(frozen=True)
@@ -157,9 +163,11 @@ class Api:
         produces: tuple[str, ...] = (),
         path_types: Mapping[str, Any] | None = None,
         other_statuses: Mapping[int, str] | None = None,
+        form: bool = False,
     ) -> Callable[[Callable[[Call[Any, Any]], Awaitable[Any]]], CallHandler]:
         """Declare a route. `body_optional`: an empty body means the body model's
-        defaults; `database=False`: the handler gets no unit of work (ops routes);
+        defaults; `form`: the body is an HTML form's fields, validated by the body
+        model like JSON; `database=False`: the handler gets no unit of work (ops routes);
         `produces`, `path_types` and `other_statuses` only tell the OpenAPI document
         what the handler answers (see `Endpoint`)."""
 
@@ -183,6 +191,7 @@ class Api:
                     produces,
                     path_types or {},
                     other_statuses or {},
+                    form,
                 )
             )
             return handler
@@ -217,7 +226,12 @@ def _bind(e: Endpoint) -> HandlerFn:
         raw: Any = None
         body: BaseModel | None = None
         if e.body is not None:
-            raw = {} if e.body_optional and not request.can_read_body else await read_json(request)
+            if e.form:
+                raw = await read_form(request)
+            elif e.body_optional and not request.can_read_body:
+                raw = {}
+            else:
+                raw = await read_json(request)
             body = e.body.model_validate(raw)
         query = read_query(request, e.query) if e.query is not None else None
         ctx = caller(request)
@@ -272,6 +286,23 @@ async def read_json(request: web.Request) -> Any:
         # ValueError covers JSONDecodeError and integers past Python's 4,300-digit limit;
         # RecursionError, documents nested deeper than the parser goes.
         raise BodyNotJson(type(exc).__name__) from None
+
+
+async def read_form(request: web.Request) -> dict[str, Any]:
+    """An HTML form's fields (urlencoded; any other body reads as no fields, so
+    the model names what is missing). A repeated field becomes a list, which
+    the model refuses for a single value, naming it."""
+    fields: dict[str, Any] = {}
+    if request.content_type != "application/x-www-form-urlencoded":
+        return fields
+    try:
+        posted = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput("the form's fields are not UTF-8 text", field="body") from None
+    for key in posted:
+        values = [v if isinstance(v, str) else "" for v in posted.getall(key)]
+        fields[key] = values if len(values) > 1 else values[0]
+    return fields
 
 
 def path_id(request: web.Request, name: str) -> uuid.UUID:

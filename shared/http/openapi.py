@@ -178,7 +178,7 @@ def _operation(e: Endpoint, components: _Components) -> dict[str, Any]:
     if e.body is not None:
         op["requestBody"] = {
             "required": not e.body_optional,
-            "content": {"application/json": {"schema": components.ref(e.body, "validation")}},
+            "content": {e.body_media: {"schema": components.ref(e.body, "validation")}},
         }
     op["responses"] = {str(e.status): _success(e, components), "4XX": _PROBLEM}
     for status, description in e.other_statuses.items():

@@ -1,7 +1,9 @@
 """Events -> matching use cases, run by the shared idempotent consumer (inbox
 row and effect in one unit of work, offset committed after): registration's
 (the read model, scores, matches) and notification's (`answer.given`: a
-person's answer from their e-mail, recorded as the side's interest).
+person's answer from their e-mail, recorded as the side's interest;
+`feedback.given`: their feedback after a meeting, recorded as the side's
+feedback).
 
 delegation.* events need no handler: registration emits enterprise.withdrawn for
 each enterprise of a withdrawn delegation, and enterprises carry their own state.
@@ -12,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+from services.matching.feedback.service import AfterMeetings
 from services.matching.interest.service import Interest
 from services.matching.readmodel.service import PartyEvent, ReadModel
 from shared.contracts import registration as reg
 from shared.contracts.matching import Side
-from shared.contracts.notification import AnswerGiven
+from shared.contracts.notification import AnswerGiven, FeedbackGiven
 from shared.contracts.registration import RegistrationEventType
 from shared.envelope import Envelope
 from shared.event_handlers import EventHandlers
@@ -51,13 +54,18 @@ def event_handlers(readmodel: ReadModel) -> EventHandlers:
     return handlers.include(KEY_REPLICA)
 
 
-def answer_handlers(interest: Interest) -> EventHandlers:
-    """The registry of the notification topic's consumer: people's answers."""
+def answer_handlers(interest: Interest, after: AfterMeetings) -> EventHandlers:
+    """The registry of the notification topic's consumer: people's answers on
+    their matches and their feedback after a meeting, from their e-mail."""
     handlers = EventHandlers()
 
     @handlers.on("answer.given")
     async def answer_given(uow: UnitOfWork, _event: Envelope, data: AnswerGiven) -> None:
         await interest.record_answer_by_email(uow, data)
+
+    @handlers.on("feedback.given")
+    async def feedback_given(uow: UnitOfWork, _event: Envelope, data: FeedbackGiven) -> None:
+        await after.record_feedback_by_email(uow, data)
 
     return handlers
 

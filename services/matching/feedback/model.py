@@ -33,6 +33,7 @@ from shared.contracts.matching import (
     NextStep,
     Reporter,
     Side,
+    feedback_problem,
 )
 from shared.errors import InvalidInput
 
@@ -58,17 +59,13 @@ class RecordFeedback:
 def check_feedback(cmd: RecordFeedback) -> RecordFeedback:
     """The feedback as stored: a meeting that took place has an interest level
     and a next step (none given: `none`); one that did not has neither. Raises
-    InvalidInput naming the field."""
+    InvalidInput naming the field (the rule is `feedback_problem`, shared with
+    the form of notification's feedback link)."""
+    problem = feedback_problem(cmd.took_place, cmd.interest, cmd.next_step)
+    if problem is not None:
+        raise InvalidInput(problem[1], field=problem[0])
     if cmd.took_place == "held":
-        if cmd.interest is None:
-            raise InvalidInput("say how interested you are after the meeting", field="interest")
         return RecordFeedback(cmd.took_place, cmd.interest, cmd.next_step or "none", cmd.note)
-    for name in ("interest", "next_step"):
-        if getattr(cmd, name) is not None:
-            raise InvalidInput(
-                f"{name} is given only for a meeting that was held, not {cmd.took_place}",
-                field=name,
-            )
     return cmd
 
 
@@ -94,6 +91,28 @@ class Feedback:
             cmd.next_step,
             cmd.note,
         )
+
+
+def email_feedback_refusal(
+    published: bool | None,
+    starts_at: datetime | None,
+    on_file: Feedback | None,
+    given_at: datetime,
+) -> str | None:
+    """Why a person's feedback from their e-mail is not recorded, or None.
+    `published`: the meeting is on the schedule its parties were told of
+    (None: the meeting is unknown). Feedback is given once a meeting has
+    started (as over the API); one given before the side's feedback on file
+    was recorded is older news (the later word wins, partner or person)."""
+    if published is None:
+        return "unknown_meeting"
+    if not published:
+        return "not_on_schedule"
+    if starts_at is not None and given_at < starts_at:
+        return "not_started"
+    if on_file is not None and on_file.recorded_at > given_at:
+        return "superseded"
+    return None
 
 
 def took_place(

@@ -23,6 +23,7 @@ from shared.contracts.matching import (
     Reporter,
     Side,
 )
+from shared.contracts.notification import FeedbackGiven
 from shared.envelope import Context
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.logging import get_logger
@@ -109,12 +110,48 @@ class AfterMeetings:
             raise NotFound("no such meeting", field="meeting_id")
         return await self._save_feedback(uow, m, side, cmd)
 
+    async def record_feedback_by_email(self, uow: UnitOfWork, data: FeedbackGiven) -> bool:
+        """A person's feedback from their e-mail (`feedback.given`), recorded as
+        the side's feedback exactly like its partner's, with the same
+        feedback.recorded; the note on file stays (the e-mail carries none).
+        Dropped, and logged, when the meeting is unknown, off the published
+        schedule or had not started when the feedback was given, or the side's
+        feedback on file was recorded later (whoever spoke last wins, partner
+        or person). Returns whether it was recorded (or already was)."""
+        m = await repo.after_meeting(uow.conn, data.meeting_id, for_update=True)
+        current = None if m is None else await repo.get_feedback(uow.conn, m.meeting_id, data.side)
+        reason = mf.email_feedback_refusal(
+            None if m is None else (m.status == "scheduled" and m.announced),
+            None if m is None else m.starts_at,
+            current,
+            data.given_at,
+        )
+        if reason is not None:
+            log.info(
+                "matching.email_feedback_dropped",
+                meeting_id=str(data.meeting_id),
+                side=data.side,
+                reason=reason,
+            )
+            return False
+        assert m is not None
+        cmd = mf.check_feedback(
+            mf.RecordFeedback(
+                data.took_place,
+                data.interest,
+                data.next_step,
+                current.note if current is not None else None,
+            )
+        )
+        await self._save_feedback(uow, m, data.side, cmd)
+        return True
+
     async def _save_feedback(
         self, uow: UnitOfWork, m: AfterMeeting, side: Side, cmd: mf.RecordFeedback
     ) -> mf.Feedback:
         """Record what a side says (checked, its meeting locked), whoever was
-        allowed to say it: its partner over the API, or (one day) the side's
-        person through a signed e-mail link."""
+        allowed to say it: its partner over the API, or the side's person
+        through the signed link of their feedback e-mail."""
         meeting_id = m.meeting_id
         current = await repo.get_feedback(uow.conn, meeting_id, side)
         if current is not None and current.says(cmd):

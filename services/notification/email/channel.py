@@ -21,8 +21,9 @@ from services.notification.email.compose import (
     Unsendable,
     build_message,
 )
+from services.notification.email.feedback import Feedbacks
 from services.notification.email.matches import Answers
-from services.notification.email.rules import ANSWER_LABELS, AnswerLink, Content
+from services.notification.email.rules import ANSWER_LABELS, AnswerLink, Content, FeedbackLink
 from services.notification.email.smtp import Mailer
 from services.notification.email.tokens import Signer
 from services.notification.outbound import repository as outbound
@@ -52,6 +53,7 @@ class EmailDelivery:
     to: Recipient
     unsubscribe_token: str
     answer_links: AnswerLinks | None = None
+    feedback_link: str | None = None
 
     @property
     def context(self) -> Context:
@@ -85,6 +87,9 @@ class EmailChannel:
         self._signer = Signer(settings.email_token_secret.get_secret_value())
         self._answers = Answers(
             clock=clock, signer=self._signer, link_ttl=settings.email_answer_link_ttl
+        )
+        self._feedbacks = Feedbacks(
+            clock=clock, signer=self._signer, link_ttl=settings.email_feedback_link_ttl
         )
         self._mailer = Mailer(settings)
         self._clock = clock
@@ -136,6 +141,7 @@ class EmailChannel:
                     to=Recipient(name=person.name, email=person.email or ""),
                     unsubscribe_token=self._signer.unsubscribe_token(n.recipient_id),
                     answer_links=self._answer_links(n.recipient_id, content, now),
+                    feedback_link=self._feedback_link(n.recipient_id, content, now),
                 )
             )
         return out
@@ -164,6 +170,17 @@ class EmailChannel:
             if m.answerable
         }
 
+    def _feedback_link(
+        self, recipient_id: uuid.UUID, content: Content, now: datetime
+    ) -> str | None:
+        """A feedback e-mail's link, signed as it is sent (like answer links)."""
+        if content.kind != "feedback" or content.meeting is None or content.side is None:
+            return None
+        link = FeedbackLink(
+            recipient_id=recipient_id, meeting_id=content.meeting.meeting_id, side=content.side
+        )
+        return self.identity.feedback_url(self._feedbacks.token(link, now))
+
     async def send(self, job: EmailDelivery) -> Attempt:
         try:
             message = build_message(
@@ -174,6 +191,7 @@ class EmailChannel:
                 unsubscribe_token=job.unsubscribe_token,
                 now=self._clock(),
                 answer_links=job.answer_links,
+                feedback_link=job.feedback_link,
             )
         except Unsendable as exc:
             attempt = Attempt("rejected", error=str(exc))

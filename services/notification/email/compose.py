@@ -65,6 +65,9 @@ class Identity:
     def answer_url(self, token: str) -> str:
         return f"{self.unsubscribe_base.rstrip('/')}/v1/email/answer?token={token}"
 
+    def feedback_url(self, token: str) -> str:
+        return f"{self.unsubscribe_base.rstrip('/')}/v1/email/feedback?token={token}"
+
 
 @dataclass(frozen=True)
 class Recipient:
@@ -85,6 +88,7 @@ def build_message(
     unsubscribe_token: str,
     now: datetime,
     answer_links: AnswerLinks | None = None,
+    feedback_link: str | None = None,
 ) -> EmailMessage:
     zone = ZoneInfo(content.timezone)
     unsubscribe = identity.unsubscribe_url(unsubscribe_token)
@@ -115,6 +119,21 @@ def build_message(
             match_html_body(content, recipient.name, links, unsubscribe), subtype="html"
         )
         return msg  # nothing for a calendar: no meeting is fixed yet
+    if content.kind == "feedback":
+        if content.meeting is None or feedback_link is None:
+            raise Unsendable("a feedback e-mail without its meeting or link")
+        msg.set_content(
+            feedback_text_body(
+                content, content.meeting, recipient.name, zone, feedback_link, unsubscribe
+            )
+        )
+        msg.add_alternative(
+            feedback_html_body(
+                content, content.meeting, recipient.name, zone, feedback_link, unsubscribe
+            ),
+            subtype="html",
+        )
+        return msg  # the meeting is over: nothing for a calendar
     msg.set_content(text_body(content, recipient.name, zone, unsubscribe))
     msg.add_alternative(html_body(content, recipient.name, zone, unsubscribe), subtype="html")
     method = method_of(content)
@@ -139,18 +158,24 @@ def build_message(
 # --- words ---------------------------------------------------------------------------------
 
 
+# Subjects that name only the road show, by kind.
+_SUBJECTS = {
+    "proposals": "Your proposed meetings at {}: please answer",
+    "digest": "What changed in your matches at {}",
+    "reminder": "Reminder: your meetings at {}",
+}
+
+
 def subject(content: Content, zone: ZoneInfo) -> str:
-    if content.kind == "proposals":
-        return f"Your proposed meetings at {content.roadshow_name}: please answer"
-    if content.kind == "digest":
-        return f"What changed in your matches at {content.roadshow_name}"
+    if content.kind in _SUBJECTS:
+        return _SUBJECTS[content.kind].format(content.roadshow_name)
+    if content.kind == "feedback" and content.meeting is not None:
+        return f"How was your meeting with {content.meeting.counterpart}?"
     if content.kind == "change" and content.changed is not None:
         m = content.changed
         if content.change == "cancelled":
             return f"Cancelled: your meeting with {m.counterpart}, {_when(m, zone)}"
         return f"Moved: your meeting with {m.counterpart} is now {_when(m, zone)}"
-    if content.kind == "reminder":
-        return f"Reminder: your meetings at {content.roadshow_name}"
     return f"Your meetings at {content.roadshow_name}"
 
 
@@ -312,6 +337,67 @@ def match_html_body(
         "<p>Each link asks you to confirm before anything is recorded.</p>"
         f'<p style="font-size:small;color:#666">You receive this because '
         f"{e(content.organisation)} takes part in {e(content.roadshow_name)}. "
+        f'<a href="{e(unsubscribe)}">Receive no more e-mail from us</a>.</p>'
+        "</body></html>"
+    )
+
+
+# --- feedback e-mails ----------------------------------------------------------------------
+
+
+def _feedback_intro(content: Content, m: MeetingLine, zone: ZoneInfo) -> list[str]:
+    return [
+        f"{content.organisation} was to meet {m.counterpart} at {content.roadshow_name} "
+        f"({_when(m, zone)}, {m.place()}).",
+        "Tell the organisers how it went: whether it took place, how interested you are "
+        "and what you would like next. It takes one click and a minute.",
+    ]
+
+
+def _footer(content: Content) -> str:
+    return f"You receive this because {content.organisation} takes part in {content.roadshow_name}."
+
+
+def feedback_text_body(
+    content: Content,
+    m: MeetingLine,
+    name: str | None,
+    zone: ZoneInfo,
+    link: str,
+    unsubscribe: str,
+) -> str:
+    lines = [f"Dear {name}," if name else "Hello,", ""]
+    lines += _feedback_intro(content, m, zone)
+    lines += [
+        "",
+        f"Your feedback: {link}",
+        "",
+        "The link opens a short form; nothing is recorded until you send it.",
+        "",
+        "-- ",
+        _footer(content),
+        f"To receive no more e-mail from us: {unsubscribe}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def feedback_html_body(
+    content: Content,
+    m: MeetingLine,
+    name: str | None,
+    zone: ZoneInfo,
+    link: str,
+    unsubscribe: str,
+) -> str:
+    e = html.escape
+    intro = "".join(f"<p>{e(line)}</p>" for line in _feedback_intro(content, m, zone))
+    greeting = f"Dear {e(name)}," if name else "Hello,"
+    return (
+        '<!doctype html><html><body style="font-family:sans-serif">'
+        f"<p>{greeting}</p>{intro}"
+        f'<p><a href="{e(link)}">Give your feedback</a></p>'
+        "<p>The link opens a short form; nothing is recorded until you send it.</p>"
+        f'<p style="font-size:small;color:#666">{e(_footer(content))} '
         f'<a href="{e(unsubscribe)}">Receive no more e-mail from us</a>.</p>'
         "</body></html>"
     )

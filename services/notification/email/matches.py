@@ -3,7 +3,7 @@ answers given through their links. See docs/notification.md, "Answers by
 e-mail".
 
 - `MatchMail`: keeps the matches matching publishes and who is due a match
-  e-mail (event handlers, in bulk); `make_due` (the `MatchMailLoop`) makes each
+  e-mail (event handlers, in bulk); `make_due` (a `DueMailLoop`) makes each
   person's message once due: the first list of proposed matches
   ("proposals"), then at most one digest a day of what changed ("digest").
 - `Answers`: a link's confirmation page (reads only) and its POST, which
@@ -17,14 +17,14 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
+from services.notification.email import links, rules
 from services.notification.email import repository as repo
-from services.notification.email import rules
 from services.notification.email.model import Cause, MatchEmail, MatchMailDue
 from services.notification.email.rules import (
     ANSWER,
@@ -33,14 +33,13 @@ from services.notification.email.rules import (
     why,
 )
 from services.notification.email.service import Messages
-from services.notification.email.tokens import BadToken, Signer
+from services.notification.email.tokens import Signer
 from services.notification.outbound.policy import Clock
-from services.notification.parties import repository as parties
 from shared.contracts.matching import InterestAnswer, Match
 from shared.contracts.notification import AnswerGiven
 from shared.db import connect
 from shared.envelope import Envelope
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict
 from shared.failures import backoff_seconds
 from shared.logging import get_logger
 from shared.unit_of_work import UnitOfWork
@@ -169,15 +168,22 @@ class MatchMail:
         return await self.messages.insert(conn, due.cause, recipient, content, key, due=now)
 
 
-class MatchMailLoop:
-    """The background loop that makes due match e-mails: a pass every
-    `interval` in one transaction, on a connection of its own each time; any
-    failure is logged and retried after a backoff (see HeldEventExpiry)."""
+# One pass of a due-mail loop: make what is due, in the caller's transaction.
+MailPass = Callable[[asyncpg.Connection], Awaitable[int]]
 
-    def __init__(self, *, dsn: str, match_mail: MatchMail, interval: float) -> None:
+
+class DueMailLoop:
+    """A background loop that makes e-mails once they are due (match e-mails,
+    feedback requests): each pass every `interval` in one transaction per
+    round, on a connection of its own each time, until a round makes nothing;
+    any failure is logged and retried after a backoff (see HeldEventExpiry).
+    Time is the use case's injectable clock: tests call the pass directly."""
+
+    def __init__(self, *, dsn: str, make_due: MailPass, interval: float, name: str) -> None:
         self._dsn = dsn
-        self._match_mail = match_mail
+        self._make_due = make_due
         self._interval = interval
+        self.name = name
         self.last_pass = time.monotonic()
 
     def healthy(self) -> bool:
@@ -191,7 +197,7 @@ class MatchMailLoop:
                 try:
                     while True:  # a rush leaves more than one pass's worth
                         async with conn.transaction():
-                            made = await self._match_mail.make_due(conn)
+                            made = await self._make_due(conn)
                         if made == 0 or stop.is_set():
                             break
                 finally:
@@ -201,7 +207,7 @@ class MatchMailLoop:
             except Exception as exc:
                 failures += 1
                 wait = backoff_seconds(failures, 1.0, cap=self._interval)
-                log.warning("match_mail.failed", error=type(exc).__name__, retry_in=wait)
+                log.warning(f"{self.name}.failed", error=type(exc).__name__, retry_in=wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
 
@@ -236,53 +242,37 @@ class Answers:
     def token(self, link: AnswerLink, now: datetime) -> str:
         return self.signer.sign(ANSWER, link, expires_at=now + timedelta(seconds=self.link_ttl))
 
-    def _open(self, token: str) -> AnswerLink:
-        try:
-            return self.signer.open(ANSWER, token, AnswerLink, now=self.clock())
-        except BadToken as exc:
-            if exc.reason == "expired":
-                raise Conflict(
-                    "this link has expired; ask the organisers for your matches again",
-                    field="token",
-                ) from None
-            raise NotFound("this link is not valid", field="token") from None
-
     async def request(
         self, conn: asyncpg.Connection, token: str, *, for_update: bool = False
     ) -> AnswerRequest:
         """What the link asks; raises NotFound (not ours, or its person or match
         is gone) or Conflict (expired, or the match was withdrawn)."""
-        link = self._open(token)
-        person = await repo.get_recipient(conn, link.recipient_id, for_update=for_update)
-        if person is None or person.erased_at is not None or person.email is None:
-            # Erased or withdrawn: nobody is left to answer for.
-            raise NotFound("this link is not valid", field="token")
+        link = links.open_link(
+            self.signer,
+            ANSWER,
+            token,
+            AnswerLink,
+            now=self.clock(),
+            expired="this link has expired; ask the organisers for your matches again",
+        )
         match = await repo.get_email_match(conn, link.match_id)
         if match is None:
-            raise NotFound("this link is not valid", field="token")
+            raise links.not_valid()
         side_party = match["enterprise_id" if link.side == "enterprise" else "participant_id"]
-        if side_party != person.party_id or rules.side_of(person.kind) != link.side:
-            raise NotFound("this link is not valid", field="token")
+        await links.person_of(conn, link.recipient_id, link.side, side_party, for_update=for_update)
         if match["status"] != "proposed":
             raise Conflict("this match was withdrawn; there is nothing to answer", field="token")
         roadshow = await repo.get_roadshow(conn, match["roadshow_id"])
-        enterprise = await parties.get_enterprise(conn, match["enterprise_id"])
-        participant = await parties.get_participant(conn, match["participant_id"])
-        own, other = (
-            (enterprise, participant)
-            if link.side == "enterprise"
-            else (
-                participant,
-                enterprise,
-            )
+        own, other = await links.organisations(
+            conn, link.side, match["enterprise_id"], match["participant_id"]
         )
         latest = await repo.latest_answer(conn, link.match_id, link.side)
         return AnswerRequest(
             link=link,
             roadshow_id=match["roadshow_id"],
             roadshow_name=roadshow.name if roadshow else "the road show",
-            organisation=own.name if own else "(unknown organisation)",
-            counterpart=other.name if other else "(unknown organisation)",
+            organisation=own,
+            counterpart=other,
             current=latest["answer"] if latest else None,
         )
 

@@ -170,9 +170,37 @@ _MEETING = """m.id, m.schedule_id, m.roadshow_id, m.enterprise_id, m.participant
                m.venue, m.venue_table, m.interpreter_languages, m.reasons"""
 
 
-async def get_meeting(conn: asyncpg.Connection, id_: uuid.UUID) -> StoredMeeting | None:
-    row = await conn.fetchrow(f"SELECT {_MEETING} FROM meetings m WHERE id = $1 FOR UPDATE", id_)
+async def get_meeting(
+    conn: asyncpg.Connection, id_: uuid.UUID, *, for_update: bool = True
+) -> StoredMeeting | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_MEETING} FROM meetings m WHERE id = $1{lock}", id_)
     return None if row is None else StoredMeeting(**dict(row))
+
+
+async def ended_unasked_meetings(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[StoredMeeting]:
+    """Published meetings still on that ended by `now` and whose people were
+    not asked for feedback yet, locked (others skipped: two loops never make
+    the same meeting's requests at once), the earliest ended first."""
+    rows = await conn.fetch(
+        f"""SELECT {_MEETING} FROM meetings m
+             WHERE m.published AND m.status = 'scheduled' AND m.feedback_requested_at IS NULL
+               AND m.ends_at <= $1
+             ORDER BY m.ends_at, m.id LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        now,
+        limit,
+    )
+    return [StoredMeeting(**dict(r)) for r in rows]
+
+
+async def mark_feedback_requested(
+    conn: asyncpg.Connection, meeting_id: uuid.UUID, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE meetings SET feedback_requested_at = $2 WHERE id = $1", meeting_id, now
+    )
 
 
 async def insert_schedule(
@@ -690,4 +718,37 @@ async def insert_answer(
         side,
         answer,
         at,
+    )
+
+
+# --- feedback given through a link -------------------------------------------------------
+
+
+async def latest_feedback(
+    conn: asyncpg.Connection, meeting_id: uuid.UUID, side: str
+) -> asyncpg.Record | None:
+    """The last feedback given by e-mail for this side of the meeting."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """SELECT id, took_place, interest, next_step, given_at FROM email_feedback
+            WHERE meeting_id = $1 AND side = $2 ORDER BY seq DESC LIMIT 1""",
+        meeting_id,
+        side,
+    )
+    return row
+
+
+async def insert_feedback(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
+    await conn.execute(
+        """INSERT INTO email_feedback (id, recipient_id, meeting_id, roadshow_id, side,
+                                       took_place, interest, next_step, given_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        row["id"],
+        row["recipient_id"],
+        row["meeting_id"],
+        row["roadshow_id"],
+        row["side"],
+        row["took_place"],
+        row["interest"],
+        row["next_step"],
+        row["given_at"],
     )

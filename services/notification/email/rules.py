@@ -15,7 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.notification.email.tokens import Purpose
 from services.notification.outbound.policy import AttemptOutcome
-from shared.contracts.matching import InterestAnswer, MatchComponent, MeetingStatus, Side
+from shared.contracts.matching import (
+    Attendance,
+    InterestAnswer,
+    InterestLevel,
+    MatchComponent,
+    MeetingStatus,
+    NextStep,
+    Side,
+)
 from shared.contracts.registration import ErasedKind
 
 # Whose e-mail: the president of an enterprise, the contact of a participant
@@ -24,12 +32,13 @@ Role = ErasedKind
 PRESIDENT: Role = "enterprise.president"
 CONTACT: Role = "participant.contact"
 
-EmailKind = Literal["schedule", "change", "reminder", "proposals", "digest"]
+EmailKind = Literal["schedule", "change", "reminder", "proposals", "digest", "feedback"]
 # Schedule and change notices are transactional (the person needs them to be at
 # the right table at the right time); the reminder is a courtesy. A person's
 # first list of proposed matches asks them to act ("matches"); the daily digest
-# of what changed since is a courtesy too ("digest").
-Category = Literal["transactional", "reminder", "matches", "digest"]
+# of what changed since is a courtesy too ("digest"), as is the request for
+# feedback after a meeting ("feedback").
+Category = Literal["transactional", "reminder", "matches", "digest", "feedback"]
 # Match e-mails: the kinds that list matches with answer links, not an agenda.
 MATCH_KINDS: frozenset[EmailKind] = frozenset({"proposals", "digest"})
 # What a match e-mail says of one match, since the person's last one.
@@ -49,7 +58,7 @@ def recipient_id(role: Role, party_id: uuid.UUID) -> uuid.UUID:
 def category_of(kind: EmailKind) -> Category:
     if kind == "proposals":
         return "matches"
-    if kind in ("reminder", "digest"):
+    if kind in ("reminder", "digest", "feedback"):
         return kind
     return "transactional"
 
@@ -150,6 +159,8 @@ class Content(_Frozen):
     side: Side | None = None
     since: datetime | None = None  # a digest: the changes after this moment
     told_at: datetime | None = None  # the news it holds is as of this moment
+    # A feedback e-mail: the meeting that ended, as the person knew it.
+    meeting: MeetingLine | None = None
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -197,6 +208,11 @@ def proposals_key(roadshow_id: uuid.UUID, recipient: uuid.UUID) -> str:
 def digest_key(roadshow_id: uuid.UUID, recipient: uuid.UUID, due: datetime) -> str:
     # At most one digest per person, road show and due moment.
     return f"digest:{roadshow_id}:{recipient}:{due.isoformat()}"
+
+
+def feedback_key(meeting_id: uuid.UUID, recipient: uuid.UUID) -> str:
+    # One feedback request per meeting and person, however often it is seen over.
+    return f"feedback:{meeting_id}:{recipient}"
 
 
 # --- match e-mails ---------------------------------------------------------------------
@@ -283,6 +299,52 @@ ANSWER_LABELS: dict[InterestAnswer, str] = {
     "decline": "Decline",
     "must-meet": "Must meet",
 }
+
+
+# --- feedback after a meeting -------------------------------------------------------------
+
+# The purpose of feedback links' tokens (see email.tokens).
+FEEDBACK = Purpose("meeting-feedback", tag="f1")
+
+
+class FeedbackLink(_Frozen):
+    """What a feedback link's signed token carries: which role speaks for which
+    side of which meeting. Ids only, nothing personal; what they say is the
+    form's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipient_id: uuid.UUID
+    meeting_id: uuid.UUID
+    side: Side
+
+
+TOOK_PLACE_LABELS: dict[Attendance, str] = {
+    "held": "It took place",
+    "no-show": "The other side did not come",
+    "cancelled": "It was cancelled",
+}
+INTEREST_LABELS: dict[InterestLevel, str] = {
+    "none": "None",
+    "low": "Low",
+    "medium": "Medium",
+    "high": "High",
+}
+NEXT_STEP_LABELS: dict[NextStep, str] = {
+    "none": "Nothing for now",
+    "follow-up-call": "A follow-up call",
+    "follow-up-meeting": "A follow-up meeting",
+    "site-visit": "A site visit",
+    "due-diligence": "Due diligence",
+    "term-sheet": "A term sheet",
+}
+
+
+def feedback_too_late(ended_at: datetime, now: datetime, window: float) -> bool:
+    """Whether a meeting that ended is past asking about: it ended more than
+    `window` ago (seen over late, e.g. after a replay long after the road show),
+    and a request now would only puzzle its people."""
+    return now - ended_at > timedelta(seconds=window)
 
 
 # --- reminders -------------------------------------------------------------------------------

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import html
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from services.notification.email.feedback import FeedbackChoice, FeedbackRequest
 from services.notification.email.matches import AnswerRequest
-from services.notification.email.rules import ANSWER_LABELS, CONTACT, PRESIDENT, Role
+from services.notification.email.rules import (
+    ANSWER_LABELS,
+    CONTACT,
+    INTEREST_LABELS,
+    NEXT_STEP_LABELS,
+    PRESIDENT,
+    TOOK_PLACE_LABELS,
+    Role,
+)
 from services.notification.http import webhooks
 from services.notification.http.schemas import (
     AnswerQuery,
@@ -19,6 +30,8 @@ from services.notification.http.schemas import (
     EmailQuery,
     EmailRecipientOut,
     EventTypesOut,
+    FeedbackForm,
+    FeedbackQuery,
     NotificationDetail,
     NotificationOut,
     NotificationQuery,
@@ -50,7 +63,8 @@ api = Api(
     "Standard Webhooks format, retried with backoff for about a day, and every attempt "
     "is kept. Presidents and participant contacts receive their schedule, change notices "
     "and a reminder by e-mail, and their proposed matches with accept / decline / must-meet "
-    "links (then a daily digest of changes); partners can opt a person of theirs out, and "
+    "links (then a daily digest of changes), and after each meeting a link to say how it "
+    "went; partners can opt a person of theirs out, and "
     "every message carries a one-click unsubscribe link.",
 )
 webhooks.declare(api, WEBHOOK_EVENT_TYPES)
@@ -446,6 +460,103 @@ async def answer(call: Call[None, AnswerQuery]) -> web.StreamResponse:
         f"{html.escape(request.counterpart)} at {html.escape(request.roadshow_name)}.</p>"
         "<p>The organisers' schedule takes it into account unless scheduling has closed. "
         "Another link of the same match changes your answer.</p>",
+    )
+
+
+@api.route(
+    "GET",
+    "/v1/email/feedback",
+    summary="The link of a feedback e-mail: the form on how the meeting went (changes nothing)",
+    query=FeedbackQuery,
+    produces=("text/html",),
+    auth="none",
+    tag="email",
+)
+async def feedback_page(call: Call[None, FeedbackQuery]) -> web.StreamResponse:
+    # GET never records (mail scanners fetch every link). 404 for a link that
+    # is not ours, 409 for an expired one or a cancelled meeting.
+    request = await _use(call).feedbacks.request(call.conn, call.query.token)
+    token = html.escape(call.query.token, quote=True)
+    return _page(
+        f"How was your meeting with {request.counterpart}?",
+        f"<p>{html.escape(_meeting_line(request))}</p>{_feedback_current(request)}"
+        f'<form method="post" action="?token={token}">{_feedback_fields(request.current)}'
+        '<button type="submit">Send</button></form>',
+    )
+
+
+@api.route(
+    "POST",
+    "/v1/email/feedback",
+    summary="Record the feedback of a feedback e-mail's link (the form's fields)",
+    query=FeedbackQuery,
+    body=FeedbackForm,
+    form=True,
+    produces=("text/html",),
+    auth="none",
+    tag="email",
+)
+async def give_feedback(call: Call[FeedbackForm, FeedbackQuery]) -> web.StreamResponse:
+    b = call.body
+    choice = FeedbackChoice(b.took_place, b.interest, b.next_step)
+    recorded = await _use(call).feedbacks.give(call.uow, call.query.token, choice)
+    return _page(
+        "Thank you: your feedback is recorded",
+        f"<p>{html.escape(_meeting_line(recorded.request))}</p>"
+        f"<p>{html.escape(_choice_words(recorded.choice))}</p>"
+        "<p>The same link changes it while it works.</p>",
+    )
+
+
+def _meeting_line(request: FeedbackRequest) -> str:
+    m, zone = request.meeting, ZoneInfo(request.timezone)
+    starts = m.starts_at.astimezone(zone)
+    return (
+        f"{request.organisation} and {request.counterpart} at {request.roadshow_name}, "
+        f"{starts:%a %d %b %Y %H:%M} ({zone.key})."
+    )
+
+
+def _choice_words(choice: FeedbackChoice) -> str:
+    words = TOOK_PLACE_LABELS[choice.took_place]
+    if choice.interest is not None:
+        words += f"; interest: {INTEREST_LABELS[choice.interest]}"
+    if choice.next_step is not None:
+        words += f"; next: {NEXT_STEP_LABELS[choice.next_step]}"
+    return words + "."
+
+
+def _feedback_current(request: FeedbackRequest) -> str:
+    if request.current is None:
+        return ""
+    return f"<p>Your feedback so far: {html.escape(_choice_words(request.current))}</p>"
+
+
+def _feedback_fields(current: FeedbackChoice | None) -> str:
+    """The form's fields, with the person's latest feedback chosen."""
+
+    def radio(value: str, label: str) -> str:
+        on = " checked" if current is not None and current.took_place == value else ""
+        return (
+            f'<label><input type="radio" name="took_place" value="{value}" required{on}> '
+            f"{html.escape(label)}</label><br>"
+        )
+
+    def select(name: str, label: str, options: Mapping[Any, str], chosen: str | None) -> str:
+        items = '<option value="">(only if it took place)</option>' + "".join(
+            f'<option value="{v}"{" selected" if v == chosen else ""}>{html.escape(t)}</option>'
+            for v, t in options.items()
+        )
+        return f'<p><label>{html.escape(label)} <select name="{name}">{items}</select></label></p>'
+
+    return (
+        "<fieldset><legend>Did the meeting take place?</legend>"
+        + "".join(radio(v, t) for v, t in TOOK_PLACE_LABELS.items())
+        + "</fieldset>"
+        + select(
+            "interest", "Your interest", INTEREST_LABELS, current.interest if current else None
+        )
+        + select("next_step", "What next", NEXT_STEP_LABELS, current.next_step if current else None)
     )
 
 

@@ -23,6 +23,7 @@ from services.notification.webhooks.model import (
     NotificationDetail as NotificationWithAttempts,
 )
 from services.notification.webhooks.routing import WebhookEventType
+from shared.contracts.matching import Attendance, InterestLevel, NextStep
 from shared.errors import InvalidInput
 from shared.http.requests import Moment, Strict, unique
 from shared.pagination import Page
@@ -381,3 +382,30 @@ class AnswerQuery(BaseModel):
     token: str = Field(
         min_length=1, max_length=512, description="From an answer link of a match e-mail"
     )
+
+
+class FeedbackQuery(BaseModel):
+    token: str = Field(
+        min_length=1, max_length=512, description="From the link of a feedback e-mail"
+    )
+
+
+def _blank_is_none(value: object) -> object:
+    # A form's "not chosen" option sends an empty value.
+    return None if value == "" else value
+
+
+class FeedbackForm(Strict):
+    """The feedback form's fields (the page's form posts them urlencoded)."""
+
+    took_place: Attendance = Field(
+        description="held; no-show (the other side did not come); cancelled"
+    )
+    interest: InterestLevel | None = Field(
+        default=None, description="Only for a meeting held (then required)"
+    )
+    next_step: NextStep | None = Field(
+        default=None, description="Only for a meeting held; none chosen: none"
+    )
+
+    _blank = field_validator("interest", "next_step", mode="before")(_blank_is_none)

@@ -328,10 +328,15 @@ class Env:
         await self.consume(self._event(partner, "enterprise.registered", enterprise_id, data))
         return enterprise_id
 
-    async def roadshow(self, timezone: str = "Asia/Shanghai", version: int = 1) -> None:
+    async def roadshow(
+        self,
+        timezone: str = "Asia/Shanghai",
+        version: int = 1,
+        roadshow_id: uuid.UUID = ROADSHOW,
+    ) -> None:
         body = factories.roadshow(timezone=timezone)
         data = Roadshow(
-            roadshow_id=ROADSHOW,
+            roadshow_id=roadshow_id,
             name=body["name"],
             venue=body["venue"],
             timezone=timezone,
@@ -343,7 +348,7 @@ class Env:
             tables=body["tables"],
             version=version,
         )
-        await self.consume(self._event(None, "roadshow.created", ROADSHOW, data))
+        await self.consume(self._event(None, "roadshow.created", roadshow_id, data))
 
     async def match(
         self,
