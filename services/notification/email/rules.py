@@ -4,6 +4,7 @@ when the reminder is due and how an SMTP answer ends an attempt."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable
@@ -49,6 +50,9 @@ Change = Literal["moved", "cancelled"]
 _RECIPIENT_NAMESPACE = uuid.UUID("0b7f6a52-3c1e-4f0e-9d7a-6a1e2f3b4c5d")
 
 
+# Asked twice for every match change a rush brings (both sides' people), of the
+# same few thousand parties: the hash is worked out once per party.
+@functools.lru_cache(maxsize=65_536)
 def recipient_id(role: Role, party_id: uuid.UUID) -> uuid.UUID:
     """A role's recipient id, derived so every handler names it alike without a
     lookup: the president of an enterprise, the contact of a participant."""
