@@ -97,6 +97,11 @@ _CHANGE_NAMESPACE = uuid.UUID("0b7e6a52-3c1d-4f8e-9a2b-5d6c7e8f9a01")
 # Shards of a road show's match batches: as many as the topic has partitions, so a
 # fair's matches spread over every notification member.
 MATCH_SHARDS = PARTITIONS
+# A batch carries at most this many changes, so its record stays far below Kafka's
+# 1 MB limit (aiokafka's max_request_size, the broker's message.max.bytes: a change
+# with its reasons is about 1.2 KB) and the relay's batches of rows stay small. A
+# larger rescoring is several batches under the same key, in order.
+MAX_CHANGES_PER_BATCH = 100
 
 
 def match_id_for(enterprise_id: uuid.UUID, participant_id: uuid.UUID) -> uuid.UUID:
@@ -145,7 +150,8 @@ class MatchChange(Contract):
 
 
 class MatchesChanged(Contract):
-    """The matches one event's rescoring changed, of one shard of one road show."""
+    """Matches one event's rescoring changed, of one shard of one road show (at
+    most `MAX_CHANGES_PER_BATCH`; a larger rescoring sends several)."""
 
     roadshow_id: uuid.UUID
     changes: list[MatchChange]

@@ -27,6 +27,7 @@ from services.matching.scoring.plan import (
 )
 from services.matching.settings import MatchingSettings
 from shared.contracts.matching import (
+    MAX_CHANGES_PER_BATCH,
     Match,
     MatchChange,
     MatchesChanged,
@@ -214,12 +215,14 @@ async def _publish(
         key = (cause_of(m), match_shard_key(m.roadshow_id, m.match_id))
         batches.setdefault(key, []).append(MatchChange(type=event_type, match=m))
     unflushed = 0
-    for (k, shard), batch in batches.items():
-        roadshow_id = batch[0].match.roadshow_id
-        causes[k].emit(
-            "matches.changed", shard, MatchesChanged(roadshow_id=roadshow_id, changes=batch)
-        )
-        unflushed += len(batch)
+    for (k, shard), changes in batches.items():
+        roadshow_id = changes[0].match.roadshow_id
+        for start in range(0, len(changes), MAX_CHANGES_PER_BATCH):
+            batch = changes[start : start + MAX_CHANGES_PER_BATCH]
+            causes[k].emit(
+                "matches.changed", shard, MatchesChanged(roadshow_id=roadshow_id, changes=batch)
+            )
+            unflushed += len(batch)
         if unflushed >= _FLUSH_EVERY:
             # A fair's block publishes tens of thousands of changes: into the outbox
             # as they are built, so their serialised copies do not pile up in memory.
