@@ -116,6 +116,20 @@ class PlannedPairs:
             [m for p in parts for m in p.previous],
         )
 
+    def slices(self, size: int) -> Iterator[PlannedPairs]:
+        """The pairs in order, `size` at a time (one empty slice when there are none)."""
+        for start in range(0, max(len(self), 1), size):
+            part = slice(start, start + size)
+            yield PlannedPairs(
+                self.event_types[part],
+                self.enterprise_ids[part],
+                self.participant_ids[part],
+                self.scores[part],
+                self.components[part],
+                self.applicable[part],
+                self.previous[part],
+            )
+
     def changes(self) -> Iterator[PairChange]:
         components, applicable = self.components.tolist(), self.applicable.tolist()
         for k, event_type in enumerate(self.event_types):

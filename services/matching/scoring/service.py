@@ -89,8 +89,6 @@ class Scoring:
                 conn, changed["enterprise"], changed["participant"]
             )
             pairs, unseen = _plan(index, changed, existing, self)
-        matches = await _matches_of(conn, roadshow_id, pairs, self.weights)
-        staged = matches + [(c.event_type, c.match) for c in plan_withdrawal(unseen)]
 
         def cause_of(m: Match) -> int:
             return max(
@@ -98,14 +96,25 @@ class Scoring:
                 cause.get(("participant", m.participant_id), -1),
             )
 
-        await _publish(uow, [c.uow for c in changes], cause_of, staged)
+        # A fair's block changes tens of thousands of pairs: their matches are built,
+        # written and staged a slice at a time, so only one slice's objects are alive.
+        counts = dict.fromkeys(_EVENTS, 0)
+        withdrawals = [(c.event_type, c.match) for c in plan_withdrawal(unseen)]
+        parts = list(pairs.slices(_SLICE))
+        for k, part in enumerate(parts):
+            staged = await _matches_of(conn, roadshow_id, part, self.weights)
+            if k == len(parts) - 1:
+                staged += withdrawals
+            await _publish(uow, [c.uow for c in changes], cause_of, staged)
+            for event_type, _ in staged:
+                counts[event_type] += 1
         log.info(
             "matching.rescored",
             roadshow_id=str(roadshow_id),
             enterprises=len(changed["enterprise"]),
             participants=len(changed["participant"]),
             counterparts=index.parties,
-            **{t.removeprefix("match."): sum(s == t for s, _ in staged) for t in _EVENTS},
+            **{t.removeprefix("match."): n for t, n in counts.items()},
         )
 
     async def list_matches(
@@ -128,6 +137,7 @@ class Scoring:
 
 _EVENTS = ("match.proposed", "match.updated", "match.withdrawn")
 _FLUSH_EVERY = 2_000  # match changes staged at most before they go to the outbox
+_SLICE = 2_000  # pair changes whose matches are built and written together
 
 
 def _plan(

@@ -9,8 +9,10 @@ import math
 import uuid
 from collections import Counter
 
+import pytest
 from aiokafka.structs import ConsumerRecord
 
+from services.matching.scoring import service as scoring
 from shared.consumer import _Parsed
 from shared.contracts import parse_data
 from shared.contracts.matching import MAX_CHANGES_PER_BATCH, MatchesChanged
@@ -25,7 +27,13 @@ from tests.integration.matching.conftest import (
 FUNDS = 3 * MAX_CHANGES_PER_BATCH + 50  # more than one batch in every shard
 
 
-async def test_a_large_rescoring_is_several_batches_of_one_key(store: Store) -> None:
+@pytest.mark.parametrize("pairs_per_slice", [2_000, 37])
+async def test_a_large_rescoring_is_several_batches_of_one_key(
+    store: Store, monkeypatch: pytest.MonkeyPatch, pairs_per_slice: int
+) -> None:
+    # Built and written a slice of pairs at a time (37: many slices, some batches
+    # spanning two of them) or in one: the same changes either way.
+    monkeypatch.setattr(scoring, "_SLICE", pairs_per_slice)
     rid = uuid.uuid4()
     await store.deliver("roadshow.created", roadshow_contract(rid), uuid.uuid4())
     record = ConsumerRecord("t", 0, 0, 0, 0, None, b"", None, 0, 0, [])
@@ -61,10 +69,18 @@ async def test_a_large_rescoring_is_several_batches_of_one_key(store: Store) -> 
     assert all(c.match.enterprise_id == enterprise.enterprise_id for c in changes)
     assert max(len(b.changes) for _, b in batches) <= MAX_CHANGES_PER_BATCH
     assert max(r["size"] for r in rows) < 512 * 1024
+    stored = await store.conn.fetchval(
+        "SELECT count(*) FROM matches WHERE enterprise_id = $1 AND status = 'proposed'",
+        enterprise.enterprise_id,
+    )
+    assert stored == len(changes)
     per_key = Counter(c_key for c_key, b in batches for _ in b.changes)
     batches_per_key = Counter(key for key, _ in batches)
     for key, n in per_key.items():
-        assert batches_per_key[key] == math.ceil(n / MAX_CHANGES_PER_BATCH)
+        fewest = math.ceil(n / MAX_CHANGES_PER_BATCH)
+        slices = math.ceil(len(changes) / pairs_per_slice)
+        # One slice: as few batches as the cap allows; more slices, one more at most each.
+        assert fewest <= batches_per_key[key] <= fewest + slices - 1
         assert all(
             Envelope.model_validate(r["payload"]).key == key for r in rows if r["key"] == key
         )
