@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
@@ -23,7 +23,6 @@ from services.notification.email import repository as repo
 from services.notification.email.model import Cause, StoredMeeting
 from services.notification.email.rules import FEEDBACK, FeedbackLink
 from services.notification.email.service import Messages
-from services.notification.email.tokens import Signer
 from services.notification.outbound.policy import Clock
 from shared.contracts.matching import (
     Attendance,
@@ -137,30 +136,19 @@ class FeedbackRecorded:
     new: bool  # False: it repeated their latest feedback, and nothing was sent again
 
 
-class Feedbacks:
+class Feedbacks(links.Links[FeedbackLink]):
     """The links of feedback e-mails: signed, expiring, naming a meeting's side."""
 
-    def __init__(self, *, clock: Clock, signer: Signer, link_ttl: float) -> None:
-        self.clock = clock
-        self.signer = signer
-        self.link_ttl = link_ttl
-
-    def token(self, link: FeedbackLink, now: datetime) -> str:
-        return self.signer.sign(FEEDBACK, link, expires_at=now + timedelta(seconds=self.link_ttl))
+    purpose = FEEDBACK
+    payload = FeedbackLink
+    expired = "this link has expired; your organisers can still record your feedback"
 
     async def request(
         self, conn: asyncpg.Connection, token: str, *, for_update: bool = False
     ) -> FeedbackRequest:
         """What the link asks about; raises NotFound (not ours, or its person or
         meeting is gone) or Conflict (expired, or the meeting was cancelled)."""
-        link = links.open_link(
-            self.signer,
-            FEEDBACK,
-            token,
-            FeedbackLink,
-            now=self.clock(),
-            expired="this link has expired; your organisers can still record your feedback",
-        )
+        link = self.open(token)
         meeting = await repo.get_meeting(conn, link.meeting_id, for_update=False)
         if meeting is None:
             raise links.not_valid()

@@ -6,8 +6,8 @@ for that side, and the two organisations the page speaks of."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import ClassVar, Generic, TypeVar
 
 import asyncpg
 from pydantic import BaseModel
@@ -16,6 +16,7 @@ from services.notification.email import repository as repo
 from services.notification.email import rules
 from services.notification.email.model import PersonOnFile
 from services.notification.email.tokens import BadToken, Purpose, Signer
+from services.notification.outbound.policy import Clock
 from services.notification.parties import repository as parties
 from shared.contracts.matching import Side
 from shared.errors import Conflict, NotFound
@@ -42,6 +43,31 @@ def open_link(
         if exc.reason == "expired":
             raise Conflict(expired, field="token") from None
         raise not_valid() from None
+
+
+class Links(Generic[M]):
+    """The signed links of one kind of e-mail: made with their expiry, opened
+    for their purpose only."""
+
+    purpose: ClassVar[Purpose]
+    payload: type[M]
+    expired: ClassVar[str]  # what an expired link's page says
+
+    def __init__(self, *, clock: Clock, signer: Signer, link_ttl: float) -> None:
+        self.clock = clock
+        self.signer = signer
+        self.link_ttl = link_ttl
+
+    def token(self, link: M, now: datetime) -> str:
+        return self.signer.sign(
+            self.purpose, link, expires_at=now + timedelta(seconds=self.link_ttl)
+        )
+
+    def open(self, token: str) -> M:
+        """The link's payload; raises NotFound or Conflict (see `open_link`)."""
+        return open_link(
+            self.signer, self.purpose, token, self.payload, now=self.clock(), expired=self.expired
+        )
 
 
 async def person_of(

@@ -33,7 +33,6 @@ from services.notification.email.rules import (
     why,
 )
 from services.notification.email.service import Messages
-from services.notification.email.tokens import Signer
 from services.notification.outbound.policy import Clock
 from shared.contracts.matching import InterestAnswer, Match
 from shared.contracts.notification import AnswerGiven
@@ -231,30 +230,19 @@ class AnswerRecorded:
     new: bool  # False: it repeated their latest answer, and nothing was sent again
 
 
-class Answers:
+class Answers(links.Links[AnswerLink]):
     """The answer links of match e-mails: signed, expiring, one answer each."""
 
-    def __init__(self, *, clock: Clock, signer: Signer, link_ttl: float) -> None:
-        self.clock = clock
-        self.signer = signer
-        self.link_ttl = link_ttl
-
-    def token(self, link: AnswerLink, now: datetime) -> str:
-        return self.signer.sign(ANSWER, link, expires_at=now + timedelta(seconds=self.link_ttl))
+    purpose = ANSWER
+    payload = AnswerLink
+    expired = "this link has expired; ask the organisers for your matches again"
 
     async def request(
         self, conn: asyncpg.Connection, token: str, *, for_update: bool = False
     ) -> AnswerRequest:
         """What the link asks; raises NotFound (not ours, or its person or match
         is gone) or Conflict (expired, or the match was withdrawn)."""
-        link = links.open_link(
-            self.signer,
-            ANSWER,
-            token,
-            AnswerLink,
-            now=self.clock(),
-            expired="this link has expired; ask the organisers for your matches again",
-        )
+        link = self.open(token)
         match = await repo.get_email_match(conn, link.match_id)
         if match is None:
             raise links.not_valid()
