@@ -12,7 +12,9 @@ Failures:
   dead-letter topic at once (it would fail the same way on every try);
 - a transient failure (connection lost or refused, pool closed, serialization
   failure, deadlock, timeout) is retried with backoff until it passes — never
-  dead-lettered; the partition waits and readiness says so;
+  dead-lettered; the partition waits and readiness says so (a handler's `NotYet`,
+  waiting on another topic's event, is tried again as soon as another consumer
+  of the process commits: `shared/arrivals.py`);
 - any other failure of a batch is retried event by event, so that only the event
   that fails goes to the dead-letter topic, after `max_attempts` tries.
 The poll loop itself survives any exception: it logs, backs off and reconnects.
@@ -37,12 +39,13 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from shared import metrics
+from shared.arrivals import ARRIVALS
 from shared.consumer_metrics import ConsumerProgress
 from shared.contracts import CONTRACTS, UnknownEventType, parse_data
 from shared.db import create_pool
 from shared.envelope import Context, Envelope
 from shared.event_handlers import EventHandlers
-from shared.failures import backoff_seconds, is_transient
+from shared.failures import NotYet, backoff_seconds, is_transient
 from shared.kafka import make_producer
 from shared.logging import get_logger
 from shared.settings import ServiceSettings
@@ -50,6 +53,10 @@ from shared.topics import Topics
 from shared.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
+
+# The first retry after NotYet waits at least this long (doubling per retry):
+# time for the awaited consumer's commit, and no busy loop on others' commits.
+_NOT_YET_FLOOR = 0.002
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
@@ -88,6 +95,7 @@ class IdempotentConsumer:
         pool_max: int = 5,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
+        retry_cap_seconds: float = 5.0,
         fetch_max_wait_ms: int = 50,
         max_batch: int = 500,
         idempotent_producer: bool = False,
@@ -106,6 +114,7 @@ class IdempotentConsumer:
         self._bootstrap = bootstrap_servers
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
+        self._retry_cap = retry_cap_seconds  # the longest wait between two tries
         self._fetch_wait = fetch_max_wait_ms
         self._max_batch = max_batch
         self._idempotent = idempotent_producer
@@ -315,7 +324,14 @@ class IdempotentConsumer:
                 )
                 if self._stop.is_set():
                     raise
-                await _wait(self._stop, backoff_seconds(attempt, self._retry_base, cap=5.0))
+                backoff = backoff_seconds(attempt, self._retry_base, cap=self._retry_cap)
+                if isinstance(exc, NotYet):
+                    # What it waits for comes through another consumer: try again
+                    # as soon as one commits, at the latest after the backoff.
+                    floor = min(backoff, _NOT_YET_FLOOR * 2 ** min(attempt - 1, 10))
+                    await ARRIVALS.wait_after(self._stop, floor, backoff)
+                else:
+                    await _wait(self._stop, backoff)
                 continue
             if self.waiting_on == what:
                 self.waiting_on = None
@@ -323,6 +339,7 @@ class IdempotentConsumer:
             return None
 
     def _handled(self, items: list[_Parsed], fresh: list[_Parsed], seconds: float) -> None:
+        ARRIVALS.arrived()
         duplicates = len(items) - len(fresh)
         if duplicates:
             metrics.CONSUMED.labels(self.name, "duplicate").inc(duplicates)

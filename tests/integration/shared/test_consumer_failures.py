@@ -22,6 +22,7 @@ from shared.db import SHARED_MIGRATIONS, connect
 from shared.embedded import EmbeddedBroker
 from shared.envelope import Context, Envelope, new_event
 from shared.event_handlers import EventHandlers
+from shared.failures import NotYet
 from shared.outbox import OutboxRelay, add_events
 from shared.testing.kafka import read_topic
 from shared.testing.plugin import DatabaseFactory
@@ -80,7 +81,11 @@ async def _effects(dsn: str) -> list[str]:
 
 
 def _consumer(
-    dsn: str, broker: EmbeddedBroker, topic: str, handlers: EventHandlers
+    dsn: str,
+    broker: EmbeddedBroker,
+    topic: str,
+    handlers: EventHandlers,
+    retry_seconds: float = 0.01,
 ) -> IdempotentConsumer:
     return IdempotentConsumer(
         name=f"g-{uuid.uuid4().hex[:8]}",
@@ -91,7 +96,8 @@ def _consumer(
         producer="test",
         emits_to=f"{topic}.out",
         max_attempts=3,
-        retry_base_seconds=0.01,
+        retry_base_seconds=retry_seconds,
+        retry_cap_seconds=max(5.0, retry_seconds),
         session_timeout_ms=3_000,
     )
 
@@ -287,3 +293,45 @@ async def test_lag_grows_while_a_consumer_stalls_and_drops_when_it_moves(
             return consumer.handled == 3 and lag() == 0.0
 
         await eventually(caught_up, within=30, what="lag back to 0 once handled")
+
+
+async def test_a_handler_waiting_on_another_topic_is_woken_by_its_commit(
+    dsn: str, broker: EmbeddedBroker, topics: Topics
+) -> None:
+    # Like a person's key and the person: the waiting consumer's backoff (two
+    # minutes, every retry) is far past the deadline, so only the other consumer's commit can
+    # end its wait in time.
+    arrived: set[str] = set()
+    tries = 0
+    waiting, keys = EventHandlers(), EventHandlers()
+
+    @waiting.on("partner.registered")
+    async def needs_key(uow: UnitOfWork, event: Envelope, data: PartnerRegistered) -> None:
+        nonlocal tries
+        tries += 1
+        if data.name not in arrived:
+            raise NotYet(f"the key of {data.name} has not arrived")
+        await uow.conn.execute(
+            "INSERT INTO effects (event_id, name) VALUES ($1, $2)", event.id, data.name
+        )
+
+    @keys.on("partner.registered")
+    async def key(uow: UnitOfWork, event: Envelope, data: PartnerRegistered) -> None:
+        arrived.add(data.name)
+
+    [event] = _events(1)
+    waiter = _consumer(dsn, broker, topics.registration, waiting, retry_seconds=120.0)
+    async with _running(waiter), _running(_consumer(dsn, broker, topics.matching, keys)):
+        await _produce(broker.bootstrap_servers, topics.registration, [event])
+
+        async def tried() -> bool:
+            return tries >= 1
+
+        await eventually(tried, within=30, what="the first try, before its key")
+        assert await _effects(dsn) == []
+        await _produce(broker.bootstrap_servers, topics.matching, [event])
+
+        async def done() -> list[str] | None:
+            return await _effects(dsn) or None
+
+        assert await eventually(done, within=30, what="the effect once the key came") == ["p0"]
