@@ -14,7 +14,6 @@ has `--help` and `--version`; failures end in one line and an exit code
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from shared.http.app import READINESS
 from shared.kafka import ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.outbox import replay
-from shared.runtime import Background, run_until_stopped, tune_gc
+from shared.runtime import Background, run_in_loop, run_until_stopped, tune_gc
 from shared.settings import ServiceSettings, load_settings
 from shared.terminal import finish, new_parser, run_command
 
@@ -66,7 +65,7 @@ class ServiceCli(Generic[S]):
             settings = load_settings(self.settings_cls)
             configure_logging(self.name, settings.log_level, settings.log_file)
             tune_gc()
-            asyncio.run(self._dispatch(settings, args))
+            run_in_loop(self._dispatch(settings, args), settings.event_loop)
 
         sys.exit(run_command(prog.strip(), run))
 

@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.personal_data import parse_key
 from shared.topics import Topics
 
+# A service process's event loop (shared/runtime.run_in_loop).
+EventLoop = Literal["uvloop", "asyncio"]
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -26,6 +29,10 @@ class ServiceSettings(BaseSettings):
     )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="Comma-separated Kafka bootstrap servers"
+    )
+    event_loop: EventLoop = Field(
+        default="uvloop",
+        description="The process's event loop: uvloop (libuv), or asyncio's own (its debug mode)",
     )
     kafka_idempotent_producer: bool = Field(
         default=False,

@@ -9,14 +9,13 @@ services' commands (migrate, replay, worker)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from dataclasses import dataclass
 
 from services.console.bootstrap import create_app
 from services.console.settings import ConsoleSettings
 from shared.logging import configure_logging
-from shared.runtime import run_until_stopped
+from shared.runtime import run_in_loop, run_until_stopped
 from shared.settings import load_settings
 from shared.terminal import finish, new_parser, run_command
 
@@ -41,7 +40,7 @@ class ConsoleCli:
         settings = load_settings(ConsoleSettings)
         configure_logging("console", settings.log_level, settings.log_file)
         app = create_app(settings)
-        asyncio.run(
+        run_in_loop(
             run_until_stopped(app=app, host=settings.http_host, port=settings.http_port, loops=[])
         )
 
