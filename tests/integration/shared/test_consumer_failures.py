@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
@@ -35,7 +36,9 @@ from shared.unit_of_work import UnitOfWork
 async def dsn(databases: DatabaseFactory) -> str:
     url = await databases.fresh([("shared", SHARED_MIGRATIONS)])
     conn = await asyncpg.connect(url)
-    await conn.execute("CREATE TABLE effects (event_id uuid NOT NULL, name text NOT NULL)")
+    await conn.execute(
+        "CREATE TABLE effects (seq bigserial, event_id uuid NOT NULL, name text NOT NULL)"
+    )
     await conn.close()
     return url
 
@@ -86,6 +89,7 @@ def _consumer(
     topic: str,
     handlers: EventHandlers,
     retry_seconds: float = 0.01,
+    together_up_to: int = 100,
 ) -> IdempotentConsumer:
     return IdempotentConsumer(
         name=f"g-{uuid.uuid4().hex[:8]}",
@@ -98,6 +102,7 @@ def _consumer(
         max_attempts=3,
         retry_base_seconds=retry_seconds,
         retry_cap_seconds=max(5.0, retry_seconds),
+        together_up_to=together_up_to,
         session_timeout_ms=3_000,
     )
 
@@ -335,3 +340,55 @@ async def test_a_handler_waiting_on_another_topic_is_woken_by_its_commit(
             return await _effects(dsn) or None
 
         assert await eventually(done, within=30, what="the effect once the key came") == ["p0"]
+
+
+@pytest.mark.parametrize("together_up_to", [1, 100], ids=["partitions-apart", "polls-together"])
+async def test_each_keys_events_once_and_in_order_whether_polls_are_handled_together(
+    dsn: str, broker: EmbeddedBroker, topics: Topics, together_up_to: int
+) -> None:
+    # Eight keys over the topic's partitions, their events interleaved and sent in
+    # waves while the consumer runs, so polls hold a few records or many: whether a
+    # poll is one transaction or one per partition, each key's events are handled
+    # once each and in the order sent.
+    ctx = Context(correlation_id="order-test")
+    keys = [uuid.uuid4() for _ in range(8)]
+    waves = [
+        [
+            new_event(
+                "test",
+                ctx,
+                "partner.registered",
+                key,
+                PartnerRegistered(partner_id=key, name=f"{k}:{n}"),
+            )
+            for n in range(wave * 5, wave * 5 + 5)
+            for k, key in enumerate(keys)
+        ]
+        for wave in range(4)
+    ]
+    handlers = EventHandlers()
+
+    @handlers.on("partner.registered")
+    async def record(uow: UnitOfWork, event: Envelope, data: PartnerRegistered) -> None:
+        await uow.conn.execute(
+            "INSERT INTO effects (event_id, name) VALUES ($1, $2)", event.id, data.name
+        )
+
+    consumer = _consumer(dsn, broker, topics.registration, handlers, together_up_to=together_up_to)
+    async with _running(consumer):
+        for wave in waves:
+            await _produce(broker.bootstrap_servers, topics.registration, wave)
+
+        async def all_done() -> list[str] | None:
+            conn = await asyncpg.connect(dsn)
+            try:
+                rows = await conn.fetch("SELECT name FROM effects ORDER BY seq")
+            finally:
+                await conn.close()
+            return [r["name"] for r in rows] if len(rows) >= 160 else None
+
+        handled = await eventually(all_done, within=60, what="every event")
+    assert len(handled) == 160 and len(set(handled)) == 160  # each once
+    for k in range(len(keys)):
+        mine = [int(name.split(":")[1]) for name in handled if name.split(":")[0] == str(k)]
+        assert mine == list(range(20)), f"key {k} out of order: {mine}"
