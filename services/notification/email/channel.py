@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -201,13 +201,12 @@ class EmailChannel:
         return attempt
 
     async def record(
-        self, uow: UnitOfWork, job: EmailDelivery, attempt: Attempt
-    ) -> Decision | None:
-        """Store how an attempt ended and what happens next; None when the lease
-        was lost (another worker owns the e-mail, or it was cancelled)."""
-        return await outbound.conclude(
-            uow.conn, job, attempt, self.policy, self._clock(), self._rand
-        )
+        self, uow: UnitOfWork, ended: Sequence[tuple[EmailDelivery, Attempt]]
+    ) -> list[Decision | None]:
+        """Store how a run of attempts ended and what happens next to each; None
+        for one whose lease was lost (another worker owns the e-mail, or it was
+        cancelled)."""
+        return await outbound.conclude(uow.conn, ended, self.policy, self._clock(), self._rand)
 
     def log_fields(self, job: EmailDelivery) -> dict[str, str]:
         # Ids only: the message names a person.

@@ -119,40 +119,52 @@ async def lease(
     ]
 
 
-async def record_attempt(
-    conn: asyncpg.Connection, job: Claimed, attempt: Attempt, decision: Decision, now: datetime
-) -> bool:
-    """Store an attempt's end and the notification's next state, only while this
-    worker still holds the lease (False: it expired and the notification moved
-    on, or it was cancelled meanwhile)."""
+async def record_attempts(
+    conn: asyncpg.Connection,
+    ended: Sequence[tuple[Claimed, Attempt, Decision]],
+    now: datetime,
+) -> list[bool]:
+    """Store a run of attempts' ends and their notifications' next states, two
+    statements for the run; each only while this worker still holds its lease
+    (False: it expired and the notification moved on, or it was cancelled)."""
+    if not ended:
+        return []
     await conn.execute(
-        """UPDATE delivery_attempts SET outcome = $3, status_code = $4, latency_ms = $5,
-                  error = $6, finished_at = $7
-            WHERE notification_id = $1 AND number = $2""",
-        job.notification_id,
-        job.number,
-        attempt.outcome,
-        attempt.status_code,
-        attempt.latency_ms,
-        attempt.error,
+        """UPDATE delivery_attempts a
+              SET outcome = u.outcome, status_code = u.status_code, latency_ms = u.latency_ms,
+                  error = u.error, finished_at = $7
+             FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::int[], $6::text[])
+                  AS u(id, number, outcome, status_code, latency_ms, error)
+            WHERE a.notification_id = u.id AND a.number = u.number""",
+        [job.notification_id for job, _, _ in ended],
+        [job.number for job, _, _ in ended],
+        [attempt.outcome for _, attempt, _ in ended],
+        [attempt.status_code for _, attempt, _ in ended],
+        [attempt.latency_ms for _, attempt, _ in ended],
+        [attempt.error for _, attempt, _ in ended],
         now,
     )
-    result = await conn.execute(
-        """UPDATE notifications
-              SET status = $3::text, next_attempt_at = $4, lease_token = NULL,
-                  last_status_code = $5, last_error = $6, updated_at = $7,
-                  delivered_at = CASE WHEN $3::text = 'delivered' THEN $7::timestamptz END,
-                  dead_at = CASE WHEN $3::text = 'dead' THEN $7::timestamptz END
-            WHERE id = $1 AND lease_token = $2 AND status = 'pending'""",
-        job.notification_id,
-        job.token,
-        decision.status,
-        decision.next_attempt_at,
-        attempt.status_code,
-        attempt.error,
+    rows = await conn.fetch(
+        """UPDATE notifications n
+              SET status = u.status, next_attempt_at = u.next_attempt_at, lease_token = NULL,
+                  last_status_code = u.status_code, last_error = u.error, updated_at = $7,
+                  delivered_at = CASE WHEN u.status = 'delivered' THEN $7::timestamptz END,
+                  dead_at = CASE WHEN u.status = 'dead' THEN $7::timestamptz END
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::int[],
+                         $6::text[])
+                  AS u(id, token, status, next_attempt_at, status_code, error)
+            WHERE n.id = u.id AND n.lease_token = u.token AND n.status = 'pending'
+        RETURNING n.id, u.token""",
+        [job.notification_id for job, _, _ in ended],
+        [job.token for job, _, _ in ended],
+        [decision.status for _, _, decision in ended],
+        [decision.next_attempt_at for _, _, decision in ended],
+        [attempt.status_code for _, attempt, _ in ended],
+        [attempt.error for _, attempt, _ in ended],
         now,
     )
-    return bool(result != "UPDATE 0")
+    settled = {(r["id"], r["token"]) for r in rows}
+    return [(job.notification_id, job.token) in settled for job, _, _ in ended]
 
 
 async def give_up(
@@ -206,17 +218,18 @@ class Claimed(Protocol):
 
 async def conclude(
     conn: asyncpg.Connection,
-    job: Claimed,
-    attempt: Attempt,
+    ended: Sequence[tuple[Claimed, Attempt]],
     policy: RetryPolicy,
     now: datetime,
     rand: Callable[[], float],
-) -> Decision | None:
-    """Decide what follows the attempt under the channel's policy and store it;
-    None when the lease was lost."""
-    decision = decide(attempt, job.tries, policy, now, rand)
-    settled = await record_attempt(conn, job, attempt, decision, now)
-    return decision if settled else None
+) -> list[Decision | None]:
+    """Decide what follows each attempt of a run under the channel's policy and
+    store it; None for an attempt whose lease was lost."""
+    decided = [
+        (job, attempt, decide(attempt, job.tries, policy, now, rand)) for job, attempt in ended
+    ]
+    settled = await record_attempts(conn, decided, now)
+    return [d if ok else None for (_, _, d), ok in zip(decided, settled, strict=True)]
 
 
 async def attempts_of(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[AttemptRecord]:

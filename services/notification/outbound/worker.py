@@ -76,8 +76,12 @@ class Channel(Protocol[J]):
 
     async def send(self, job: J) -> Attempt: ...
 
-    async def record(self, uow: UnitOfWork, job: J, attempt: Attempt) -> Decision | None:
-        """Store how the attempt ended; None when the lease was lost."""
+    async def record(
+        self, uow: UnitOfWork, ended: Sequence[tuple[J, Attempt]]
+    ) -> list[Decision | None]:
+        """Store how a run of attempts ended (in bulk), in their order; None for
+        one whose lease was lost. Whatever it emits, it emits in each
+        notification's own flow (`uow.acting_as(job.context)`)."""
         ...
 
     def log_fields(self, job: J) -> dict[str, str]:
@@ -309,17 +313,23 @@ class DeliveryWorker:
 
     async def _record_run(self, run: list[_Ended]) -> None:
         assert self._units is not None
+        by_channel: dict[str, list[_Ended]] = {}
+        for e in run:
+            by_channel.setdefault(e.channel.log_as, []).append(e)
         try:
             async with self._units.begin(_RECORDING) as uow:
-                decisions = [
-                    await e.channel.record(uow.acting_as(e.job.context), e.job, e.attempt)
-                    for e in run
-                ]
+                decided: dict[int, Decision | None] = {}
+                for ended in by_channel.values():
+                    decisions = await ended[0].channel.record(
+                        uow, [(e.job, e.attempt) for e in ended]
+                    )
+                    decided |= {id(e): d for e, d in zip(ended, decisions, strict=True)}
+            results = [decided[id(e)] for e in run]
         except Exception:
             # One of them cannot be recorded: each on its own, so the others
             # are, and the one that fails is dealt with alone.
-            decisions = [await self._record_one(e.channel, e.job, e.attempt) for e in run]
-        for e, decision in zip(run, decisions, strict=True):
+            results = [await self._record_one(e.channel, e.job, e.attempt) for e in run]
+        for e, decision in zip(run, results, strict=True):
             if not e.done.done():
                 e.done.set_result(decision)
 
@@ -327,7 +337,8 @@ class DeliveryWorker:
         assert self._units is not None
         try:
             async with self._units.begin(job.context) as uow:
-                return await channel.record(uow, job, attempt)
+                [decision] = await channel.record(uow, [(job, attempt)])
+                return decision
         except Exception as exc:
             log.error(f"{channel.log_as}.record_failed", **_failure(exc, channel.quote_errors))
             if is_transient(exc):

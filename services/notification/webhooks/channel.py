@@ -8,7 +8,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -177,21 +177,25 @@ class WebhookChannel:
             )
         return out
 
-    async def record(self, uow: UnitOfWork, job: Delivery, attempt: Attempt) -> Decision | None:
-        """Store how an attempt ended and what happens next: delivered, retried
-        later, or dead; a 410 also disables the subscription. Returns None when
-        the lease had expired (another worker owns the notification now)."""
+    async def record(
+        self, uow: UnitOfWork, ended: Sequence[tuple[Delivery, Attempt]]
+    ) -> list[Decision | None]:
+        """Store how a run of attempts ended and what happens next to each:
+        delivered, retried later, or dead; a 410 also disables the subscription.
+        None for an attempt whose lease had expired (another worker owns the
+        notification now)."""
         now = self._clock()
-        decision = await outbound.conclude(uow.conn, job, attempt, self.policy, now, self._rand)
-        if decision is None:
-            return None
-        emit_outcome(uow, job.ended, decision.event, now)
-        if attempt.outcome == "gone":
-            await repo.set_disabled(
-                uow.conn, job.subscription_id, "the endpoint answered 410 Gone", now
-            )
-            await kill_pending(uow, job.subscription_id, "the subscription was disabled", now)
-        return decision
+        decisions = await outbound.conclude(uow.conn, ended, self.policy, now, self._rand)
+        for (job, attempt), decision in zip(ended, decisions, strict=True):
+            if decision is None:
+                continue
+            emit_outcome(uow, job.ended, decision.event, now)
+            if attempt.outcome == "gone":
+                await repo.set_disabled(
+                    uow.conn, job.subscription_id, "the endpoint answered 410 Gone", now
+                )
+                await kill_pending(uow, job.subscription_id, "the subscription was disabled", now)
+        return decisions
 
     def log_fields(self, job: Delivery) -> dict[str, str]:
         return {

@@ -65,13 +65,14 @@ async def test_one_attempt_that_cannot_be_recorded_leaves_the_others_recorded(
     def patch(channel: WebhookChannel) -> None:
         original = channel.record
 
-        async def record(uow: Any, job: Any, attempt: Any) -> Any:
-            if job.notification_id not in seen:
-                seen.append(job.notification_id)
+        async def record(uow: Any, ended: Any) -> Any:
+            for job, _ in ended:
+                if job.notification_id not in seen:
+                    seen.append(job.notification_id)
             # The second to end: it is recorded in a run with others.
-            if len(seen) > 1 and job.notification_id == seen[1]:
+            if len(seen) > 1 and any(job.notification_id == seen[1] for job, _ in ended):
                 raise ValueError("this one cannot be recorded")
-            return await original(uow, job, attempt)
+            return await original(uow, ended)
 
         monkeypatch.setattr(channel, "record", record)
 
@@ -82,3 +83,35 @@ async def test_one_attempt_that_cannot_be_recorded_leaves_the_others_recorded(
     assert by_id[broken]["last_error"] == "ValueError: this one cannot be recorded"
     others = [n["status"] for i, n in by_id.items() if i != broken]
     assert others == ["delivered"] * (DELIVERIES - 1)
+
+
+async def test_a_run_records_only_the_attempts_whose_lease_it_still_holds(
+    env: Env, receiver: Receiver
+) -> None:
+    sub = await _held_deliveries(env, receiver)
+    taken = uuid.uuid4()  # another worker's lease, as after this one's ran out
+
+    async with env.worker() as worker:
+        assert await worker.run_once() == DELIVERIES
+
+        async def all_waiting() -> bool | None:
+            return receiver.in_flight == DELIVERIES or None
+
+        await eventually(all_waiting, what="every request at the receiver")
+        lost = await env.pool.fetchval(
+            "UPDATE notifications SET lease_token = $2 WHERE id = (SELECT id FROM notifications"
+            " WHERE subscription_id = $1 ORDER BY id LIMIT 1) RETURNING id",
+            uuid.UUID(sub["subscription_id"]),
+            taken,
+        )
+        receiver.released.set()
+        await worker.drain()
+    rows = {
+        r["id"]: r
+        for r in await env.pool.fetch(
+            "SELECT id, status, lease_token FROM notifications WHERE subscription_id = $1",
+            uuid.UUID(sub["subscription_id"]),
+        )
+    }
+    assert rows[lost]["status"] == "pending" and rows[lost]["lease_token"] == taken
+    assert [r["status"] for i, r in rows.items() if i != lost] == ["delivered"] * (DELIVERIES - 1)
