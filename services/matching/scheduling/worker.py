@@ -32,7 +32,12 @@ from services.matching.interest.service import Interest, expiry_context
 from services.matching.scheduling.model import Job
 from services.matching.scheduling.service import LoadedProblem, Scheduling
 from services.matching.scheduling.solver import Schedule
-from services.matching.scheduling.solver.process import init_progress, ready, solve_reporting
+from services.matching.scheduling.solver.process import (
+    PRELOAD,
+    init_progress,
+    ready,
+    solve_reporting,
+)
 from services.matching.settings import MatchingSettings
 from shared.db import create_pool
 from shared.envelope import Context
@@ -54,7 +59,7 @@ class _SolverPool:
 
     def __init__(self) -> None:
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["services.matching.scheduling.solver.process"])
+        self._context.set_forkserver_preload(PRELOAD)
         self.progress: Any = self._context.Value("d", 0.0, lock=False)
         self._pool = self._new_pool()
 

@@ -77,7 +77,7 @@ def time_to_prove(monkeypatch: pytest.MonkeyPatch) -> None:
     """The product path's budget raised from 1.6 s, so that what it proves does
     not depend on how loaded the machine is (the bench measures the time)."""
     # The module, not the function the package exports under the same name.
-    module = importlib.import_module("services.matching.scheduling.solver.solve")
+    module = importlib.import_module("services.matching.scheduling.solver.solving")
     monkeypatch.setattr(module, "EXACT_SECONDS", 60.0)
 
 
@@ -167,7 +167,7 @@ def test_out_of_time_it_says_how_far_it_may_be(
     """With little or no time for the MILP a schedule still comes back (the
     heuristic's when the MILP has none), valid, and honest: "proven" only at the
     optimum, and its value plus its gap never below the optimum."""
-    module = importlib.import_module("services.matching.scheduling.solver.solve")
+    module = importlib.import_module("services.matching.scheduling.solver.solving")
     monkeypatch.setattr(module, "EXACT_SECONDS", seconds)
     for seed in range(2):
         inst = event(seed, venues=True, interpreters=2, scattered=True)

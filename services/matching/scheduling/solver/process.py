@@ -1,14 +1,20 @@
 """`solve` as a task of a process pool: the solver holds the GIL for seconds, so
 it runs in a process of its own, and reports its progress through a shared
-double that the worker's heartbeat reads. This module is all a pool process
-imports (numpy and the solver; no event loop, no database driver)."""
+double that the worker's heartbeat reads. This module and the solver are all a
+pool process imports (numpy and scipy; no event loop, no database driver)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.matching.scheduling.solver.instance import BoolArray, Instance, IntArray, Schedule
-from services.matching.scheduling.solver.solve import solve
+
+# What a pool process preloads (the forkserver's): this module and the solving parts,
+# which the service process that submits the tasks never imports itself.
+PRELOAD = [
+    "services.matching.scheduling.solver.process",
+    "services.matching.scheduling.solver.solving",
+]
 
 # The pool process's progress value (a multiprocessing.Value("d")), given once
 # when the process starts: shared memory can only be handed over then.
@@ -36,4 +42,6 @@ def solve_reporting(
     fixed: tuple[IntArray, IntArray, IntArray] | None,
     locked: BoolArray | None = None,
 ) -> Schedule:
+    from services.matching.scheduling.solver.solving import solve  # preloaded in the pool
+
     return solve(inst, _report, must=must, fixed=fixed, locked=locked)
