@@ -25,7 +25,6 @@ Also imported by bench/scheduler.py for its instances.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import random
 import statistics
@@ -51,7 +50,7 @@ from shared.contracts import EventType
 from shared.contracts import registration as reg
 from shared.db import create_pool, migrate
 from shared.envelope import Context, new_event
-from shared.runtime import tune_gc
+from shared.runtime import run_in_loop, tune_gc
 from shared.taxonomy import SECTOR_GROUPS, STAGE_ORDER, ParticipantKind, PartnershipType
 
 THRESHOLD = 0.45
@@ -444,7 +443,7 @@ def main() -> None:
         help="Postgres to create (and drop) the bench's own database on",
     )
     args = parser.parse_args()
-    asyncio.run(_with_database(args))
+    run_in_loop(_with_database(args))  # the service's event loop too
 
 
 if __name__ == "__main__":
