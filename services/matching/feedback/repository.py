@@ -4,6 +4,7 @@ the unit of work decides the transaction."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -250,3 +251,22 @@ async def outcomes(conn: asyncpg.Connection, roadshow_id: uuid.UUID) -> list[Mee
         MeetingOutcome(m["attendance"], feedback.get(m["id"], []), follow_ups.get(m["id"]))
         for m in meetings
     ]
+
+
+async def erase_notes(
+    conn: asyncpg.Connection,
+    enterprise_ids: Sequence[uuid.UUID],
+    participant_ids: Sequence[uuid.UUID],
+) -> int:
+    """Blank the notes of every feedback on these parties' meetings, both sides'
+    (free text may name the other side's person too); the rest of the feedback is
+    no one's personal data and stays. Returns how many notes were blanked."""
+    status: str = await conn.execute(
+        """UPDATE meeting_feedback f SET note = NULL
+             FROM meetings m
+            WHERE m.id = f.meeting_id AND f.note IS NOT NULL
+              AND (m.enterprise_id = ANY($1::uuid[]) OR m.participant_id = ANY($2::uuid[]))""",
+        list(enterprise_ids),
+        list(participant_ids),
+    )
+    return int(status.split()[-1])

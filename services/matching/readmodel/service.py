@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.matching.feedback import repository as feedback
 from services.matching.readmodel import repository as repo
 from services.matching.readmodel.model import grid_of
 from services.matching.scheduling import repository as meetings
@@ -115,8 +116,14 @@ class ReadModel:
 
     async def person_erased(self, uow: UnitOfWork, data: reg.PersonErased) -> None:
         """Matching keeps organisations and projects, never presidents or contacts
-        (see the read model), so an erasure finds nothing here to remove."""
-        log.info("matching.erasure_noted", erasure_id=str(data.erasure_id), held=0)
+        (see the read model); what may name them is the free text of feedback
+        notes, so the notes on the erased people's meetings are blanked."""
+        notes = await feedback.erase_notes(
+            uow.conn,
+            [s.id for s in data.subjects if s.kind == "enterprise.president"],
+            [s.id for s in data.subjects if s.kind == "participant.contact"],
+        )
+        log.info("matching.erasure_noted", erasure_id=str(data.erasure_id), notes=notes)
 
 
 def _availability_changed(

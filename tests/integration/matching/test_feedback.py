@@ -15,6 +15,7 @@ from services.matching.feedback import model as mf
 from services.matching.feedback.service import AfterMeetings
 from services.matching.feedback.worker import FollowUpLoop
 from shared.contracts.matching import Attendance, FeedbackRecorded, FollowUpDue, FollowUpRecorded
+from shared.contracts.registration import ErasedSubject, PersonErased
 from shared.db import create_pool
 from shared.testing.waiting import eventually
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
@@ -437,3 +438,44 @@ async def test_the_loops_sql_opens_exactly_the_meetings_the_rule_says(store: Sto
     opened = {r["meeting_id"] for r in await store.conn.fetch("SELECT meeting_id FROM follow_ups")}
     assert opened == {m for m, due in expected.items() if due}
     assert 0 < len(opened) < len(expected)
+
+
+async def test_an_erased_persons_meetings_lose_their_notes_and_keep_the_rest(
+    store: Store,
+) -> None:
+    # Notes are free text and may name the people of either side: erasing a
+    # president blanks the notes on every meeting of their enterprise, both sides'.
+    clock, ev, meetings = await _scheduled(store)
+    clock.now = meetings[-1]["ends_at"]
+    erased = meetings[0]
+    other = next(m for m in meetings if m["enterprise_id"] != erased["enterprise_id"])
+    held = {"took_place": "held", "interest": "high", "next_step": "term-sheet"}
+    for meeting in (erased, other):
+        for side, headers in (
+            ("participant", ev["headers"]),
+            ("enterprise", ev["delegate_headers"]),
+        ):
+            status, _ = await _put(
+                store,
+                f"/v1/meetings/{meeting['id']}/feedback/{side}",
+                {**held, "note": f"Met the {side} side's president in person."},
+                headers,
+            )
+            assert status == 200
+
+    subject = ErasedSubject(kind="enterprise.president", id=erased["enterprise_id"])
+    assert await store.deliver(
+        "person.erased", PersonErased(erasure_id=uuid.uuid4(), subjects=[subject])
+    )
+
+    rows = await store.conn.fetch(
+        "SELECT meeting_id, side, note, interest, next_step FROM meeting_feedback"
+    )
+    by = {(r["meeting_id"], r["side"]): r for r in rows}
+    for side in ("participant", "enterprise"):
+        gone, kept = by[(erased["id"], side)], by[(other["id"], side)]
+        assert gone["note"] is None and (gone["interest"], gone["next_step"]) == (
+            "high",
+            "term-sheet",
+        )
+        assert kept["note"] == f"Met the {side} side's president in person."
