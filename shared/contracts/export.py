@@ -43,6 +43,8 @@ class Stream:
     name: str
     address: str
     producer: str
+    # The consumer groups reading it, by their default names (the bootstraps':
+    # notification runs one group per topic, matching's answers consumer its own).
     consumers: tuple[str, ...]
     events: tuple[tuple[str, int], ...]
     description: str
@@ -59,7 +61,7 @@ def streams(topics: Topics | None = None) -> list[Stream]:
             "registration",
             t.registration,
             "registration",
-            ("matching", "notification"),
+            ("matching", "notification-registration"),
             registration,
             "Partners, road shows, delegations, enterprises and participants: each "
             "registered or updated event carries the aggregate's whole state and version.",
@@ -68,7 +70,7 @@ def streams(topics: Topics | None = None) -> list[Stream]:
             "keys",
             t.keys,
             "registration",
-            ("notification",),
+            ("notification-keys",),
             keys,
             "The keys that open a person's sealed fields; erasure destroys them.",
             compacted=True,
@@ -77,7 +79,7 @@ def streams(topics: Topics | None = None) -> list[Stream]:
             "matching",
             t.matching,
             "matching",
-            ("notification",),
+            ("notification-matching",),
             tuple(MATCHING_CONTRACTS),
             "Explained matches, interest, attendance and the meeting schedule.",
         ),
@@ -85,7 +87,7 @@ def streams(topics: Topics | None = None) -> list[Stream]:
             "notification",
             t.notification,
             "notification",
-            ("matching",),
+            ("matching-answers",),
             tuple(NOTIFICATION_CONTRACTS),
             "The outcome of each webhook delivery, the answers people give on their "
             "matches through the links in their e-mail (answer.given, which matching "

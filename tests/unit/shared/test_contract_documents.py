@@ -93,6 +93,8 @@ def test_every_event_travels_on_a_channel_with_its_headers_and_key() -> None:
         jsonschema.validate(event, payload, format_checker=FORMATS)
     operations = doc["operations"]
     assert operations["matching.consumes.registration"]["action"] == "receive"
+    assert operations["matching-answers.consumes.notification"]["action"] == "receive"
+    assert operations["notification-keys.consumes.keys"]["action"] == "receive"
     assert operations["registration.publishes.registration"]["action"] == "send"
 
 
