@@ -129,6 +129,9 @@ async def record_attempts(
     (False: it expired and the notification moved on, or it was cancelled)."""
     if not ended:
         return []
+    ids = [job.notification_id for job, _, _ in ended]
+    codes = [attempt.status_code for _, attempt, _ in ended]
+    errors = [attempt.error for _, attempt, _ in ended]
     await conn.execute(
         """UPDATE delivery_attempts a
               SET outcome = u.outcome, status_code = u.status_code, latency_ms = u.latency_ms,
@@ -136,12 +139,12 @@ async def record_attempts(
              FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::int[], $6::text[])
                   AS u(id, number, outcome, status_code, latency_ms, error)
             WHERE a.notification_id = u.id AND a.number = u.number""",
-        [job.notification_id for job, _, _ in ended],
+        ids,
         [job.number for job, _, _ in ended],
         [attempt.outcome for _, attempt, _ in ended],
-        [attempt.status_code for _, attempt, _ in ended],
+        codes,
         [attempt.latency_ms for _, attempt, _ in ended],
-        [attempt.error for _, attempt, _ in ended],
+        errors,
         now,
     )
     rows = await conn.fetch(
@@ -155,12 +158,12 @@ async def record_attempts(
                   AS u(id, token, status, next_attempt_at, status_code, error)
             WHERE n.id = u.id AND n.lease_token = u.token AND n.status = 'pending'
         RETURNING n.id, u.token""",
-        [job.notification_id for job, _, _ in ended],
+        ids,
         [job.token for job, _, _ in ended],
         [decision.status for _, _, decision in ended],
         [decision.next_attempt_at for _, _, decision in ended],
-        [attempt.status_code for _, attempt, _ in ended],
-        [attempt.error for _, attempt, _ in ended],
+        codes,
+        errors,
         now,
     )
     settled = {(r["id"], r["token"]) for r in rows}

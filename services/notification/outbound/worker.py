@@ -316,20 +316,19 @@ class DeliveryWorker:
         by_channel: dict[str, list[_Ended]] = {}
         for e in run:
             by_channel.setdefault(e.channel.log_as, []).append(e)
+        recorded: list[tuple[_Ended, Decision | None]] = []
         try:
             async with self._units.begin(_RECORDING) as uow:
-                decided: dict[int, Decision | None] = {}
                 for ended in by_channel.values():
                     decisions = await ended[0].channel.record(
                         uow, [(e.job, e.attempt) for e in ended]
                     )
-                    decided |= {id(e): d for e, d in zip(ended, decisions, strict=True)}
-            results = [decided[id(e)] for e in run]
+                    recorded.extend(zip(ended, decisions, strict=True))
         except Exception:
             # One of them cannot be recorded: each on its own, so the others
             # are, and the one that fails is dealt with alone.
-            results = [await self._record_one(e.channel, e.job, e.attempt) for e in run]
-        for e, decision in zip(run, results, strict=True):
+            recorded = [(e, await self._record_one(e.channel, e.job, e.attempt)) for e in run]
+        for e, decision in recorded:
             if not e.done.done():
                 e.done.set_result(decision)
 
