@@ -516,36 +516,41 @@ async def upsert_matches(
     forward (a higher version). Returns the ids that changed."""
     if not matches:
         return []
+    latest = _latest(matches, reasons)
+    # Typed arrays, one per column; each match's reasons are a slice of one flat
+    # array (arrays of arrays must be rectangular in Postgres). A JSON document
+    # per call cost the most of any statement here.
+    flat: list[str] = []
+    bounds: list[tuple[int, int]] = []
+    for _, r in latest:
+        bounds.append((len(flat) + 1, len(flat) + len(r)))
+        flat.extend(r)
     rows = await conn.fetch(
         """INSERT INTO email_matches AS em (match_id, roadshow_id, enterprise_id, participant_id,
                                             score, reasons, status, version, first_seen_at,
                                             changed_at)
            SELECT m.match_id, m.roadshow_id, m.enterprise_id, m.participant_id, m.score,
-                  ARRAY(SELECT jsonb_array_elements_text(m.reasons)), m.status, m.version, $2, $2
-             FROM jsonb_to_recordset($1::jsonb) AS m(match_id uuid, roadshow_id uuid,
-                  enterprise_id uuid, participant_id uuid, score double precision,
-                  reasons jsonb, status text, version integer)
+                  ($6::text[])[m.first:m.last], m.status, m.version, $2, $2
+             FROM unnest($1::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $7::float8[],
+                         $8::text[], $9::int[], $10::int[], $11::int[])
+                  AS m(match_id, roadshow_id, enterprise_id, participant_id, score,
+                       status, version, first, last)
            ON CONFLICT (match_id) DO UPDATE SET score = EXCLUDED.score,
                   reasons = EXCLUDED.reasons, status = EXCLUDED.status,
                   version = EXCLUDED.version, changed_at = EXCLUDED.changed_at
             WHERE em.version < EXCLUDED.version
         RETURNING match_id""",
-        (
-            [
-                {
-                    "match_id": str(m.match_id),
-                    "roadshow_id": str(m.roadshow_id),
-                    "enterprise_id": str(m.enterprise_id),
-                    "participant_id": str(m.participant_id),
-                    "score": m.score,
-                    "reasons": list(r),
-                    "status": m.status,
-                    "version": m.version,
-                }
-                for m, r in _latest(matches, reasons)
-            ]
-        ),  # the pool's codec encodes jsonb
+        [m.match_id for m, _ in latest],
         now,
+        [m.roadshow_id for m, _ in latest],
+        [m.enterprise_id for m, _ in latest],
+        [m.participant_id for m, _ in latest],
+        flat,
+        [m.score for m, _ in latest],
+        [m.status for m, _ in latest],
+        [m.version for m, _ in latest],
+        [first for first, _ in bounds],
+        [last for _, last in bounds],
     )
     return [r["match_id"] for r in rows]
 

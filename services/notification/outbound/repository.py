@@ -78,29 +78,29 @@ async def lease(
 ) -> list[Leased]:
     """Take the notifications for one attempt each, recording the attempt as in
     flight, and any attempt a dead worker left in flight as abandoned."""
-    await conn.execute(
-        """UPDATE delivery_attempts SET outcome = 'abandoned', finished_at = $2,
-                  error = 'the worker lost its lease (it died or stalled)'
-            WHERE notification_id = ANY($1::uuid[]) AND outcome = 'in_flight'""",
-        list(ids),
-        now,
-    )
+    # One statement: its parts share a snapshot, so the abandoning part does not
+    # see the attempts the starting part inserts.
     rows = await conn.fetch(
-        """UPDATE notifications n
-              SET lease_token = $2, next_attempt_at = $3, attempts = n.attempts + 1,
-                  tries = n.tries + 1, updated_at = $4
-            WHERE n.id = ANY($1::uuid[])
-        RETURNING n.id, n.attempts, n.tries, n.body, n.subscription_id, n.recipient_id,
-                  n.partner_id, n.event_id, n.event_type, n.correlation_id""",
+        """WITH abandoned AS (
+               UPDATE delivery_attempts SET outcome = 'abandoned', finished_at = $4,
+                      error = 'the worker lost its lease (it died or stalled)'
+                WHERE notification_id = ANY($1::uuid[]) AND outcome = 'in_flight'
+           ), leased AS (
+               UPDATE notifications n
+                  SET lease_token = $2, next_attempt_at = $3, attempts = n.attempts + 1,
+                      tries = n.tries + 1, updated_at = $4
+                WHERE n.id = ANY($1::uuid[])
+            RETURNING n.id, n.attempts, n.tries, n.body, n.subscription_id, n.recipient_id,
+                      n.partner_id, n.event_id, n.event_type, n.correlation_id
+           ), started AS (
+               INSERT INTO delivery_attempts (notification_id, number, started_at, outcome)
+               SELECT id, attempts, $4, 'in_flight' FROM leased
+           )
+           SELECT * FROM leased""",
         list(ids),
         token,
         lease_end,
         now,
-    )
-    await conn.executemany(
-        """INSERT INTO delivery_attempts (notification_id, number, started_at, outcome)
-           VALUES ($1, $2, $3, 'in_flight')""",
-        [(r["id"], r["attempts"], now) for r in rows],
     )
     return [
         Leased(

@@ -200,3 +200,9 @@ def html_of(message: EmailMessage) -> str:
     body = message.get_body(("html",))
     assert body is not None
     return str(body.get_content())
+
+
+def other_mac(mac: str) -> str:
+    """A link MAC that is not this one (a fixed "AA" ending would be the real
+    MAC one time in 256)."""
+    return mac[:-2] + ("QA" if mac.endswith("AA") else "AA")

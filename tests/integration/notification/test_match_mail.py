@@ -8,14 +8,16 @@ changed, and never to someone who opted out."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
+from services.notification.email import repository as mail_repo
 from services.notification.email.rules import recipient_id
-from shared.contracts.matching import match_id_for
+from shared.contracts.matching import Match, match_id_for
 from shared.contracts.notification import AnswerGiven
 from shared.envelope import Envelope
 from tests.integration.notification.conftest import Env, SmtpServer, match_event
-from tests.integration.notification.mailworld import deliver, emails, html_of, text_of
+from tests.integration.notification.mailworld import deliver, emails, html_of, other_mac, text_of
 
 SETTLE = 300  # email_match_settle's default
 DAY = 86_400
@@ -140,7 +142,7 @@ async def test_forged_expired_and_foreign_links_write_nothing(
     other = links["Decline"].split("token=")[1].split(".")
     forged = [
         f"/v1/email/answer?token={tag}.{other[1]}.{mac}",  # decline's payload, accept's MAC
-        f"/v1/email/answer?token={tag}.{payload}.{mac[:-2]}AA",
+        f"/v1/email/answer?token={tag}.{payload}.{other_mac(mac)}",
         "/v1/email/answer?token=a1.bm90IG91cnM.bm90IG91cnM",
         "/v1/email/answer?token=" + "x" * 513,  # longer than any token: refused unread
     ]
@@ -254,3 +256,32 @@ async def test_no_match_email_to_someone_who_opted_out(email_env: Env, smtp: Smt
     assert len(smtp.sink.to(env.people[e0]["email"])) == 1  # no digest, no new list
     assert len(smtp.sink.to(env.people[p1]["email"])) == 1  # p1's own first list goes
     assert [r for r in await emails(env, kind="digest")] == []
+
+
+async def test_stored_matches_keep_each_matchs_own_reasons_and_move_only_forward(
+    email_env: Env,
+) -> None:
+    """The store's one statement splits the batch's reasons back per match (none,
+    one, several), keeps the higher of two versions in a batch, and ignores an
+    older version arriving later."""
+    world = await _world(email_env, enterprises=3)
+    p = world["participants"][0]
+    events = [match_event(p, e) for e in world["enterprises"]]
+    m0, m1, m2 = (Match.model_validate(e.data) for e in events)
+    m1_v2 = m1.model_copy(update={"version": 2, "score": 0.9})
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    async with email_env.pool.acquire() as conn, conn.transaction():
+        changed = await mail_repo.upsert_matches(
+            conn, [m0, m1, m2, m1_v2], [[], ["old"], ["c", "d", "e"], ["new 1", "new 2"]], now
+        )
+        assert sorted(changed) == sorted([m0.match_id, m1.match_id, m2.match_id])
+        again = await mail_repo.upsert_matches(conn, [m1], [["stale"]], now)
+        assert again == []
+    rows = {
+        r["match_id"]: r
+        for r in await email_env.pool.fetch("SELECT match_id, reasons, version FROM email_matches")
+    }
+    assert rows[m0.match_id]["reasons"] == []
+    assert rows[m1.match_id]["reasons"] == ["new 1", "new 2"]
+    assert rows[m1.match_id]["version"] == 2
+    assert rows[m2.match_id]["reasons"] == ["c", "d", "e"]
