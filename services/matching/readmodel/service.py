@@ -84,18 +84,19 @@ class ReadModel:
             stored: list[PartyChange] = []
             moved = False  # some party's availability changed
             for c in events:
-                done, availability_changed = await self._store(c)
+                done, availability_changed, first = await self._store(c)
                 if done:
-                    stored.append(PartyChange(c.uow, c.side, c.party_id))
+                    stored.append(PartyChange(c.uow, c.side, c.party_id, first))
                     moved |= availability_changed
             if stored:
                 await self.scoring.rescore(events[0].uow, roadshow_id, stored)
             if moved and self.scheduling is not None:
                 await self.scheduling.availability_changed(events[0].uow, roadshow_id)
 
-    async def _store(self, c: PartyEvent) -> tuple[bool, bool]:
+    async def _store(self, c: PartyEvent) -> tuple[bool, bool, bool]:
         """Store what the event says. Returns whether it was stored (False for a
-        stale version: nothing to do), and whether the party's availability changed."""
+        stale version: nothing to do), whether the party's availability changed,
+        and whether the read model had never seen the party (so it has no matches)."""
         conn = c.uow.conn
         found = await repo.locked_party_state(conn, c.side, c.party_id)
         if found is not None and found.version >= c.data.version:
@@ -105,14 +106,16 @@ class ReadModel:
                 party_id=str(c.party_id),
                 version=c.data.version,
             )
-            return False, False
+            return False, False, False
         if isinstance(c.data, reg.Enterprise):
             await repo.upsert_enterprise(conn, c.uow.ctx.partner_id, c.data)
         elif isinstance(c.data, reg.Participant):
             await repo.upsert_participant(conn, c.uow.ctx.partner_id, c.data)
         else:
             await repo.mark_withdrawn(conn, c.side, c.data)
-        return True, found is not None and _availability_changed(found.availability, c.data)
+        if found is None:
+            return True, False, True
+        return True, _availability_changed(found.availability, c.data), False
 
     async def person_erased(self, uow: UnitOfWork, data: reg.PersonErased) -> None:
         """Matching keeps organisations and projects, never presidents or contacts

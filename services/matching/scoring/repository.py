@@ -75,29 +75,33 @@ _COMPONENTS = TypeAdapter(list[MatchComponent])
 
 
 async def write_matches(conn: asyncpg.Connection, matches: Sequence[Match]) -> None:
-    """Store what the matches' events say, in one statement (a registration writes
-    tens of match rows; a statement per row was most of the database's work)."""
+    """Store what the matches' events say."""
     if not matches:
         return
-    matches = list({m.match_id: m for m in matches}.values())  # a row once per statement
-    await conn.execute(
+    # Pipelined rows (one round trip): cheaper than unnest here, whose jsonb[] of
+    # components goes as one escaped text literal.
+    await conn.executemany(
         """INSERT INTO matches (match_id, roadshow_id, enterprise_id, participant_id,
                participant_kind, score, components, status, version)
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[],
-                                $6::float8[], $7::jsonb[], $8::text[], $9::int[])
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (match_id) DO UPDATE SET score = EXCLUDED.score,
                components = EXCLUDED.components, status = EXCLUDED.status,
                participant_kind = EXCLUDED.participant_kind, version = EXCLUDED.version,
                updated_at = now()""",
-        [m.match_id for m in matches],
-        [m.roadshow_id for m in matches],
-        [m.enterprise_id for m in matches],
-        [m.participant_id for m in matches],
-        [m.participant_kind.value for m in matches],
-        [m.score for m in matches],
-        [JsonText(_COMPONENTS.dump_json(m.components).decode()) for m in matches],
-        [m.status for m in matches],
-        [m.version for m in matches],
+        [
+            (
+                m.match_id,
+                m.roadshow_id,
+                m.enterprise_id,
+                m.participant_id,
+                m.participant_kind.value,
+                m.score,
+                JsonText(_COMPONENTS.dump_json(m.components).decode()),
+                m.status,
+                m.version,
+            )
+            for m in matches
+        ],
     )
 
 

@@ -43,11 +43,14 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class PartyChange:
-    """A party one event changed; `uow` is the unit acting on behalf of that event."""
+    """A party one event changed; `uow` is the unit acting on behalf of that event.
+    `first` says the read model had not seen the party before the event: matches
+    are only ever made for stored parties, so it has none yet."""
 
     uow: UnitOfWork
     side: Side
     party_id: uuid.UUID
+    first: bool
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,21 @@ class Scoring:
         pair's change on behalf of the later event of its two parties."""
         conn = uow.conn
         changed: dict[Side, set[uuid.UUID]] = {side: set() for side in SIDES}
+        known: dict[Side, set[uuid.UUID]] = {side: set() for side in SIDES}
         cause: dict[tuple[Side, uuid.UUID], int] = {}
         for k, c in enumerate(changes):
             changed[c.side].add(c.party_id)
+            if not c.first:
+                known[c.side].add(c.party_id)
             cause[(c.side, c.party_id)] = k
         async with self.indexes.using(conn, roadshow_id) as index:
             await refresh(conn, roadshow_id, index, changed)
-            existing = await repo.matches_of_parties(
-                conn, changed["enterprise"], changed["participant"]
+            # A rush is mostly first registrations, whose matches are all new:
+            # only parties seen before can have matches to lock and compare.
+            existing = (
+                await repo.matches_of_parties(conn, known["enterprise"], known["participant"])
+                if known["enterprise"] or known["participant"]
+                else []
             )
             pairs, unseen = _plan(index, changed, existing, self)
 
