@@ -262,6 +262,11 @@ class ScheduleJobOut(BaseModel):
     shortfall: int | None = Field(
         description="Meetings enterprises miss below the fair minimum where it was reachable"
     )
+    proven: bool | None = Field(
+        default=None,
+        description="When done: whether the solver proved that no schedule scores more"
+        " (false when it stopped at its time limit with the best it had found)",
+    )
     changes: ScheduleChanges | None = Field(
         default=None, description="When done: what moved against the previous schedule"
     )

@@ -51,6 +51,18 @@ class ScheduleChanges:
 
 
 @dataclass(frozen=True)
+class JobResult:
+    """What a succeeded job reports about its schedule."""
+
+    meetings: int
+    total_score: float
+    upper_bound: float | None
+    shortfall: int
+    changes: ScheduleChanges
+    proven: bool  # the solver's word that no schedule of its problem scores more
+
+
+@dataclass(frozen=True)
 class Job:
     """A scheduling job: queued by the organiser, claimed and run by a worker."""
 
@@ -75,6 +87,7 @@ class Job:
     shortfall: int | None
     changes: ScheduleChanges | None
     publish: bool = True  # False: the schedule stays provisional until published
+    proven: bool | None = None  # when done: the solver's word that nothing scores more
 
     def context(self) -> Context:
         """What the job's events carry: the request's flow and partner, the job as cause."""

@@ -13,7 +13,7 @@ import asyncpg
 
 from services.matching.scheduling.diff import MeetingMove, NewMeeting
 from services.matching.scheduling.edits import Announced, Busy, Party, Place
-from services.matching.scheduling.model import Job, MeetingView, ScheduleChanges
+from services.matching.scheduling.model import Job, JobResult, MeetingView, ScheduleChanges
 from services.matching.scheduling.problem import Candidate
 from services.matching.scoring.repository import pair_interest
 from shared.contracts.matching import Meeting
@@ -530,22 +530,20 @@ async def finish_job(
     *,
     job_id: uuid.UUID,
     schedule_id: uuid.UUID,
-    meetings: int,
-    total_score: float,
-    upper_bound: float | None,
-    shortfall: int,
-    changes: ScheduleChanges,
+    result: JobResult,
 ) -> None:
     await conn.execute(
         """UPDATE scheduling_jobs SET status = 'succeeded', progress = 1, error = NULL,
                   finished_at = now(), schedule_id = $2, meetings = $3,
-                  total_score = $4, upper_bound = $5, shortfall = $6, changes = $7
+                  total_score = $4, upper_bound = $5, shortfall = $6, changes = $7,
+                  proven = $8
             WHERE id = $1""",
         job_id,
         schedule_id,
-        meetings,
-        total_score,
-        upper_bound,
-        shortfall,
-        changes.to_json(),
+        result.meetings,
+        result.total_score,
+        result.upper_bound,
+        result.shortfall,
+        result.changes.to_json(),
+        result.proven,
     )

@@ -26,6 +26,7 @@ from services.matching.scheduling.diff import (
 from services.matching.scheduling.edits import Place, placement_conflict, publication_events
 from services.matching.scheduling.model import (
     Job,
+    JobResult,
     MeetingView,
     Publication,
     RoadshowSchedule,
@@ -433,7 +434,9 @@ class Scheduling:
         plan = plan_reschedule(problem, schedule, alive, [v.meeting for v in current])
         schedule_id = uuid.uuid4()
         edited = await repo.pending_changes(conn, job.roadshow_id) > 0
-        await _store_plan(conn, job, loaded.roadshow_version, schedule_id, plan)
+        # The solver's word that nothing is better (docs/matching.md, the exact path).
+        proven = bool(schedule.stats.get("proven"))
+        await _store_plan(conn, job, loaded.roadshow_version, schedule_id, plan, proven)
         await repo.place_meetings(
             conn, schedule_id, meeting_places(problem, schedule, roadshow.venue)
         )
@@ -470,8 +473,7 @@ class Scheduling:
             scheduled=len(plan.added),
             objective=round(objective(problem.instance, plan.schedule), 4),
             bound=schedule.bound,
-            # The solver's word that nothing is better (docs/matching.md, the exact path).
-            proven=bool(schedule.stats.get("proven")),
+            proven=proven,
         )
         return True
 
@@ -502,6 +504,7 @@ async def _store_plan(
     roadshow_version: int,
     schedule_id: uuid.UUID,
     plan: ReschedulePlan,
+    proven: bool,
 ) -> None:
     bound = plan.schedule.bound
     await repo.insert_schedule(
@@ -522,9 +525,12 @@ async def _store_plan(
         conn,
         job_id=job.id,
         schedule_id=schedule_id,
-        meetings=plan.schedule.size,
-        total_score=plan.total_score,
-        upper_bound=None if bound is None else round(bound, 4),
-        shortfall=plan.shortfall,
-        changes=plan.changes,
+        result=JobResult(
+            meetings=plan.schedule.size,
+            total_score=plan.total_score,
+            upper_bound=None if bound is None else round(bound, 4),
+            shortfall=plan.shortfall,
+            changes=plan.changes,
+            proven=proven,
+        ),
     )
