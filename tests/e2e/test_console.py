@@ -227,6 +227,8 @@ async def test_scheduling_refuses_bad_input_then_runs_and_fills_the_grid(
     await page.get_by_role("button", name="Start scheduling").click()
     await expect(page.locator("#job-status")).to_have_text("Done", timeout=60_000)
     assert await page.locator("#job-progress").evaluate("p => p.value") == 1
+    # The solver proved this small road show's schedule optimal, and the page says so.
+    await expect(page.locator("#job-proven")).to_have_text("· proven optimal")
     assert await _count(console.dbs["matching"], jobs) == before + 1
     await _shot(page, "job-done")
     await page.get_by_role("link", name="See the grid").click()

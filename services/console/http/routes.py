@@ -522,7 +522,7 @@ async def job_progress(request: web.Request) -> web.Response:
     job = await _services(request).call(key, "matching", "GET", f"/v1/schedule-jobs/{jid}")
     if job["roadshow_id"] != rid:
         raise web.HTTPNotFound()
-    keep = ("status", "progress", "meetings", "shortfall", "error")
+    keep = ("status", "progress", "meetings", "shortfall", "proven", "error")
     return web.json_response({k: job.get(k) for k in keep})
 
 

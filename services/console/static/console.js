@@ -39,6 +39,7 @@ document.addEventListener("DOMContentLoaded", () => {
         status.textContent = job.dataset["status" + j.status[0].toUpperCase() + j.status.slice(1)] || j.status;
         if (j.status === "succeeded") {
           document.getElementById("job-meetings").textContent = j.meetings;
+          document.getElementById("job-proven").hidden = !j.proven;
           document.getElementById("job-result").hidden = false;
           return;
         }
