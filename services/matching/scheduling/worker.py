@@ -34,7 +34,7 @@ from services.matching.scheduling.service import LoadedProblem, Scheduling
 from services.matching.scheduling.solver import Schedule
 from services.matching.scheduling.solver.process import (
     PRELOAD,
-    init_progress,
+    init_pool_process,
     ready,
     solve_reporting,
 )
@@ -67,7 +67,7 @@ class _SolverPool:
         return ProcessPoolExecutor(
             max_workers=1,
             mp_context=self._context,
-            initializer=init_progress,
+            initializer=init_pool_process,
             initargs=(self.progress,),
         )
 

@@ -5,6 +5,9 @@ pool process imports (numpy and scipy; no event loop, no database driver)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 from typing import Any
 
 from services.matching.scheduling.solver.instance import BoolArray, Instance, IntArray, Schedule
@@ -21,9 +24,21 @@ PRELOAD = [
 _progress: Any = None
 
 
-def init_progress(value: Any) -> None:
+def init_pool_process(value: Any) -> None:
+    """The pool process's initializer: keep the progress value, and end with the
+    process that submits the tasks. A pool process waits on its task queue, whose
+    write end it holds itself, so when the service is killed (SIGKILL, OOM) it would
+    wait for good, and keep the fork server alive with it."""
     global _progress
     _progress = value
+    threading.Thread(target=_exit_with_parent, name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()  # its sentinel closes when the parent exits, however it dies
+        os._exit(1)
 
 
 def ready() -> bool:
