@@ -6,6 +6,7 @@ model opens the sealed fields with the copy here; erasure destroys the copy."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -41,13 +42,29 @@ class KeyCopies:
             subject_ids,
         )
 
-    async def opened(self, conn: asyncpg.Connection, subject: uuid.UUID, person: Person) -> Person:
-        """The person in clear. Raises NotYet while the key is still on its way (the
-        keys topic is consumed apart); with the key destroyed, nothing personal."""
-        sealed = [v for v in (person.name, person.email, person.phone) if pd.is_sealed(v)]
-        if not sealed:
-            return person  # nothing sealed: erased already, or an event from before sealing
-        row = await conn.fetchrow("SELECT key FROM person_keys WHERE subject_id = $1", subject)
-        if row is None:
-            raise NotYet(f"the key of {subject} has not arrived")
-        return pd.open_person(row["key"], subject, person)
+    async def opened(
+        self, conn: asyncpg.Connection, people: Sequence[tuple[uuid.UUID, Person]]
+    ) -> list[Person]:
+        """Each (subject, person) in clear, in one lookup. Raises NotYet while a key
+        is still on its way (the keys topic is consumed apart); with a key
+        destroyed, nothing personal."""
+        # Nothing sealed: erased already, or an event from before sealing.
+        sealed = {
+            subject
+            for subject, person in people
+            if any(pd.is_sealed(v) for v in (person.name, person.email, person.phone))
+        }
+        keys: dict[uuid.UUID, bytes | None] = {}
+        if sealed:
+            rows = await conn.fetch(
+                "SELECT subject_id, key FROM person_keys WHERE subject_id = ANY($1::uuid[])",
+                list(sealed),
+            )
+            keys = {r["subject_id"]: r["key"] for r in rows}
+        missing = sealed - keys.keys()
+        if missing:
+            raise NotYet(f"the key of {min(missing)} has not arrived")
+        return [
+            pd.open_person(keys[subject], subject, person) if subject in sealed else person
+            for subject, person in people
+        ]

@@ -29,13 +29,13 @@ from services.notification.email.model import Cause, MatchEmail, MatchMailDue
 from services.notification.email.rules import (
     ANSWER,
     AnswerLink,
-    Role,
     why,
 )
 from services.notification.email.service import Messages
 from services.notification.outbound.policy import Clock
 from shared.contracts.matching import InterestAnswer, Match
 from shared.contracts.notification import AnswerGiven
+from shared.contracts.registration import Enterprise, Participant
 from shared.db import connect
 from shared.envelope import Envelope
 from shared.errors import Conflict
@@ -92,27 +92,32 @@ class MatchMail:
         await repo.mark_match_mail_due(uow.conn, [people[k] for k in sorted(people)])
         return len(people)
 
-    async def person_known(
-        self,
-        uow: UnitOfWork,
-        event: Envelope,
-        role: Role,
-        party_id: uuid.UUID,
-        roadshow_id: uuid.UUID,
+    async def people_known(
+        self, uow: UnitOfWork, events: Sequence[tuple[Envelope, Participant | Enterprise]]
     ) -> None:
-        """A person registered (or changed): matches that arrived before them are
+        """People registered (or changed): matches that arrived before them are
         told too (the two topics are read apart, so matches may come first)."""
-        if not self.enabled:
+        if not self.enabled or not events:
             return
-        due = MatchMailDue(
-            rules.recipient_id(role, party_id),
-            roadshow_id,
-            role,
-            party_id,
-            self.clock() + timedelta(seconds=self.settle),
-            Cause(event.id, event.type, event.correlation_id),
-        )
-        await repo.mark_match_mail_due(uow.conn, [due])
+        due_at = self.clock() + timedelta(seconds=self.settle)
+        people: dict[tuple[uuid.UUID, uuid.UUID], MatchMailDue] = {}
+        for event, data in events:
+            role, party_id = rules.party_role(data)
+            rid = rules.recipient_id(role, party_id)
+            # The first cause, as when a person already waits (a burst joins its first).
+            people.setdefault(
+                (rid, data.roadshow_id),
+                MatchMailDue(
+                    rid,
+                    data.roadshow_id,
+                    role,
+                    party_id,
+                    due_at,
+                    Cause(event.id, event.type, event.correlation_id),
+                ),
+            )
+        # In one order, as for matches: batches marking the same people never deadlock.
+        await repo.mark_match_mail_due(uow.conn, [people[k] for k in sorted(people)])
 
     async def make_due(self, conn: asyncpg.Connection, limit: int = 100) -> int:
         """Make the match e-mails that are due (in the caller's transaction):

@@ -50,10 +50,10 @@ async def get_roadshow(conn: asyncpg.Connection, id_: uuid.UUID) -> RoadshowInfo
     return None if row is None else RoadshowInfo(**dict(row))
 
 
-async def upsert_recipient(conn: asyncpg.Connection, person: Registered) -> None:
+async def upsert_recipients(conn: asyncpg.Connection, people: Sequence[Registered]) -> None:
     # Only ever forward, like the rest of the read model. Opt-out and erasure
     # marks are not touched: a later registration version does not undo them.
-    await conn.execute(
+    await conn.executemany(
         """INSERT INTO recipients (id, kind, party_id, partner_id, roadshow_id, name, email,
                                    version)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -61,14 +61,10 @@ async def upsert_recipient(conn: asyncpg.Connection, person: Registered) -> None
                   roadshow_id = EXCLUDED.roadshow_id, name = EXCLUDED.name,
                   email = EXCLUDED.email, version = EXCLUDED.version
             WHERE recipients.version < EXCLUDED.version""",
-        person.id,
-        person.kind,
-        person.party_id,
-        person.partner_id,
-        person.roadshow_id,
-        person.name,
-        person.email,
-        person.version,
+        [
+            (p.id, p.kind, p.party_id, p.partner_id, p.roadshow_id, p.name, p.email, p.version)
+            for p in people
+        ],
     )
 
 

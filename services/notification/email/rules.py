@@ -25,7 +25,7 @@ from shared.contracts.matching import (
     NextStep,
     Side,
 )
-from shared.contracts.registration import ErasedKind
+from shared.contracts.registration import Enterprise, ErasedKind, Participant
 
 # Whose e-mail: the president of an enterprise, the contact of a participant
 # (the same kinds registration names in a person's erasure).
@@ -48,6 +48,13 @@ MatchNews = Literal["new", "updated", "withdrawn"]
 Change = Literal["moved", "cancelled"]
 
 _RECIPIENT_NAMESPACE = uuid.UUID("0b7f6a52-3c1e-4f0e-9d7a-6a1e2f3b4c5d")
+
+
+def party_role(data: Participant | Enterprise) -> tuple[Role, uuid.UUID]:
+    """Whose person a party's event carries: its president or its contact."""
+    if isinstance(data, Enterprise):
+        return PRESIDENT, data.enterprise_id
+    return CONTACT, data.participant_id
 
 
 # Asked twice for every match change a rush brings (both sides' people), of the

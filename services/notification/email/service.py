@@ -16,6 +16,7 @@ The worker's side, claiming and recording attempts, is `email.channel`."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -352,44 +353,39 @@ class People:
         await repo.upsert_roadshow(uow.conn, data)
         await self.schedules.release(uow.conn, data.roadshow_id)
 
-    async def enterprise_changed(self, uow: UnitOfWork, data: Enterprise) -> None:
-        if not self.enabled:
-            return  # nothing personal is kept when it is not needed
-        await self._person(
-            uow, rules.PRESIDENT, data.enterprise_id, data.roadshow_id, data.president, data.version
-        )
-
-    async def participant_changed(self, uow: UnitOfWork, data: Participant) -> None:
-        if not self.enabled or uow.ctx.partner_id is None:
-            return
-        await self._person(
-            uow, rules.CONTACT, data.participant_id, data.roadshow_id, data.contact, data.version
-        )
-
-    async def _person(
-        self,
-        uow: UnitOfWork,
-        role: Role,
-        party_id: uuid.UUID,
-        roadshow_id: uuid.UUID,
-        person: Person,
-        version: int,
+    async def parties_changed(
+        self, changes: Sequence[tuple[UnitOfWork, Participant | Enterprise]]
     ) -> None:
-        person = await self.keys.opened(uow.conn, party_id, person)
-        await repo.upsert_recipient(
-            uow.conn,
-            Registered(
-                id=rules.recipient_id(role, party_id),
-                kind=role,
-                party_id=party_id,
-                partner_id=uow.ctx.partner_id,
-                roadshow_id=roadshow_id,
-                name=person.name,
-                email=person.email,
-                version=version,
-            ),
+        """Keep the people of a run of registered or changed parties (each event's
+        partner is its party's): enterprises' presidents, participants' contacts
+        (a participant's event without a partner is not kept). Publications held
+        for them are tried again."""
+        if not self.enabled or not changes:
+            return  # nothing personal is kept when it is not needed
+        kept = [(uow, data) for uow, data in changes if _kept_person(uow, data)]
+        if not kept:
+            return
+        conn = kept[0][0].conn
+        opened = await self.keys.opened(conn, [_person_of(data) for _, data in kept])
+        await repo.upsert_recipients(
+            conn,
+            [
+                Registered(
+                    id=rules.recipient_id(role, party_id),
+                    kind=role,
+                    party_id=party_id,
+                    partner_id=uow.ctx.partner_id,
+                    roadshow_id=data.roadshow_id,
+                    name=person.name,
+                    email=person.email,
+                    version=data.version,
+                )
+                for (uow, data), person in zip(kept, opened, strict=True)
+                for role, party_id in [rules.party_role(data)]
+            ],
         )
-        await self.schedules.release(uow.conn, roadshow_id)
+        for roadshow_id in sorted({data.roadshow_id for _, data in kept}):
+            await self.schedules.release(conn, roadshow_id)
 
     async def withdrawn(
         self, uow: UnitOfWork, role: Role, party_id: uuid.UUID, version: int
@@ -523,3 +519,16 @@ class Mailboxes:
         )
         log.info("email.operator_redelivery_requested", messages=count)
         return count
+
+
+def _person_of(data: Participant | Enterprise) -> tuple[uuid.UUID, Person]:
+    return (
+        (data.enterprise_id, data.president)
+        if isinstance(data, Enterprise)
+        else (data.participant_id, data.contact)
+    )
+
+
+def _kept_person(uow: UnitOfWork, data: Participant | Enterprise) -> bool:
+    # A participant is only known with its partner (as in the parties read model).
+    return isinstance(data, Enterprise) or uow.ctx.partner_id is not None

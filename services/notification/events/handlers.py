@@ -59,25 +59,23 @@ def registration_handlers(use: UseCases) -> EventHandlers:
     async def roadshow_changed(uow: UnitOfWork, _event: Envelope, data: Roadshow) -> None:
         await use.people.roadshow_changed(uow, data)
 
-    # The parties read model first: webhooks and e-mail content name organisations from it.
-
-    @handlers.on("participant.registered", "participant.updated")
-    async def participant_changed(uow: UnitOfWork, event: Envelope, data: Participant) -> None:
-        if await parties.record_participant(uow, data):
-            await use.routing.release_held(uow, data.participant_id)
-        await use.people.participant_changed(uow, data)
-        await use.match_mail.person_known(
-            uow, event, CONTACT, data.participant_id, data.roadshow_id
-        )
-
-    @handlers.on("enterprise.registered", "enterprise.updated")
-    async def enterprise_changed(uow: UnitOfWork, event: Envelope, data: Enterprise) -> None:
-        await parties.record_enterprise(uow, data)
-        await use.routing.release_held(uow, data.enterprise_id)
-        await use.people.enterprise_changed(uow, data)
-        await use.match_mail.person_known(
-            uow, event, PRESIDENT, data.enterprise_id, data.roadshow_id
-        )
+    @handlers.batch(
+        "participant.registered",
+        "participant.updated",
+        "enterprise.registered",
+        "enterprise.updated",
+    )
+    async def parties_changed(
+        uow: UnitOfWork, events: list[tuple[Envelope, Participant | Enterprise]]
+    ) -> None:
+        # A rush is runs of registrations: each step once for the run, in the order
+        # one event takes them. The parties read model first: webhooks and e-mail
+        # content name organisations from it. The hold lock, taken by the release,
+        # is then held only for the rest of the run, not the whole of it.
+        changes = [(uow.caused_by(event), data) for event, data in events]
+        await use.routing.release_held(uow, await parties.record_parties(changes))
+        await use.people.parties_changed(changes)
+        await use.match_mail.people_known(uow, events)
 
     @handlers.on("participant.withdrawn")
     async def participant_withdrawn(uow: UnitOfWork, _event: Envelope, data: Withdrawn) -> None:

@@ -17,11 +17,12 @@ from shared.envelope import Envelope
 K = TypeVar("K", KnownParticipant, KnownEnterprise)
 
 
-async def upsert_participant(
-    conn: asyncpg.Connection, partner_id: uuid.UUID, p: Participant
+async def upsert_participants(
+    conn: asyncpg.Connection, rows: Sequence[tuple[uuid.UUID, Participant]]
 ) -> None:
+    """Keep each (partner, participant), in order, in one round trip."""
     # Only ever forward: a replayed or late older version changes nothing.
-    await conn.execute(
+    await conn.executemany(
         """INSERT INTO participants (id, partner_id, roadshow_id, kind, name, sectors, status,
                                      version)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -30,21 +31,27 @@ async def upsert_participant(
                   name = EXCLUDED.name, sectors = EXCLUDED.sectors, status = EXCLUDED.status,
                   version = EXCLUDED.version
             WHERE participants.version < EXCLUDED.version""",
-        p.participant_id,
-        partner_id,
-        p.roadshow_id,
-        p.kind.value,
-        p.name,
-        p.sectors,
-        p.status,
-        p.version,
+        [
+            (
+                p.participant_id,
+                partner_id,
+                p.roadshow_id,
+                p.kind.value,
+                p.name,
+                p.sectors,
+                p.status,
+                p.version,
+            )
+            for partner_id, p in rows
+        ],
     )
 
 
-async def upsert_enterprise(
-    conn: asyncpg.Connection, partner_id: uuid.UUID | None, e: Enterprise
+async def upsert_enterprises(
+    conn: asyncpg.Connection, rows: Sequence[tuple[uuid.UUID | None, Enterprise]]
 ) -> None:
-    await conn.execute(
+    """Keep each (partner, enterprise), in order, in one round trip."""
+    await conn.executemany(
         """INSERT INTO enterprises (id, partner_id, roadshow_id, name, country, sectors, status,
                                     version)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -53,14 +60,19 @@ async def upsert_enterprise(
                   country = EXCLUDED.country, sectors = EXCLUDED.sectors,
                   status = EXCLUDED.status, version = EXCLUDED.version
             WHERE enterprises.version < EXCLUDED.version""",
-        e.enterprise_id,
-        partner_id,
-        e.roadshow_id,
-        e.name,
-        e.country,
-        e.sectors,
-        e.status,
-        e.version,
+        [
+            (
+                e.enterprise_id,
+                partner_id,
+                e.roadshow_id,
+                e.name,
+                e.country,
+                e.sectors,
+                e.status,
+                e.version,
+            )
+            for partner_id, e in rows
+        ],
     )
 
 
@@ -155,16 +167,16 @@ async def count_held(conn: asyncpg.Connection) -> int:
     return count
 
 
-async def take_held(conn: asyncpg.Connection, party_id: uuid.UUID) -> list[HeldEvent]:
-    """Held events concerning this participant or enterprise whose other party is
-    known too, removed from the hold, in arrival order."""
+async def take_held(conn: asyncpg.Connection, party_ids: Collection[uuid.UUID]) -> list[HeldEvent]:
+    """Held events concerning these participants or enterprises whose other party
+    is known too, removed from the hold, in arrival order."""
     rows = await conn.fetch(
         """DELETE FROM held_events h
-            WHERE (h.participant_id = $1 OR h.enterprise_id = $1)
+            WHERE (h.participant_id = ANY($1::uuid[]) OR h.enterprise_id = ANY($1::uuid[]))
               AND EXISTS (SELECT 1 FROM participants p WHERE p.id = h.participant_id)
               AND EXISTS (SELECT 1 FROM enterprises e WHERE e.id = h.enterprise_id)
         RETURNING h.seq, h.envelope""",
-        party_id,
+        list(party_ids),
     )
     held = [HeldEvent(r["seq"], Envelope.model_validate(r["envelope"])) for r in rows]
     return sorted(held, key=lambda h: h.seq)

@@ -9,7 +9,7 @@ side, claiming and recording attempts, is `webhooks.channel`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -270,14 +270,16 @@ class Routing:
             log.info("notification.routed", events=len(events), notifications=made)
         return made
 
-    async def release_held(self, uow: UnitOfWork, party_id: uuid.UUID) -> None:
-        """Route the events held for a party that is known now."""
-        # Taken after the party's upsert: a route that held an event first has
+    async def release_held(self, uow: UnitOfWork, party_ids: Collection[uuid.UUID]) -> None:
+        """Route the events held for parties that are known now."""
+        if not party_ids:
+            return
+        # Taken after the parties' upsert: a route that held an event first has
         # committed it by the time we get the lock (so take_held finds it), and
-        # a route coming later waits for our commit and then sees the row we wrote.
+        # a route coming later waits for our commit and then sees the rows we wrote.
         await parties.lock_hold(uow.conn)
         released: list[MatchingEvent] = []
-        for held in await parties.take_held(uow.conn, party_id):
+        for held in await parties.take_held(uow.conn, party_ids):
             data = parse_data(held.envelope)
             assert isinstance(data, Routable)
             released.append((held.envelope, data))

@@ -303,6 +303,17 @@ class Env:
         enterprise_id: uuid.UUID | None = None,
         partner: dict[str, str] | None = None,
     ) -> uuid.UUID:
+        envelope = self.enterprise_event(sectors, enterprise_id, partner)
+        await self.consume(envelope)
+        return uuid.UUID(envelope.key)
+
+    def enterprise_event(
+        self,
+        sectors: list[str] | None = None,
+        enterprise_id: uuid.UUID | None = None,
+        partner: dict[str, str] | None = None,
+    ) -> Envelope:
+        """enterprise.registered as registration publishes it (with a president)."""
         body = factories.enterprise()
         enterprise_id = enterprise_id or uuid.uuid4()
         data = Enterprise(
@@ -325,8 +336,7 @@ class Env:
             version=1,
         )
         self.people[enterprise_id] = body["president"]
-        await self.consume(self._event(partner, "enterprise.registered", enterprise_id, data))
-        return enterprise_id
+        return self._event(partner, "enterprise.registered", enterprise_id, data)
 
     async def roadshow(
         self,
