@@ -194,7 +194,7 @@ class DeliveryWorker:
                     await _wait(stop, retry_in)
                     continue
                 failures = 0
-                if claimed and len(self._tasks) < self._concurrency:
+                if claimed and self._sending < self._concurrency:
                     continue  # more may be due right now
                 await self._sleep(stop)
         finally:
@@ -231,7 +231,7 @@ class DeliveryWorker:
         started = 0
         for channel in self._channels:
             capacity = min(
-                self._concurrency - len(self._tasks),
+                self._concurrency - self._sending,
                 channel.limit - self._in_flight[channel.log_as],
             )
             if capacity <= 0:
@@ -243,6 +243,11 @@ class DeliveryWorker:
                 self._start(self._deliver(channel, job))
             started += len(jobs)
         return started
+
+    @property
+    def _sending(self) -> int:
+        """Requests in flight, over every channel."""
+        return sum(self._in_flight.values())
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -270,9 +275,14 @@ class DeliveryWorker:
         ):
             try:
                 attempt = await self._send(channel, job)
-                decision = await self._record(channel, job, attempt)
             finally:
+                # The request is over: its capacity goes to the next one now, not
+                # once its recording (a group commit it may queue for) is done.
+                # What waits to be recorded stays bounded by each channel's claim
+                # (a subscription's attempts in flight across workers).
                 self._in_flight[channel.log_as] -= 1
+                self._wake.set()
+            decision = await self._record(channel, job, attempt)
             log.info(
                 f"{channel.log_as}.attempted",
                 **channel.attempt_fields(job),

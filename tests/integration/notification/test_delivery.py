@@ -497,3 +497,36 @@ async def test_redelivery_range_at_the_edges_of_time_is_a_422(
         resp = await env.client.post(url, json=body, headers=partner)
         assert resp.status == 422, await resp.text()
         assert (await resp.json())["field"] == field
+
+
+async def test_a_request_frees_its_capacity_before_its_attempt_is_recorded(
+    make_env: EnvFactory, receiver: Receiver
+) -> None:
+    # One request at a time, and recording held up: outcomes go to the outbox,
+    # which another transaction keeps locked. The next webhook still goes out.
+    env = await make_env(worker_concurrency=1)
+    _, bank, _, sub = await _bank_with_match_subscription(env, receiver)
+    for _ in range(2):
+        await env.match(bank, await env.enterprise())
+    sub_id = str(sub["subscription_id"])
+    blocker = await connect(env.dsn)
+    try:
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("LOCK TABLE outbox IN SHARE ROW EXCLUSIVE MODE")
+        async with env.worker() as worker:
+
+            async def both_sent() -> bool:
+                await worker.run_once()
+                return len(receiver.requests) == 2
+
+            try:
+                await eventually(both_sent, within=10, what="the second webhook sent")
+                assert all(n["status"] == "pending" for n in await env.notifications(sub_id))
+            finally:
+                await tx.rollback()
+            await worker.drain()
+    finally:
+        await blocker.close()
+    assert [n["status"] for n in await env.notifications(sub_id)] == ["delivered"] * 2
+    assert len(set(receiver.ids())) == 2
