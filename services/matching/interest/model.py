@@ -144,14 +144,14 @@ class Figures:
     scheduled: int
 
 
-def figures(pairs: Iterable[PairInterest], scheduled: int) -> Figures:
-    """An event's figures from its matches' interest and its number of
-    scheduled meetings."""
-    pairs = list(pairs)
+def figures(answers: Iterable[tuple[PairInterest, int]], scheduled: int) -> Figures:
+    """An event's figures from how many of its matches have each combination of
+    answers, and its number of scheduled meetings."""
+    answers = list(answers)
     return Figures(
-        matches=len(pairs),
-        accepted=sum(accepted(p) for p in pairs),
-        declined=sum(declined(p) for p in pairs),
+        matches=sum(n for _, n in answers),
+        accepted=sum(n for p, n in answers if accepted(p)),
+        declined=sum(n for p, n in answers if declined(p)),
         scheduled=scheduled,
     )
 

@@ -61,15 +61,17 @@ def test_a_request_expires_after_the_ttl_for_the_silent_side_only() -> None:
 
 
 def test_figures() -> None:
-    pairs = [
-        pair("accept", "accept"),
-        pair("must-meet", None),
-        pair("decline", "accept"),
-        pair(),
-        pair("accept", "expired"),
+    # How many matches have each combination of answers.
+    answers = [
+        (pair("accept", "accept"), 4),
+        (pair("must-meet", None), 1),
+        (pair("decline", "accept"), 2),
+        (pair(), 7),
+        (pair("accept", "expired"), 1),
+        (pair("must-meet", "decline"), 3),
     ]
-    f = mi.figures(pairs, scheduled=3)
-    assert (f.matches, f.accepted, f.declined, f.scheduled) == (5, 2, 1, 3)
+    f = mi.figures(answers, scheduled=3)
+    assert (f.matches, f.accepted, f.declined, f.scheduled) == (18, 5, 5, 3)
 
 
 GRID = domain.SlotGrid(
