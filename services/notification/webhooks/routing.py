@@ -130,8 +130,11 @@ def plan_routing(
     for s in subscriptions:
         by_partner.setdefault(s.partner_id, []).append(s)
     order = {s.id: k for k, s in enumerate(subscriptions)}
-    # A fair's banks each subscribe for their own participant: look at the
-    # subscriptions that can want a participant once, not at every event.
+    # A fair's banks each subscribe for their own participant: the subscriptions
+    # naming participants are looked up by participant, not scanned for each one
+    # (hundreds of banks times thousands of participants in a run), and what can
+    # want a participant is worked out once per participant, not at every event.
+    for_anyone, for_named = _participant_side(subscriptions)
     for_participant: dict[uuid.UUID, list[Interested]] = {}
     plan = RoutingPlan()
     for i, event in enumerate(events):
@@ -142,14 +145,11 @@ def plan_routing(
             continue
         theirs = for_participant.get(participant.id)
         if theirs is None:
-            theirs = for_participant[participant.id] = [
-                s
-                for s in by_partner.get(participant.partner_id, [])
-                if "participant" in s.filters.sides
-                and (
-                    s.filters.participant_ids is None or participant.id in s.filters.participant_ids
-                )
-            ]
+            anyone = for_anyone.get(participant.partner_id, [])
+            named = for_named.get((participant.partner_id, participant.id), [])
+            theirs = for_participant[participant.id] = (
+                sorted(anyone + named, key=lambda s: order[s.id]) if named else anyone
+            )
         if "participant" not in event.sides:
             theirs = []
         party = participant.party
@@ -175,6 +175,25 @@ def plan_routing(
             (i, s.id) for s in theirs if wants(s.filters, event.event_type, party, other)
         )
     return plan
+
+
+def _participant_side(
+    subscriptions: Sequence[Interested],
+) -> tuple[dict[uuid.UUID, list[Interested]], dict[tuple[uuid.UUID, uuid.UUID], list[Interested]]]:
+    """The participant-side subscriptions, in the order given: by partner for
+    those that take any of its participants, by (partner, participant) for those
+    that name theirs."""
+    anyone: dict[uuid.UUID, list[Interested]] = {}
+    named: dict[tuple[uuid.UUID, uuid.UUID], list[Interested]] = {}
+    for s in subscriptions:
+        if "participant" not in s.filters.sides:
+            continue
+        if s.filters.participant_ids is None:
+            anyone.setdefault(s.partner_id, []).append(s)
+        else:
+            for participant_id in s.filters.participant_ids:
+                named.setdefault((s.partner_id, participant_id), []).append(s)
+    return anyone, named
 
 
 def build_body(
