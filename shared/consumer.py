@@ -10,7 +10,9 @@ over several partitions is one transaction for all of them, still in order withi
 each partition: a steady flow spreads each registration's events over the
 partitions, and a transaction per partition paid its fixed statements each time
 (at 40 registrations a second this took the pipeline from falling behind, first
-bank webhook p50 5 s, to keeping up, p50 0.3 s).
+bank webhook p50 5 s, to keeping up, p50 0.3 s). A consumer given `weigh` splits
+that transaction into consecutive runs of at most `max_weight` (`in_runs`), each
+its own transaction, the offset still committed after the last.
 
 Failures:
 - a record that cannot be parsed or breaks its contract goes to the topic's
@@ -29,12 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 import structlog
@@ -64,6 +67,9 @@ log = get_logger(__name__)
 _NOT_YET_FLOOR = 0.002
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+# What an event costs its handler, in the unit `max_weight` counts.
+Weigh: TypeAlias = Callable[[Envelope, BaseModel], int]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,8 @@ class IdempotentConsumer:
         idempotent_producer: bool = False,
         session_timeout_ms: int = 10_000,
         after_commit: Callable[[Envelope], None] | None = None,
+        weigh: Weigh | None = None,
+        max_weight: int = 0,
     ) -> None:
         self.name = name
         self._topics = topics
@@ -131,6 +139,12 @@ class IdempotentConsumer:
         # Called after an effect's transaction committed, before its offset is:
         # the hook tests use to die in exactly that window.
         self._after_commit = after_commit
+        # A poll's events go in transactions of at most `max_weight` by `weigh` (an
+        # event heavier than that alone): a handler's cost per event can differ by
+        # orders of magnitude (matching: the counterparts each party is scored
+        # against), and so can the time a transaction may keep its effects unseen.
+        self._weigh = weigh
+        self._max_weight = max_weight
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
         self._stop = asyncio.Event()
@@ -241,19 +255,31 @@ class IdempotentConsumer:
         match changes), and a transaction each cost its fixed statements three
         times. False when it failed for good: then each partition goes alone."""
         items = [item for part in parsed.values() for item in part]
-        if not items:
-            return True
         what = ", ".join(f"{tp.topic}/{tp.partition}" for tp in parsed)
-        return await self._retrying_transient(what, lambda: self._handle(items)) is None
+        for run in self._runs(items):
+            # A run that failed for good sends the whole poll to its partitions; the
+            # runs already committed are in the inbox, so they are not done twice.
+            if (
+                await self._retrying_transient(what, functools.partial(self._handle, run))
+                is not None
+            ):
+                return False
+        return True
 
     async def _partition(self, tp: TopicPartition, parsed: list[_Parsed]) -> None:
-        if parsed:
+        for run in self._runs(parsed):
             failed = await self._retrying_transient(
-                f"{tp.topic}/{tp.partition}", lambda: self._handle(parsed)
+                f"{tp.topic}/{tp.partition}", functools.partial(self._handle, run)
             )
             if failed is not None:  # not transient: find the event that fails, alone
-                for item in parsed:
+                for item in run:
                     await self._one_by_one(item)
+
+    def _runs(self, items: list[_Parsed]) -> Iterator[list[_Parsed]]:
+        if self._weigh is None:
+            return iter([items] if items else [])
+        weigh = self._weigh
+        return in_runs(items, lambda i: weigh(i.envelope, i.data), self._max_weight)
 
     async def _parse(self, record: Record) -> _Parsed | None:
         """The record as an envelope and its contract; None when there is nothing to
@@ -481,6 +507,23 @@ def _fields(exc: ValidationError) -> str:
     )
 
 
+def in_runs(items: Sequence[T], weight: Callable[[T], int], limit: int) -> Iterator[list[T]]:
+    """Consecutive runs of `items`, in order, each weighing at most `limit` (an item
+    heavier than that is a run alone). Lazy: an item is weighed when its run is
+    made, so what the previous run did (an index built) can count."""
+    run: list[T] = []
+    total = 0
+    for item in items:
+        w = weight(item)
+        if run and total + w > limit:
+            yield run
+            run, total = [], 0
+        run.append(item)
+        total += w
+    if run:
+        yield run
+
+
 def consumer_from_settings(
     settings: ServiceSettings,
     name: str,
@@ -489,6 +532,8 @@ def consumer_from_settings(
     *,
     producer: str,
     emits_to: str,
+    weigh: Weigh | None = None,
+    max_weight: int = 0,
 ) -> IdempotentConsumer:
     return IdempotentConsumer(
         name=name,
@@ -504,4 +549,6 @@ def consumer_from_settings(
         max_batch=settings.consumer_max_batch,
         idempotent_producer=settings.kafka_idempotent_producer,
         session_timeout_ms=settings.consumer_session_timeout_ms,
+        weigh=weigh,
+        max_weight=max_weight,
     )

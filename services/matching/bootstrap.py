@@ -48,6 +48,8 @@ def create_consumer(settings: MatchingSettings, uses: UseCases) -> IdempotentCon
         event_handlers(uses.readmodel),
         producer=PRODUCER,
         emits_to=settings.topics.matching,
+        weigh=uses.scoring.pairs_of,
+        max_weight=uses.scoring.pairs_per_transaction,
     )
 
 

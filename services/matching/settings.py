@@ -11,13 +11,23 @@ class MatchingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore", frozen=True)
 
     http_port: int = Field(default=8082, ge=0, le=65535)
-    # One registration is scored against every counterpart and can publish thousands of
-    # matches, all staged in its batch's transaction: small batches bound that memory.
+    # A poll's party events are scored as blocks, one transaction each, of at most
+    # `rescoring_pairs_per_transaction` pairs: a road show of 64 participants takes a
+    # whole poll at once (its fixed statements paid once), a fair of 2,000 about 25
+    # enterprises a transaction (a few seconds' work, then its matches go out).
     consumer_max_batch: int = Field(
-        default=24,
+        default=200,
         ge=1,
         le=10_000,
-        description="Registration events per poll (each a block of scores and match events)",
+        description="Registration events per poll",
+    )
+    rescoring_pairs_per_transaction: int = Field(
+        default=50_000,
+        ge=1,
+        description=(
+            "Enterprise-participant pairs scored in one transaction at most (a party"
+            " event weighs its road show's counterparts; a larger one goes alone)"
+        ),
     )
     blas_threads: int = Field(
         default=1,

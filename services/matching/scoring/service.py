@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import numpy as np
+from pydantic import BaseModel
 
 from services.matching.readmodel import repository as readmodel
 from services.matching.readmodel.access import organised_roadshow, readable_party
@@ -35,6 +36,7 @@ from shared.contracts.matching import (
     Side,
     match_shard_key,
 )
+from shared.envelope import Envelope
 from shared.logging import get_logger
 from shared.unit_of_work import UnitOfWork
 
@@ -59,6 +61,7 @@ class Scoring:
     threshold: float
     delta: float
     indexes: Indexes
+    pairs_per_transaction: int = 50_000
 
     @classmethod
     def from_settings(cls, settings: MatchingSettings) -> Scoring:
@@ -71,7 +74,23 @@ class Scoring:
                 settings.index_max_parties,
                 settings.index_idle_seconds,
             ),
+            settings.rescoring_pairs_per_transaction,
         )
+
+    def pairs_of(self, event: Envelope, data: BaseModel) -> int:
+        """About how many pairs an event makes the rescoring score: its party against
+        the road show's counterparts, as this process's index has them (read without
+        the lock: an estimate for sizing transactions). A road show not in memory
+        counts as a full transaction, so the event that builds its index goes alone."""
+        side = event.type.split(".")[0]
+        roadshow_id = getattr(data, "roadshow_id", None)
+        if side not in SIDES or not isinstance(roadshow_id, uuid.UUID):
+            return 1
+        index = self.indexes.cached(roadshow_id)
+        if index is None:
+            return self.pairs_per_transaction
+        counterparts = index.participants if side == "enterprise" else index.enterprises
+        return max(1, len(counterparts))
 
     async def rescore(
         self, uow: UnitOfWork, roadshow_id: uuid.UUID, changes: Sequence[PartyChange]

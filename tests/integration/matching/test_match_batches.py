@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from services.matching.scoring import service as scoring
@@ -84,3 +85,49 @@ async def test_a_large_rescoring_is_several_batches_of_one_key(
         assert all(
             Envelope.model_validate(r["payload"]).key == key for r in rows if r["key"] == key
         )
+
+
+async def test_a_poll_of_registrations_goes_in_transactions_sized_by_its_pairs(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Five funds in memory: an enterprise's event weighs 5 pairs. At most 10 pairs a
+    # transaction: six enterprises go two by two, in order, each scored once.
+    rid = uuid.uuid4()
+    await store.deliver("roadshow.created", roadshow_contract(rid), uuid.uuid4())
+    for _ in range(5):
+        fund = participant_contract(rid, "fund", sectors=["robotics"], focus="Robotics start-ups.")
+        await store.deliver("participant.registered", fund)
+    monkeypatch.setattr(store.consumer, "_max_weight", 10)
+    enterprises = [
+        enterprise_contract(rid, sectors=["robotics"], project={"summary": "Robot arms."})
+        for _ in range(6)
+    ]
+    events = [
+        new_event("registration", Context("t"), "enterprise.registered", e.enterprise_id, e)
+        for e in enterprises
+    ]
+    scoring_ = store.uses.scoring
+    assert [scoring_.pairs_of(e, parse_data(e)) for e in events] == [5] * 6
+    unknown = enterprise_contract(uuid.uuid4())
+    assert scoring_.pairs_of(events[0], unknown) == scoring_.pairs_per_transaction
+    record = ConsumerRecord("t", 0, 0, 0, 0, None, b"", None, 0, 0, [])
+    parsed = [_Parsed(record, e, parse_data(e)) for e in events]
+    await store.consumer._partition(TopicPartition("t", 0), parsed)
+
+    rows = await store.conn.fetch(
+        "SELECT event_id, xmin::text AS tx FROM inbox WHERE event_id = ANY($1::uuid[])",
+        [e.id for e in events],
+    )
+    position = {e.id: k for k, e in enumerate(events)}
+    runs: dict[str, list[int]] = {}
+    for r in rows:
+        runs.setdefault(r["tx"], []).append(position[r["event_id"]])
+    assert sorted(sorted(run) for run in runs.values()) == [[0, 1], [2, 3], [4, 5]]
+    scored = await store.conn.fetch(
+        "SELECT enterprise_id, count(*) AS n FROM matches WHERE roadshow_id = $1"
+        " GROUP BY enterprise_id",
+        rid,
+    )
+    assert {r["enterprise_id"]: r["n"] for r in scored} == {
+        e.enterprise_id: 5 for e in enterprises
+    }  # every enterprise scored against every fund, once

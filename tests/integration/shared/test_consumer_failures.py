@@ -17,7 +17,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
-from shared.consumer import IdempotentConsumer
+from shared.consumer import IdempotentConsumer, Weigh
 from shared.contracts.registration import PartnerRegistered
 from shared.db import SHARED_MIGRATIONS, connect
 from shared.embedded import EmbeddedBroker
@@ -90,6 +90,9 @@ def _consumer(
     handlers: EventHandlers,
     retry_seconds: float = 0.01,
     together_up_to: int = 100,
+    *,
+    weigh: Weigh | None = None,
+    max_weight: int = 0,
 ) -> IdempotentConsumer:
     return IdempotentConsumer(
         name=f"g-{uuid.uuid4().hex[:8]}",
@@ -104,6 +107,8 @@ def _consumer(
         retry_cap_seconds=max(5.0, retry_seconds),
         together_up_to=together_up_to,
         session_timeout_ms=3_000,
+        weigh=weigh,
+        max_weight=max_weight,
     )
 
 
@@ -173,6 +178,64 @@ async def test_a_poison_event_is_dead_lettered_alone(
     assert [Envelope.from_bytes(r.value or b"").id for r in dead] == [poison]
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert headers["reason"] == "handler-failed" and "ValueError" in headers["error"]
+
+
+async def test_a_weighed_poll_goes_in_runs_each_its_own_transaction_each_event_once(
+    dsn: str, broker: EmbeddedBroker, topics: Topics
+) -> None:
+    # One key, so one partition and one poll's order. Each event weighs 2, one 9;
+    # at most 5 a transaction: runs of two, the heavy one alone. One event fails
+    # every time: its run is retried event by event, it alone is dead-lettered, and
+    # the runs committed before it are not done again.
+    key = uuid.uuid4()
+    ctx = Context(correlation_id="runs-test")
+    events = [
+        new_event(
+            "test", ctx, "partner.registered", key, PartnerRegistered(partner_id=key, name=f"p{i}")
+        )
+        for i in range(12)
+    ]
+    weights = {f"p{i}": 9 if i == 6 else 2 for i in range(12)}
+    poison = events[9].id
+    handlers = EventHandlers()
+
+    @handlers.on("partner.registered")
+    async def record(uow: UnitOfWork, event: Envelope, data: PartnerRegistered) -> None:
+        await uow.conn.execute(
+            "INSERT INTO effects (event_id, name) VALUES ($1, $2 || '@' || txid_current())",
+            event.id,
+            data.name,
+        )
+        if event.id == poison:
+            raise ValueError("a rule this event breaks, every time")
+
+    def weigh(_event: Envelope, data: Any) -> int:
+        return weights[data.name]
+
+    await _produce(broker.bootstrap_servers, topics.registration, events)
+    consumer = _consumer(dsn, broker, topics.registration, handlers, weigh=weigh, max_weight=5)
+    async with _running(consumer):
+        dead = await read_topic(
+            broker.bootstrap_servers, Topics.dead_letter(topics.registration), at_least=1
+        )
+
+        async def others_done() -> list[str] | None:
+            found = await _effects(dsn)
+            return found if len(found) >= 11 else None
+
+        effects = await eventually(others_done, within=30, what="the other events")
+    names = [e.split("@")[0] for e in effects]
+    assert sorted(names) == sorted(f"p{i}" for i in range(12) if i != 9)  # each once
+    runs: dict[str, list[int]] = {}
+    for e in effects:
+        name, txid = e.split("@")
+        runs.setdefault(txid, []).append(int(name[1:]))
+    for run in runs.values():
+        assert run == list(range(run[0], run[0] + len(run))), f"not consecutive: {run}"
+        assert len(run) == 1 or sum(weights[f"p{i}"] for i in run) <= 5, run
+    assert [6] in runs.values()  # the heavy one alone
+    assert any(len(run) == 2 for run in runs.values())  # still batched
+    assert [Envelope.from_bytes(r.value or b"").id for r in dead] == [poison]
 
 
 async def test_relay_outlives_its_database_connection_being_dropped(
