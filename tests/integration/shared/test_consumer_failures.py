@@ -83,6 +83,23 @@ async def _effects(dsn: str) -> list[str]:
         await conn.close()
 
 
+async def _one_dead_letter_and_effects(
+    dsn: str, broker: EmbeddedBroker, topics: Topics, consumer: IdempotentConsumer, effects: int
+) -> tuple[list[Any], list[str]]:
+    """Runs the consumer until the topic's dead-letter topic holds a record and
+    `effects` effects are in; both."""
+    async with _running(consumer):
+        dead = await read_topic(
+            broker.bootstrap_servers, Topics.dead_letter(topics.registration), at_least=1
+        )
+
+        async def others_done() -> list[str] | None:
+            found = await _effects(dsn)
+            return found if len(found) >= effects else None
+
+        return dead, await eventually(others_done, within=30, what="the other events")
+
+
 def _consumer(
     dsn: str,
     broker: EmbeddedBroker,
@@ -164,16 +181,7 @@ async def test_a_poison_event_is_dead_lettered_alone(
 
     await _produce(broker.bootstrap_servers, topics.registration, events)
     consumer = _consumer(dsn, broker, topics.registration, handlers)
-    async with _running(consumer):
-        dead = await read_topic(
-            broker.bootstrap_servers, Topics.dead_letter(topics.registration), at_least=1
-        )
-
-        async def others_done() -> list[str] | None:
-            found = await _effects(dsn)
-            return found if len(found) >= 11 else None
-
-        names = await eventually(others_done, within=30, what="the other events")
+    dead, names = await _one_dead_letter_and_effects(dsn, broker, topics, consumer, 11)
     assert sorted(names) == sorted(f"p{i}" for i in range(12) if i != 5)
     assert [Envelope.from_bytes(r.value or b"").id for r in dead] == [poison]
     headers = {k: v.decode() for k, v in dead[0].headers}
@@ -214,16 +222,7 @@ async def test_a_weighed_poll_goes_in_runs_each_its_own_transaction_each_event_o
 
     await _produce(broker.bootstrap_servers, topics.registration, events)
     consumer = _consumer(dsn, broker, topics.registration, handlers, weigh=weigh, max_weight=5)
-    async with _running(consumer):
-        dead = await read_topic(
-            broker.bootstrap_servers, Topics.dead_letter(topics.registration), at_least=1
-        )
-
-        async def others_done() -> list[str] | None:
-            found = await _effects(dsn)
-            return found if len(found) >= 11 else None
-
-        effects = await eventually(others_done, within=30, what="the other events")
+    dead, effects = await _one_dead_letter_and_effects(dsn, broker, topics, consumer, 11)
     names = [e.split("@")[0] for e in effects]
     assert sorted(names) == sorted(f"p{i}" for i in range(12) if i != 9)  # each once
     runs: dict[str, list[int]] = {}
