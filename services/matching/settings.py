@@ -13,8 +13,9 @@ class MatchingSettings(ServiceSettings):
     http_port: int = Field(default=8082, ge=0, le=65535)
     # A poll's party events are scored as blocks, one transaction each, of at most
     # `rescoring_pairs_per_transaction` pairs: a road show of 64 participants takes a
-    # whole poll at once (its fixed statements paid once), a fair of 2,000 about 25
-    # enterprises a transaction (a few seconds' work, then its matches go out).
+    # whole poll at once (its fixed statements paid once), a fair of 2,000 about 12
+    # enterprises a transaction, as polls of 24 events had it (25 a transaction
+    # published fewer webhooks by the fair's deadline in a same-hour pair).
     consumer_max_batch: int = Field(
         default=200,
         ge=1,
@@ -22,7 +23,7 @@ class MatchingSettings(ServiceSettings):
         description="Registration events per poll",
     )
     rescoring_pairs_per_transaction: int = Field(
-        default=50_000,
+        default=25_000,
         ge=1,
         description=(
             "Enterprise-participant pairs scored in one transaction at most (a party"
