@@ -143,7 +143,7 @@ class IdempotentConsumer:
         # event heavier than that alone): a handler's cost per event can differ by
         # orders of magnitude (matching: the counterparts each party is scored
         # against), and so can the time a transaction may keep its effects unseen.
-        self._weigh = weigh
+        self._weigh: Weigh = weigh or _weightless
         self._max_weight = max_weight
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
@@ -276,10 +276,7 @@ class IdempotentConsumer:
                     await self._one_by_one(item)
 
     def _runs(self, items: list[_Parsed]) -> Iterator[list[_Parsed]]:
-        if self._weigh is None:
-            return iter([items] if items else [])
-        weigh = self._weigh
-        return in_runs(items, lambda i: weigh(i.envelope, i.data), self._max_weight)
+        return in_runs(items, lambda i: self._weigh(i.envelope, i.data), self._max_weight)
 
     async def _parse(self, record: Record) -> _Parsed | None:
         """The record as an envelope and its contract; None when there is nothing to
@@ -505,6 +502,11 @@ def _fields(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
     )
+
+
+def _weightless(_event: Envelope, _data: BaseModel) -> int:
+    """No `weigh`: every event weighs nothing, so a poll's batch is one run."""
+    return 0
 
 
 def in_runs(items: Sequence[T], weight: Callable[[T], int], limit: int) -> Iterator[list[T]]:

@@ -61,7 +61,7 @@ class Scoring:
     threshold: float
     delta: float
     indexes: Indexes
-    pairs_per_transaction: int = 25_000
+    pairs_per_transaction: int
 
     @classmethod
     def from_settings(cls, settings: MatchingSettings) -> Scoring:
