@@ -40,13 +40,17 @@ async def _exited(process: subprocess.Popen[bytes]) -> int | None:
     return process.poll()
 
 
-@pytest.mark.parametrize("when", ["after-commit", "in-batch"])
+@pytest.mark.parametrize(
+    ("when", "run"), [("after-commit", 0), ("in-batch", 0), ("after-commit", 4)]
+)
 async def test_consumer_killed_mid_flight_loses_and_doubles_nothing(
-    databases: DatabaseFactory, broker: EmbeddedBroker, topics: Topics, when: str
+    databases: DatabaseFactory, broker: EmbeddedBroker, topics: Topics, when: str, run: int
 ) -> None:
     """Killed right after a batch committed but before its offsets were (`after-commit`),
-    or inside a batch's open transaction (`in-batch`): once a new member has caught up,
-    every effect happened exactly once and the poison went to the dead-letter topic."""
+    or inside a batch's open transaction (`in-batch`), or (`run` 4) between two runs
+    of one poll, each its own transaction, none of its offsets committed: once a new
+    member has caught up, every effect happened exactly once and the poison went to
+    the dead-letter topic."""
     dsn = await databases.fresh([("shared", SHARED_MIGRATIONS)])
     conn = await asyncpg.connect(dsn)
     await conn.execute("CREATE TABLE effects (event_id uuid NOT NULL)")
@@ -57,7 +61,7 @@ async def test_consumer_killed_mid_flight_loses_and_doubles_nothing(
     group = f"g-{uuid.uuid4().hex[:8]}"
     log = str(LOG_DIR / "effect-consumer.jsonl")
     args = ["-m", "tests.helpers.effect_consumer", dsn, broker.bootstrap_servers, topic, group]
-    first = _spawn([*args, "30", log, when])
+    first = _spawn([*args, "30", log, when, str(run)])
     returncode = await eventually(lambda: _exited(first), within=60, what="consumer to kill itself")
     assert returncode == -signal.SIGKILL
     killed_with = await count_rows(dsn, "effects")
@@ -69,7 +73,7 @@ async def test_consumer_killed_mid_flight_loses_and_doubles_nothing(
         # The batch it died in rolled back: only other partitions' batches are there.
         assert killed_with < 100
 
-    second = _spawn([*args, "0", log])
+    second = _spawn([*args, "0", log, "after-commit", str(run)])
     try:
 
         async def all_committed() -> bool:

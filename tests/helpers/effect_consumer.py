@@ -2,9 +2,11 @@
 `effects` (no unique key, so a doubled effect shows). With CRASH_AFTER=n it
 SIGKILLs itself at the n-th effect: WHEN=after-commit (default) right after the
 batch holding it committed, before the offset commit; WHEN=in-batch while handling
-it, inside the batch's open transaction.
+it, inside the batch's open transaction. With RUN > 0 every event weighs 1 and a
+poll goes in runs of RUN events, a transaction each (so after-commit dies between
+two runs of one poll).
 
-python -m tests.helpers.effect_consumer DSN BOOTSTRAP TOPIC GROUP CRASH_AFTER LOG_FILE [WHEN]
+python -m tests.helpers.effect_consumer DSN BOOTSTRAP TOPIC GROUP CRASH_AFTER LOG_FILE [WHEN] [RUN]
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ async def main() -> None:
     global _crash_in_batch_at
     dsn, bootstrap, topic, group, crash_after, log_file = sys.argv[1:7]
     when = sys.argv[7] if len(sys.argv) > 7 else "after-commit"
+    run = int(sys.argv[8]) if len(sys.argv) > 8 else 0
     configure_logging("effect-consumer", log_file=log_file)
     handled = 0
     if when == "in-batch":
@@ -61,6 +64,8 @@ async def main() -> None:
         retry_base_seconds=0.01,
         session_timeout_ms=3_000,
         after_commit=after_commit,
+        weigh=(lambda _e, _d: 1) if run else None,
+        max_weight=run,
     )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
