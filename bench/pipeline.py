@@ -36,12 +36,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _hooks import Hook, Receiver, tally
+from _machine import Account, account, snapshot
 from _suite import (
     SERVICES,
     ServiceProcess,
@@ -661,6 +663,7 @@ async def figure_one(api: Api, opts: Options, admin_token: str, sampler: Sampler
         )
         line("event types subscribed", ", ".join(show.event_types))
         await warm_up(api, show, receiver, enterprises[:4])
+        before = snapshot(sampler.processes())
         load = await open_loop(api, show, enterprises[4:], opts.rate, opts.cap, grace=30.0)
         print_load(load, opts.rate, n)
         ids = set(load.sent_at)
@@ -672,8 +675,10 @@ async def figure_one(api: Api, opts: Options, admin_token: str, sampler: Sampler
             line(
                 "matching done, after the last send", f"{d.matches_done_at - load.last_send:.1f} s"
             )
+        machine = account(before, snapshot(sampler.processes()))
         print_first_webhook(load, d.expected, receiver.hooks)
         print_webhooks(receiver.hooks, d.expected, ids, d.delivered_all and d.matching_settled)
+        print_machine(machine, len(ids), "(first POST to drain end)")
     finally:
         await receiver.stop()
 
@@ -734,6 +739,25 @@ def print_first_webhook(load: Load, expected: dict[Key, str], hooks: list[Hook])
         )
 
 
+def print_machine(machine: Account, enterprises: int, stretch: str) -> None:
+    """Who used the machine's cores: on one machine the services' databases, the
+    broker and this driver share them with the services."""
+    capacity = machine.wall * machine.cores
+    line(
+        "machine CPU " + stretch,
+        f"{machine.busy:.1f} s of {capacity:.1f} s ({machine.wall:.1f} s on {machine.cores} "
+        f"cores: {machine.busy / capacity:.0%} busy)",
+    )
+    for who, seconds in sorted(machine.by_who.items(), key=lambda kv: -kv[1]):
+        if seconds >= 0.1:
+            line(f"  {who}", f"{seconds:.1f} s")
+    line("  the rest (kernel, ended processes, others)", f"{machine.rest:.1f} s")
+    line(
+        "  per enterprise registered",
+        f"{1000 * machine.busy / max(1, enterprises):.1f} ms of the machine's CPU",
+    )
+
+
 # --- figure 2: a fair's registration rush --------------------------------------------------------
 
 
@@ -755,6 +779,7 @@ async def figure_two(api: Api, opts: Options, admin_token: str, sampler: Sampler
             f"{show.participants}, {len(show.banks)} in {time.time() - t:.1f} s",
         )
         t = time.time()
+        before = snapshot(sampler.processes())
         ids = await post_enterprises(api, show, data.delegation["enterprises"], opts)
         last_post = time.time()
         line(
@@ -765,9 +790,11 @@ async def figure_two(api: Api, opts: Options, admin_token: str, sampler: Sampler
         d = await drain(
             api, show, receiver, sampler, ids, seconds=opts.drain_seconds, quiet=10.0, every=every
         )
+        machine = account(before, snapshot(sampler.processes()))
         print_drain(d, opts.drain_seconds)
         print_fair_times(d, receiver.hooks, last_post)
         print_webhooks(receiver.hooks, d.expected, ids, d.delivered_all and d.matching_settled)
+        print_machine(machine, len(ids), "(first enterprise to drain end)")
     finally:
         await receiver.stop()
 
@@ -1045,7 +1072,9 @@ def main(argv: list[str] | None = None) -> int:
             suite = Suite(opts.home, kafka_port, http_port, opts.replicas, opts.database_url)
             target = launch(suite, opts)
         describe_replicas(opts, suite is not None)
-        asyncio.run(run(opts, target))
+        # The services' loop: the driver shares the machine it measures, and spent
+        # less of it under libuv.
+        uvloop.run(run(opts, target))
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
