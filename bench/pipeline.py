@@ -739,7 +739,7 @@ def print_first_webhook(load: Load, expected: dict[Key, str], hooks: list[Hook])
         )
 
 
-def print_machine(machine: Account, enterprises: int, stretch: str) -> None:
+def print_machine(machine: Account, enterprises: int | None, stretch: str) -> None:
     """Who used the machine's cores: on one machine the services' databases, the
     broker and this driver share them with the services."""
     capacity = machine.wall * machine.cores
@@ -752,10 +752,11 @@ def print_machine(machine: Account, enterprises: int, stretch: str) -> None:
         if seconds >= 0.1:
             line(f"  {who}", f"{seconds:.1f} s")
     line("  the rest (kernel, ended processes, others)", f"{machine.rest:.1f} s")
-    line(
-        "  per enterprise registered",
-        f"{1000 * machine.busy / max(1, enterprises):.1f} ms of the machine's CPU",
-    )
+    if enterprises:
+        line(
+            "  per enterprise registered",
+            f"{1000 * machine.busy / enterprises:.1f} ms of the machine's CPU",
+        )
 
 
 # --- figure 2: a fair's registration rush --------------------------------------------------------
@@ -942,7 +943,13 @@ async def delegations_of_five(
     return organiser, bodies
 
 
-async def figure_three(api: Api, opts: Options, admin_token: str, server_url: str | None) -> None:
+async def figure_three(
+    api: Api,
+    opts: Options,
+    admin_token: str,
+    server_url: str | None,
+    processes: Callable[[], list[ServiceProcess]],
+) -> None:
     heading(
         f"3. delegation of 5 at {opts.connections} connections for {opts.throughput_seconds:g} s: "
         "registration vs a bare aiohttp + asyncpg INSERT"
@@ -957,9 +964,11 @@ async def figure_three(api: Api, opts: Options, admin_token: str, server_url: st
         bare_1 = await closed_loop(
             s, bare_url, {}, bodies, opts.connections, opts.throughput_seconds
         )
+        before = snapshot(processes())
         reg = await closed_loop(
             s, reg_url, organiser, bodies, opts.connections, opts.throughput_seconds
         )
+        machine = account(before, snapshot(processes()))
         bare_2 = await closed_loop(
             s, bare_url, {}, bodies, opts.connections, opts.throughput_seconds
         )
@@ -969,6 +978,8 @@ async def figure_three(api: Api, opts: Options, admin_token: str, server_url: st
     floor = (bare_1.rate + bare_2.rate) / 2
     ratio = reg.rate / floor if floor else math.nan
     line("ratio registration / bare (mean)", f"{ratio:.3f}", f">= 0.3: {verdict(ratio >= 0.3)}")
+    # The consumers take up the registrations as they come, on the same cores.
+    print_machine(machine, None, "(registration's run)")
 
 
 def print_throughput(label: str, t: Throughput) -> None:
@@ -998,7 +1009,7 @@ async def run(opts: Options, target: Target) -> None:
         finally:
             await sampler.stop()
         if not opts.skip_throughput:
-            await figure_three(api, opts, target.admin_token, target.server_url)
+            await figure_three(api, opts, target.admin_token, target.server_url, target.processes)
 
 
 def describe_replicas(opts: Options, started_by_bench: bool) -> None:
