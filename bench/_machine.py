@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from _suite import ServiceProcess
+from _suite import ServiceProcess, cpu_seconds
 
-_TICK = os.sysconf("SC_CLK_TCK")
+_TICK = os.sysconf("SC_CLK_TCK")  # /proc/stat counts in clock ticks
 
 
 @dataclass(frozen=True)
@@ -44,13 +44,13 @@ def snapshot(services: list[ServiceProcess]) -> Snapshot:
             continue
         pid = int(entry.name)
         try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
         who = names.get(pid) or _who(pid, argv)
-        if who is not None:
-            used[pid] = (who, (int(fields[11]) + int(fields[12])) / _TICK)
+        seconds = cpu_seconds(pid) if who is not None else None
+        if who is not None and seconds is not None:
+            used[pid] = (who, seconds)
     return Snapshot(_uptime(), _busy(), used)
 
 

@@ -12,7 +12,8 @@ Figures (targets printed beside them, never asserted):
  1. open-loop arrivals at --rate for --seconds, one delegation of one enterprise per POST, into a
     road show of 64 local participants whose banks subscribe at a local receiver verifying every
     signature: achieved rate, POST p50/p99, registration -> first bank webhook p50/p90/p99/max,
-    peak consumer lag per service, webhooks delivered/verified/duplicated/lost.
+    peak consumer lag per service, webhooks delivered/verified/duplicated/lost, and the
+    machine's CPU by who used it (services, their databases, broker, driver).
  2. --fair: seconds until every match is computed and every bank notified, peak RSS per process.
  3. delegation-of-5 POST throughput at 64 connections against a bare aiohttp + asyncpg INSERT.
 """
